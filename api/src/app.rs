@@ -1,0 +1,230 @@
+//! Wiring: from a [`Config`] to a running server and job workers.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::http::{self, AppState};
+use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
+use crate::secret::Secret;
+use crate::services::Services;
+use crate::store;
+
+/// What `monostat serve` runs in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Web server and job workers.
+    All,
+    /// Only the web server.
+    Web,
+    /// Only the job workers and timers.
+    Worker,
+}
+
+/// How long running jobs get to finish at shutdown before their leases are released.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+const JOB_LEASE: Duration = Duration::from_mins(5);
+const TIMER_INTERVAL: Duration = Duration::from_secs(30);
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub db: DatabaseConnection,
+    pub events: EventBus,
+    pub services: Services,
+    pub jobs: JobWaker,
+    pub queue: Queue,
+    /// Cancelled to stop everything this app started.
+    pub stop: CancellationToken,
+    pub secret_key: Secret,
+}
+
+impl App {
+    /// Prepares the data directory, connects, migrates (unless `AUTOMIGRATE=skip`),
+    /// creates missing settings rows and connects the event bus.
+    pub async fn init(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+        let secret_key = ensure_secret_key(&config.data_dir)?;
+        let db = store::connect(&config.database)
+            .await
+            .context("cannot connect to the database")?;
+        if config.automigrate {
+            store::migrate(&db)
+                .await
+                .context("database migration failed")?;
+        }
+        let stop = CancellationToken::new();
+        let events = match &config.redis {
+            Some(redis) => {
+                EventBus::with_redis(redis, stop.child_token()).context("invalid Redis settings")?
+            }
+            None => EventBus::in_process(),
+        };
+        let config = Arc::new(config);
+        let jobs = JobWaker::default();
+        let services = Services::new(db.clone(), events.clone(), jobs.clone(), config.clone());
+        services
+            .settings
+            .ensure_defaults()
+            .await
+            .context("cannot create the default settings")?;
+        let queue = Queue::new(db.clone(), JOB_LEASE, RetryPolicy::default());
+        Ok(Self {
+            config,
+            db,
+            events,
+            services,
+            jobs,
+            queue,
+            stop,
+            secret_key,
+        })
+    }
+
+    /// Starts the parts of `role` and returns the address the web server listens on
+    /// (for the worker role, the configured one). Runs until `self.stop` is cancelled.
+    pub async fn start(
+        self,
+        role: Role,
+    ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+        let listener = if role == Role::Worker {
+            None
+        } else {
+            Some(
+                TcpListener::bind(self.config.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", self.config.listen))?,
+            )
+        };
+        let address = listener
+            .as_ref()
+            .map_or(Ok(self.config.listen), TcpListener::local_addr)?;
+        let handle = tokio::spawn(self.run(role, listener));
+        Ok((address, handle))
+    }
+
+    async fn run(self, role: Role, listener: Option<TcpListener>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(listener) = listener {
+            let router = http::router(AppState {
+                services: self.services.clone(),
+                db: self.db.clone(),
+                queue: self.queue.clone(),
+                metrics: http::metrics_handle(),
+            });
+            let stop = self.stop.clone();
+            tasks.spawn(async move {
+                let served = axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the web server stopped");
+                }
+            });
+        }
+        if role != Role::Web {
+            let pool = WorkerPool::new(
+                self.queue.clone(),
+                self.jobs.clone(),
+                self.config.num_workers,
+            );
+            tasks.spawn(pool.run(self.stop.clone(), SHUTDOWN_GRACE));
+            tasks.spawn(timers(
+                self.services.clone(),
+                self.queue.clone(),
+                self.stop.clone(),
+            ));
+        }
+        while tasks.join_next().await.is_some() {}
+        self.db.close_by_ref().await.ok();
+    }
+}
+
+/// Work that happens because time passes: maintenance that starts by itself, and
+/// forgetting long-finished jobs.
+async fn timers(services: Services, queue: Queue, stop: CancellationToken) {
+    let mut interval = tokio::time::interval(TIMER_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        match services.incidents.start_due_maintenance().await {
+            Ok(started) if !started.is_empty() => {
+                tracing::info!(?started, "started scheduled maintenance");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not start scheduled maintenance"),
+        }
+        if let Err(error) = queue.purge_done(Duration::from_hours(7 * 24)).await {
+            tracing::warn!(%error, "could not purge finished jobs");
+        }
+    }
+}
+
+/// The key that signs console sessions: made once, readable by the owner only.
+fn ensure_secret_key(data_dir: &Path) -> anyhow::Result<Secret> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let path = data_dir.join("secret.key");
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut file) => {
+            let key = Secret::generate(512);
+            file.write_all(key.expose().as_bytes())?;
+            file.sync_all()?;
+            Ok(key)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            let key = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let key = key.trim();
+            anyhow::ensure!(
+                key.len() >= 32,
+                "{} is too short to be a signing key",
+                path.display()
+            );
+            Ok(Secret::new(key))
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
+/// Resolves when the process is asked to stop (SIGTERM or Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,392 @@
+//! All configuration comes from the environment (SPEC §6), read once into [`Config`].
+//!
+//! The variable names are kept from the original monostat so existing deployments can
+//! switch over. Defaults make a first run work with nothing set: SQLite and the
+//! in-process event bus in `./data`, listening on 127.0.0.1:8080.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::domain::Origin;
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is set to {value:?}, which is not valid: {reason}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Public base URL, used in mails, Slack messages and webhook URLs shown in the console.
+    pub site_url: String,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub database: DatabaseConfig,
+    pub redis: Option<RedisConfig>,
+    pub mail: MailConfig,
+    pub num_workers: usize,
+    pub automigrate: bool,
+    pub log_format: LogFormat,
+    pub slack_api_url: String,
+    pub overrides: IntegrationOverrides,
+}
+
+#[derive(Clone, Debug)]
+pub enum DatabaseConfig {
+    Sqlite {
+        path: PathBuf,
+    },
+    Postgres {
+        host: String,
+        port: u16,
+        name: String,
+        user: String,
+        password: Option<Secret>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    pub host: String,
+    pub port: u16,
+    pub password: Option<Secret>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    pub from: String,
+    /// Unset: mails are written as `.eml` files under the data directory.
+    pub host: Option<String>,
+    pub port: u16,
+    /// STARTTLS.
+    pub tls: bool,
+    /// Implicit TLS (SMTPS).
+    pub ssl: bool,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Integration secrets set in the environment. A value here wins over the database
+/// and shows read-only in the console.
+#[derive(Clone, Debug, Default)]
+pub struct IntegrationOverrides {
+    pub slack_bot_token: Option<Secret>,
+    pub slack_signing_secret: Option<Secret>,
+    pub slack_channel: Option<String>,
+    /// `MONOSTAT_OPSGENIE_SECRET`, `MONOSTAT_ALERTMANAGER_SECRET`, …
+    pub alert_source_secrets: HashMap<Origin, Secret>,
+}
+
+impl DatabaseConfig {
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite { path } => format!("sqlite://{}?mode=rwc", path.display()),
+            Self::Postgres {
+                host,
+                port,
+                name,
+                user,
+                password,
+            } => {
+                let credentials = match password {
+                    Some(password) => format!(
+                        "{}:{}",
+                        percent_encode(user),
+                        percent_encode(password.expose())
+                    ),
+                    None => percent_encode(user),
+                };
+                format!(
+                    "postgres://{credentials}@{host}:{port}/{}",
+                    percent_encode(name)
+                )
+            }
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite { .. })
+    }
+}
+
+impl RedisConfig {
+    pub fn url(&self) -> String {
+        match &self.password {
+            Some(password) => format!(
+                "redis://:{}@{}:{}/",
+                percent_encode(password.expose()),
+                self.host,
+                self.port
+            ),
+            None => format!("redis://{}:{}/", self.host, self.port),
+        }
+    }
+}
+
+fn percent_encode(value: &str) -> String {
+    use std::fmt::Write;
+    value.bytes().fold(String::new(), |mut out, byte| {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+        out
+    })
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can supply their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let data_dir = PathBuf::from(
+            env.get("MONOSTAT_DATA_DIR")
+                .unwrap_or_else(|| "./data".into()),
+        );
+        let listen: SocketAddr =
+            env.parse("MONOSTAT_LISTEN", "127.0.0.1:8080".parse().expect("valid"))?;
+        let site_url = env
+            .get("MONOSTAT_SITE_URL")
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+
+        let database = match env.get("MONOSTAT_DB_TYPE").as_deref() {
+            None | Some("sqlite" | "sqlite3") => DatabaseConfig::Sqlite {
+                path: sqlite_path(&data_dir, env.get("MONOSTAT_DB_NAME")),
+            },
+            Some("postgresql" | "postgres") => DatabaseConfig::Postgres {
+                host: env
+                    .get("MONOSTAT_DB_HOST")
+                    .unwrap_or_else(|| "localhost".into()),
+                port: env.parse("MONOSTAT_DB_PORT", 5432)?,
+                name: env
+                    .get("MONOSTAT_DB_NAME")
+                    .unwrap_or_else(|| "monostat".into()),
+                user: env
+                    .get("MONOSTAT_DB_USER")
+                    .unwrap_or_else(|| "monostat".into()),
+                password: env.get("MONOSTAT_DB_PASS").map(Secret::new),
+            },
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "MONOSTAT_DB_TYPE",
+                    value: other.into(),
+                    reason: "use sqlite or postgresql".into(),
+                });
+            }
+        };
+
+        let redis = match env.get("MONOSTAT_REDIS_HOST") {
+            Some(host) => Some(RedisConfig {
+                host,
+                port: env.parse("MONOSTAT_REDIS_PORT", 6379)?,
+                password: env.get("MONOSTAT_REDIS_PASSWORD").map(Secret::new),
+            }),
+            None => None,
+        };
+
+        let mail = MailConfig {
+            from: env
+                .get("MONOSTAT_MAIL_FROM")
+                .unwrap_or_else(|| "status@localhost".into()),
+            host: env.get("MONOSTAT_MAIL_HOST"),
+            port: env.parse("MONOSTAT_MAIL_PORT", 25)?,
+            tls: env.flag("MONOSTAT_MAIL_TLS")?,
+            ssl: env.flag("MONOSTAT_MAIL_SSL")?,
+            user: env.get("MONOSTAT_MAIL_USER"),
+            password: env.get("MONOSTAT_MAIL_PASSWORD").map(Secret::new),
+        };
+
+        let num_workers = env.parse("NUM_WORKERS", num_cpus::get().max(1))?;
+        let automigrate = match env.get("AUTOMIGRATE").as_deref() {
+            None | Some("" | "on" | "yes" | "true" | "1") => true,
+            Some("skip" | "off" | "no" | "false" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "AUTOMIGRATE",
+                    value: other.into(),
+                    reason: "use skip to skip migrations at start".into(),
+                });
+            }
+        };
+        let log_format = match env.get("MONOSTAT_LOG_FORMAT").as_deref() {
+            None | Some("" | "text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "MONOSTAT_LOG_FORMAT",
+                    value: other.into(),
+                    reason: "use text or json".into(),
+                });
+            }
+        };
+
+        let mut slack_api_url = env
+            .get("MONOSTAT_SLACK_API_URL")
+            .unwrap_or_else(|| "https://slack.com/api/".into());
+        if !slack_api_url.ends_with('/') {
+            slack_api_url.push('/');
+        }
+
+        let alert_source_secrets = Origin::ALL
+            .iter()
+            .filter(|origin| **origin != Origin::Manual)
+            .filter_map(|origin| {
+                let var = format!("MONOSTAT_{}_SECRET", origin.as_str().to_uppercase());
+                lookup(&var)
+                    .filter(|value| !value.is_empty())
+                    .map(|value| (*origin, Secret::new(value)))
+            })
+            .collect();
+        let overrides = IntegrationOverrides {
+            slack_bot_token: env.get("MONOSTAT_SLACK_BOT_TOKEN").map(Secret::new),
+            slack_signing_secret: env.get("MONOSTAT_SLACK_SIGNING_SECRET").map(Secret::new),
+            slack_channel: env.get("MONOSTAT_SLACK_CHANNEL"),
+            alert_source_secrets,
+        };
+
+        Ok(Self {
+            site_url,
+            data_dir,
+            listen,
+            database,
+            redis,
+            mail,
+            num_workers,
+            automigrate,
+            log_format,
+            slack_api_url,
+            overrides,
+        })
+    }
+}
+
+fn sqlite_path(data_dir: &Path, name: Option<String>) -> PathBuf {
+    match name {
+        Some(name) if Path::new(&name).is_absolute() => PathBuf::from(name),
+        Some(name) => data_dir.join(name),
+        None => data_dir.join("monostat.sqlite3"),
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    /// The variable's value; empty counts as unset, as in most deployment tools.
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var).filter(|value| !value.trim().is_empty())
+    }
+
+    fn parse<T: FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(var) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|error: T::Err| ConfigError::Invalid {
+                    var,
+                    reason: error.to_string(),
+                    value,
+                }),
+        }
+    }
+
+    fn flag(&self, var: &'static str) -> Result<bool, ConfigError> {
+        match self.get(var).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("0" | "false" | "no" | "off") => Ok(false),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                var,
+                value: other.into(),
+                reason: "use true or false".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn nothing_set_means_sqlite_in_the_data_directory() {
+        let config = config(&[]).expect("defaults are valid");
+        assert!(
+            matches!(config.database, DatabaseConfig::Sqlite { ref path } if path == Path::new("./data/monostat.sqlite3"))
+        );
+        assert!(config.redis.is_none());
+        assert!(config.automigrate);
+        assert_eq!(config.site_url, "http://127.0.0.1:8080");
+        assert_eq!(config.slack_api_url, "https://slack.com/api/");
+    }
+
+    #[test]
+    fn postgres_credentials_are_escaped_in_the_url() {
+        let config = config(&[
+            ("MONOSTAT_DB_TYPE", "postgresql"),
+            ("MONOSTAT_DB_HOST", "db"),
+            ("MONOSTAT_DB_USER", "mono"),
+            ("MONOSTAT_DB_PASS", "p@ss/word"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.database.url(),
+            "postgres://mono:p%40ss%2Fword@db:5432/monostat"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        let error = config(&[("MONOSTAT_DB_PORT", "fifty")]).map(|_| ()).ok();
+        assert!(error.is_some(), "unused when db type is sqlite");
+        let error = config(&[("MONOSTAT_DB_TYPE", "oracle")]).unwrap_err();
+        assert!(error.to_string().contains("MONOSTAT_DB_TYPE"));
+        let error = config(&[("AUTOMIGRATE", "maybe")]).unwrap_err();
+        assert!(error.to_string().contains("AUTOMIGRATE"));
+        let error = config(&[("MONOSTAT_LISTEN", "localhost")]).unwrap_err();
+        assert!(error.to_string().contains("MONOSTAT_LISTEN"));
+    }
+
+    #[test]
+    fn integration_secrets_come_from_the_environment() {
+        let config = config(&[
+            ("MONOSTAT_OPSGENIE_SECRET", "from-env"),
+            ("MONOSTAT_SLACK_API_URL", "http://127.0.0.1:9/api"),
+        ])
+        .expect("valid");
+        assert!(config.overrides.alert_source_secrets[&Origin::Opsgenie].matches("from-env"));
+        assert_eq!(config.slack_api_url, "http://127.0.0.1:9/api/");
+    }
+}

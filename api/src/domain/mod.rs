@@ -1,0 +1,17 @@
+//! Types and rules of the product with no I/O: what an incident is, which transitions
+//! the lifecycle allows, who gets notified, and which headline the public page shows.
+//!
+//! Everything here is plain data and pure functions so the rules can be read in one
+//! place and tested exhaustively; the service layer applies them inside transactions.
+
+mod actor;
+mod headline;
+mod incident;
+mod lifecycle;
+mod notify;
+
+pub use actor::Actor;
+pub use headline::{Headline, headline};
+pub use incident::{Incident, IncidentId, IncidentStatus, Origin, ParseEnumError, Severity};
+pub use lifecycle::{Action, TransitionError, update_entry_carries_status};
+pub use notify::{NotificationContext, NotificationKind, decide_notification};

@@ -1,0 +1,111 @@
+//! The HTTP edge: routes, middleware, and the health and metrics endpoints. Handlers
+//! translate between HTTP and the service layer; they hold no business rules.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use crate::jobs::Queue;
+use crate::services::Services;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub db: DatabaseConnection,
+    pub queue: Queue,
+    pub metrics: PrometheusHandle,
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed, and then ours just stays unused.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(Arc::new(state))
+        .layer(middleware::from_fn(track_requests))
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the database answers. The public side keeps serving when it does not; this
+/// tells the load balancer and the operator that writes are being spooled or refused.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await;
+    match ping {
+        Ok(Ok(())) => Json(json!({ "status": "ready", "database": "reachable" })).into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "degraded", "database": "unreachable" })),
+            )
+                .into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "degraded", "database": "timeout" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    if let Ok(Ok(counts)) = tokio::time::timeout(Duration::from_secs(2), state.queue.counts()).await
+    {
+        for (status, count) in counts.0 {
+            #[allow(clippy::cast_precision_loss)] // job counts stay far below 2^52
+            metrics::gauge!("monostat_jobs", "state" => status).set(count as f64);
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts requests by route pattern (never the raw path, which may hold secrets) and status.
+async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("monostat_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("monostat_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

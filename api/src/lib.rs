@@ -1,0 +1,16 @@
+//! monostat: a self-hosted status page for one monolithic product.
+//!
+//! Layout: `domain` holds the rules with no I/O; `services` apply them to storage
+//! (`store`) in transactions, enqueue `jobs` and publish `events`; `http` and the
+//! adapters translate between the outside world and the services.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod jobs;
+pub mod secret;
+pub mod services;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,170 @@
+//! The `monostat` command.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use monostat::app::{App, Role, shutdown_signal};
+use monostat::config::Config;
+use monostat::domain::Actor;
+use monostat::services::UserError;
+use monostat::{store, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "monostat",
+    version,
+    about = "A self-hosted status page for one monolithic product"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server and job workers (the default).
+    Serve {
+        /// Which parts to run in this process.
+        #[arg(long, value_enum, default_value = "all")]
+        role: Role,
+    },
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Create a console user with full rights.
+    Createsuperuser {
+        /// Username; asked for when not given.
+        #[arg(long)]
+        username: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve { role: Role::All }) {
+            Command::Serve { role } => serve(config, role).await,
+            Command::Migrate => migrate(config).await,
+            Command::Createsuperuser {
+                username,
+                password_stdin,
+            } => createsuperuser(config, username, password_stdin).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
+    let site_url = config.site_url.clone();
+    let app = App::init(config).await?;
+    let stop = app.stop.clone();
+    let (address, running) = app.start(role).await?;
+    if role == Role::Worker {
+        tracing::info!("monostat job workers running");
+    } else {
+        tracing::info!(%address, "monostat listening");
+        println!("monostat is running at {site_url} (listening on {address})");
+    }
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("shutting down"),
+        () = stop.cancelled() => {}
+    }
+    stop.cancel();
+    running.await.context("the server task failed")?;
+    Ok(())
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let db = store::connect(&config.database)
+        .await
+        .context("cannot connect to the database")?;
+    store::migrate(&db)
+        .await
+        .context("database migration failed")?;
+    println!("database schema is up to date");
+    Ok(())
+}
+
+async fn createsuperuser(
+    config: Config,
+    username: Option<String>,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let interactive = std::io::stdin().is_terminal();
+    let username = match username {
+        Some(username) => username,
+        None if interactive => prompt("Username: ")?,
+        None => anyhow::bail!("give --username when standard input is not a terminal"),
+    };
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else if let Ok(password) = std::env::var("MONOSTAT_SUPERUSER_PASSWORD") {
+        password
+    } else if interactive {
+        let password = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password (again): ")?;
+        anyhow::ensure!(password == again, "the passwords do not match");
+        password
+    } else {
+        anyhow::bail!("give the password with --password-stdin or MONOSTAT_SUPERUSER_PASSWORD");
+    };
+    // Refuse a weak password before touching the database.
+    monostat::services::UserService::check_password(&username, &password)?;
+    let app = App::init(config).await?;
+    let created = app
+        .services
+        .users
+        .create(&username, &password, &Actor::System)
+        .await;
+    app.stop.cancel();
+    match created {
+        Ok(user) => {
+            println!("created the user {}", user.username);
+            Ok(())
+        }
+        Err(
+            error @ (UserError::UsernameTaken(_)
+            | UserError::InvalidUsername
+            | UserError::WeakPassword(_)),
+        ) => Err(error.into()),
+        Err(error) => Err(error).context("could not create the user"),
+    }
+}
+
+fn prompt(question: &str) -> anyhow::Result<String> {
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}

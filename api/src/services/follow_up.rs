@@ -1,0 +1,90 @@
+//! The jobs that changes enqueue: Slack messages and subscriber notifications.
+//! Their handlers live with the adapters (Slack, e-mail); the payloads live here so the
+//! service layer decides *what* must happen and adapters only decide *how*.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Actor, IncidentId, IncidentStatus, NotificationKind, Origin};
+use crate::jobs::NewJob;
+
+pub const SLACK_SYNC: &str = "slack.sync";
+pub const NOTIFY_SUBSCRIBERS: &str = "notify.subscribers";
+
+/// Bring the incident's Slack parent message up to date and, with a note, add a reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlackSync {
+    pub incident_id: IncidentId,
+    pub note: Option<SlackNote>,
+}
+
+/// What a thread reply tells the team.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SlackNote {
+    /// The incident was just created; the parent message is its announcement.
+    Opened,
+    /// Someone changed the incident; `what` is the audit sentence.
+    Changed { actor: Actor, what: String },
+    /// Another alert joined an open incident.
+    AlertAttached { source: Origin, message: String },
+    /// Every alert of a suspected incident closed and it was dismissed by itself:
+    /// broadcast, asking the team whether it was real.
+    AutoDismissed,
+    /// Every alert of a confirmed incident closed: broadcast, reminding the team to
+    /// resolve it when it is really over.
+    AlertsClosed,
+    /// Activity on an alert in the monitoring tool (acknowledged, note added).
+    AlertActivity {
+        source: Origin,
+        by: String,
+        what: String,
+    },
+}
+
+/// E-mail every active subscriber about the incident's `status`. One per (incident,
+/// status), ever: the dedupe key and the delivery table make it exactly once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifySubscribers {
+    pub incident_id: IncidentId,
+    pub status: IncidentStatus,
+    pub kind: NotificationKindPayload,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKindPayload {
+    NewIncident,
+    StatusUpdate,
+    MaintenanceScheduled,
+}
+
+impl From<NotificationKind> for NotificationKindPayload {
+    fn from(kind: NotificationKind) -> Self {
+        match kind {
+            NotificationKind::NewIncident => Self::NewIncident,
+            NotificationKind::StatusUpdate(_) => Self::StatusUpdate,
+            NotificationKind::MaintenanceScheduled => Self::MaintenanceScheduled,
+        }
+    }
+}
+
+pub fn slack_sync(incident_id: IncidentId, note: Option<SlackNote>) -> NewJob {
+    // One incident's messages go out in order: the parent before its replies.
+    NewJob::new(SLACK_SYNC, &SlackSync { incident_id, note }).serial(format!("slack:{incident_id}"))
+}
+
+pub fn notify_subscribers(
+    incident_id: IncidentId,
+    status: IncidentStatus,
+    kind: NotificationKind,
+) -> NewJob {
+    NewJob::new(
+        NOTIFY_SUBSCRIBERS,
+        &NotifySubscribers {
+            incident_id,
+            status,
+            kind: kind.into(),
+        },
+    )
+    .dedupe(format!("notify:{incident_id}:{status}"))
+}

@@ -1,0 +1,270 @@
+//! Settings: single rows created with defaults on first start, read fresh on every use
+//! so a change made on any replica is in force everywhere at once. Integration secrets
+//! set in the environment win over the database.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
+
+use super::{Deps, audit, tx};
+use crate::domain::{Actor, Origin};
+use crate::events::{DomainEvent, SettingsSection};
+use crate::secret::Secret;
+use crate::store::{alert_source, notification_settings, site_settings, slack_settings};
+
+/// Webhook secrets carry at least 256 bits of randomness (SPEC §1).
+const ALERT_SOURCE_SECRET_BITS: usize = 256;
+const SINGLETON: i32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("the {0} secret is set by the environment (MONOSTAT_{env}_SECRET); change it there", env = .0.as_str().to_uppercase())]
+    SetByEnvironment(Origin),
+    #[error("{0} is not an alert source")]
+    NotAnAlertSource(Origin),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl tx::DbError for SettingsError {
+    fn db_error(&self) -> Option<&DbErr> {
+        match self {
+            Self::Database(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// The Slack settings in force, with where each value came from.
+#[derive(Clone, Debug, Default)]
+pub struct SlackSettings {
+    pub bot_token: Option<Secret>,
+    pub signing_secret: Option<Secret>,
+    pub channel_name: Option<String>,
+    pub channel_id: Option<String>,
+    pub bot_token_from_env: bool,
+    pub signing_secret_from_env: bool,
+    pub channel_from_env: bool,
+}
+
+#[derive(Clone)]
+pub struct SettingsService {
+    deps: Deps,
+}
+
+impl SettingsService {
+    pub(super) fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    /// Creates every settings row that is missing, with defaults; leaves existing ones
+    /// alone. Run at every start; harmless when repeated or run by two replicas at once.
+    pub async fn ensure_defaults(&self) -> Result<(), DbErr> {
+        let now = Utc::now();
+        let db = &self.deps.db;
+        site_settings::Entity::insert(site_settings::ActiveModel {
+            id: Set(SINGLETON),
+            system_name: Set("Our product".into()),
+            support_email: Set(None),
+            support_phone: Set(None),
+            legal_notice_url: Set(None),
+            privacy_url: Set(None),
+            color_primary: Set("#1f2937".into()),
+            color_link: Set("#1d4ed8".into()),
+            color_success: Set("#15803d".into()),
+            color_warning: Set("#b45309".into()),
+            color_danger: Set("#b91c1c".into()),
+            color_info: Set("#0e7490".into()),
+            color_text_primary: Set("#111827".into()),
+            color_text_secondary: Set("#4b5563".into()),
+            logo_content_type: Set(None),
+            logo_data: Set(None),
+            time_zone: Set("UTC".into()),
+            default_language: Set("en".into()),
+            updated_at: Set(now),
+        })
+        .on_conflict_do_nothing_on([site_settings::Column::Id])
+        .exec(db)
+        .await?;
+        notification_settings::Entity::insert(notification_settings::ActiveModel {
+            id: Set(SINGLETON),
+            allow_subscriptions: Set(false),
+            reply_to: Set(None),
+            notify_maintenance: Set(false),
+            updated_at: Set(now),
+        })
+        .on_conflict_do_nothing_on([notification_settings::Column::Id])
+        .exec(db)
+        .await?;
+        slack_settings::Entity::insert(slack_settings::ActiveModel {
+            id: Set(SINGLETON),
+            bot_token: Set(None),
+            signing_secret: Set(None),
+            channel_name: Set(None),
+            channel_id: Set(None),
+            updated_at: Set(now),
+        })
+        .on_conflict_do_nothing_on([slack_settings::Column::Id])
+        .exec(db)
+        .await?;
+        for source in alert_sources() {
+            alert_source::Entity::insert(alert_source::ActiveModel {
+                source: Set(source.as_str().to_owned()),
+                secret: Set(Secret::generate(ALERT_SOURCE_SECRET_BITS)
+                    .expose()
+                    .to_owned()),
+                created_at: Set(now),
+                rotated_at: Set(now),
+            })
+            .on_conflict_do_nothing_on([alert_source::Column::Source])
+            .exec(db)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn site(&self) -> Result<site_settings::Model, SettingsError> {
+        site_settings::Entity::find_by_id(SINGLETON)
+            .one(&self.deps.db)
+            .await?
+            .ok_or_else(|| missing("site"))
+    }
+
+    pub async fn notifications(&self) -> Result<notification_settings::Model, SettingsError> {
+        notification_settings::Entity::find_by_id(SINGLETON)
+            .one(&self.deps.db)
+            .await?
+            .ok_or_else(|| missing("notification"))
+    }
+
+    pub async fn slack(&self) -> Result<SlackSettings, SettingsError> {
+        let stored = slack_settings::Entity::find_by_id(SINGLETON)
+            .one(&self.deps.db)
+            .await?
+            .ok_or_else(|| missing("Slack"))?;
+        let env = &self.deps.config.overrides;
+        Ok(SlackSettings {
+            bot_token_from_env: env.slack_bot_token.is_some(),
+            signing_secret_from_env: env.slack_signing_secret.is_some(),
+            channel_from_env: env.slack_channel.is_some(),
+            bot_token: env
+                .slack_bot_token
+                .clone()
+                .or(stored.bot_token.map(Secret::new)),
+            signing_secret: env
+                .slack_signing_secret
+                .clone()
+                .or(stored.signing_secret.map(Secret::new)),
+            channel_name: env.slack_channel.clone().or(stored.channel_name),
+            channel_id: stored.channel_id,
+        })
+    }
+
+    /// The webhook secret in force for `source`.
+    pub async fn alert_source_secret(&self, source: Origin) -> Result<Secret, SettingsError> {
+        if let Some(secret) = self.deps.config.overrides.alert_source_secrets.get(&source) {
+            return Ok(secret.clone());
+        }
+        let row = alert_source::Entity::find_by_id(source.as_str())
+            .one(&self.deps.db)
+            .await?
+            .ok_or(SettingsError::NotAnAlertSource(source))?;
+        Ok(Secret::new(row.secret))
+    }
+
+    /// The full webhook URL to paste into the monitoring tool.
+    pub fn webhook_url(&self, source: Origin, secret: &Secret) -> String {
+        format!(
+            "{}/integrations/{}/hook/{}",
+            self.deps.config.site_url,
+            source.as_str(),
+            secret.expose()
+        )
+    }
+
+    /// Replaces the webhook secret of `source`; the old one stops working at once.
+    pub async fn rotate_alert_source_secret(
+        &self,
+        source: Origin,
+        actor: &Actor,
+    ) -> Result<Secret, SettingsError> {
+        if self
+            .deps
+            .config
+            .overrides
+            .alert_source_secrets
+            .contains_key(&source)
+        {
+            return Err(SettingsError::SetByEnvironment(source));
+        }
+        if source == Origin::Manual {
+            return Err(SettingsError::NotAnAlertSource(source));
+        }
+        let secret = Secret::generate(ALERT_SOURCE_SECRET_BITS);
+        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
+            let now = Utc::now();
+            alert_source::Entity::insert(alert_source::ActiveModel {
+                source: Set(source.as_str().to_owned()),
+                secret: Set(secret.expose().to_owned()),
+                created_at: Set(now),
+                rotated_at: Set(now),
+            })
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(alert_source::Column::Source)
+                    .update_columns([
+                        alert_source::Column::Secret,
+                        alert_source::Column::RotatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec(txn)
+            .await?;
+            audit::record(
+                txn,
+                actor,
+                None,
+                format!("Rotated the {source} webhook secret"),
+            )
+            .await?;
+            Ok::<_, SettingsError>(())
+        })?;
+        self.deps.events.publish(DomainEvent::SettingsChanged {
+            section: SettingsSection::AlertSources,
+        });
+        Ok(secret)
+    }
+
+    /// Turns new subscriptions on or off.
+    pub async fn set_allow_subscriptions(
+        &self,
+        allow: bool,
+        actor: &Actor,
+    ) -> Result<(), SettingsError> {
+        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
+            notification_settings::ActiveModel {
+                id: Set(SINGLETON),
+                allow_subscriptions: Set(allow),
+                updated_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .update(txn)
+            .await?;
+            let what = if allow { "Opened" } else { "Closed" };
+            audit::record(txn, actor, None, format!("{what} new subscriptions")).await?;
+            Ok::<_, SettingsError>(())
+        })?;
+        self.deps.events.publish(DomainEvent::SettingsChanged {
+            section: SettingsSection::Notifications,
+        });
+        Ok(())
+    }
+}
+
+fn alert_sources() -> impl Iterator<Item = Origin> {
+    Origin::ALL.iter().copied().filter(|o| *o != Origin::Manual)
+}
+
+fn missing(what: &str) -> SettingsError {
+    SettingsError::Database(DbErr::RecordNotFound(format!(
+        "the {what} settings row is missing; run `monostat migrate`"
+    )))
+}

@@ -1,0 +1,179 @@
+//! Console users: creation with Argon2id password hashes, and password checks.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+
+use super::{Deps, audit, tx};
+use crate::domain::Actor;
+use crate::store::admin_user;
+
+pub const MIN_PASSWORD_CHARS: usize = 10;
+const MAX_USERNAME_CHARS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("a user named {0:?} already exists")]
+    UsernameTaken(String),
+    #[error("the username must be 1 to {MAX_USERNAME_CHARS} letters, digits or . _ @ -")]
+    InvalidUsername,
+    #[error("the password is too weak: {0}")]
+    WeakPassword(&'static str),
+    #[error("could not hash the password: {0}")]
+    Hashing(String),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl tx::DbError for UserError {
+    fn db_error(&self) -> Option<&DbErr> {
+        match self {
+            Self::Database(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct UserService {
+    deps: Deps,
+}
+
+impl UserService {
+    pub(super) fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    /// Creates an active console user.
+    pub async fn create(
+        &self,
+        username: &str,
+        password: &str,
+        actor: &Actor,
+    ) -> Result<admin_user::Model, UserError> {
+        let username = username.trim();
+        let valid_username = !username.is_empty()
+            && username.chars().count() <= MAX_USERNAME_CHARS
+            && username
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
+        if !valid_username {
+            return Err(UserError::InvalidUsername);
+        }
+        check_password_strength(username, password)?;
+        let hash = hash_password(password.to_owned()).await?;
+        tx::write_tx!(&self.deps.db, UserError, |txn| {
+            let taken = admin_user::Entity::find()
+                .filter(admin_user::Column::Username.eq(username))
+                .one(txn)
+                .await?
+                .is_some();
+            if taken {
+                return Err(UserError::UsernameTaken(username.to_owned()));
+            }
+            let user = admin_user::ActiveModel {
+                username: Set(username.to_owned()),
+                password_hash: Set(hash.clone()),
+                active: Set(true),
+                created_at: Set(Utc::now()),
+                last_login_at: Set(None),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+            audit::record(txn, actor, None, format!("Created the user {username}")).await?;
+            Ok(user)
+        })
+    }
+
+    /// Refuses passwords an attacker would guess first, before anything is stored.
+    pub fn check_password(username: &str, password: &str) -> Result<(), UserError> {
+        check_password_strength(username, password)
+    }
+
+    /// The active user with this username and password, if any.
+    pub async fn verify(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<admin_user::Model>, UserError> {
+        let user = admin_user::Entity::find()
+            .filter(admin_user::Column::Username.eq(username.trim()))
+            .filter(admin_user::Column::Active.eq(true))
+            .one(&self.deps.db)
+            .await?;
+        let Some(user) = user else {
+            return Ok(None);
+        };
+        let hash = user.password_hash.clone();
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash).is_ok_and(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+        })
+        .await
+        .map_err(|error| UserError::Hashing(error.to_string()))?;
+        Ok(matches.then_some(user))
+    }
+}
+
+/// Rejects passwords an attacker would guess first.
+fn check_password_strength(username: &str, password: &str) -> Result<(), UserError> {
+    if password.trim().is_empty() {
+        return Err(UserError::WeakPassword("it is empty"));
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(UserError::WeakPassword("use at least 10 characters"));
+    }
+    if password.eq_ignore_ascii_case(username) {
+        return Err(UserError::WeakPassword("it must differ from the username"));
+    }
+    let mut chars = password.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return Err(UserError::WeakPassword("it repeats one character"));
+    }
+    Ok(())
+}
+
+/// Argon2id with the crate's defaults (the OWASP-recommended parameters), off the
+/// async threads because it is deliberately slow.
+async fn hash_password(password: String) -> Result<String, UserError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| UserError::Hashing(error.to_string()))
+    })
+    .await
+    .map_err(|error| UserError::Hashing(error.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_passwords_are_refused_with_a_reason() {
+        let reason = |password| {
+            check_password_strength("admin", password)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(reason(""), "the password is too weak: it is empty");
+        assert_eq!(
+            reason("short"),
+            "the password is too weak: use at least 10 characters"
+        );
+        assert_eq!(
+            reason("aaaaaaaaaaaa"),
+            "the password is too weak: it repeats one character"
+        );
+        assert!(check_password_strength("admin", "correct horse battery").is_ok());
+    }
+}

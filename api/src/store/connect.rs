@@ -1,0 +1,63 @@
+use std::time::Duration;
+
+use migration::MigratorTrait;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
+
+use crate::config::DatabaseConfig;
+
+/// Opens the connection pool. SQLite runs in WAL mode with foreign keys on, and waits
+/// for the write lock instead of failing at once when another writer holds it.
+pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(config.url());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10));
+    if config.is_sqlite() {
+        if let DatabaseConfig::Sqlite { path } = config
+            && let Some(parent) = path.parent()
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                DbErr::Custom(format!("cannot create {}: {error}", parent.display()))
+            })?;
+        }
+        options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true)
+        });
+    } else {
+        options.max_connections(16).min_connections(1);
+    }
+    Database::connect(options).await
+}
+
+/// Brings the schema up to date. Harmless when it already is.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    migration::Migrator::up(db, None).await
+}
+
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Errors after which running the whole transaction again is the right answer:
+/// lock contention on SQLite, serialisation failures and deadlocks on PostgreSQL.
+pub fn is_retryable(error: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(error))
+    | DbErr::Query(RuntimeErr::SqlxError(error))
+    | DbErr::Conn(RuntimeErr::SqlxError(error))) = error
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(error) = &**error else {
+        return false;
+    };
+    let code = error.code().unwrap_or_default();
+    // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED, 517 SQLITE_BUSY_SNAPSHOT.
+    // PostgreSQL: 40001 serialization_failure, 40P01 deadlock_detected.
+    matches!(code.as_ref(), "5" | "6" | "517" | "40001" | "40P01")
+}

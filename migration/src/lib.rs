@@ -1,0 +1,19 @@
+//! Database schema of monostat, one file per migration, for SQLite and PostgreSQL alike.
+//!
+//! Constraints that protect the product's promises live here, not in application code:
+//! one alert per (source, external id), at most one suspected incident at a time (so two
+//! alerts racing each other can never open two incidents), one notification delivery per
+//! (subscriber, incident, status), unique subscriber tokens and job dedupe keys.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}
