@@ -1,0 +1,17 @@
+//! Black-box tests of monostat against real SQLite, PostgreSQL and Redis.
+//!
+//! One test binary (fast to link on small machines). Storage tests run twice, once per
+//! database, each with its own fresh database so they run in parallel. Without
+//! PostgreSQL or Redis the tests that need them are skipped locally, and fail in CI
+//! (`CI=true`).
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+mod common;
+
+mod alerts;
+mod cli;
+mod events;
+mod jobs;
+mod lifecycle;
+mod server;
