@@ -11,11 +11,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::events::EventBus;
+use crate::domain::Origin;
+use crate::events::{DomainEvent, EventBus};
 use crate::http::{self, AppState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
 use crate::secret::Secret;
 use crate::services::Services;
+use crate::spool::AlertSpool;
 use crate::store;
 
 /// What `monostat serve` runs in this process.
@@ -33,6 +35,7 @@ pub enum Role {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const JOB_LEASE: Duration = Duration::from_mins(5);
 const TIMER_INTERVAL: Duration = Duration::from_secs(30);
+const SPOOL_REPLAY_INTERVAL: Duration = Duration::from_millis(500);
 
 pub struct App {
     pub config: Arc<Config>,
@@ -44,6 +47,7 @@ pub struct App {
     /// Cancelled to stop everything this app started.
     pub stop: CancellationToken,
     pub secret_key: Secret,
+    pub spool: AlertSpool,
 }
 
 impl App {
@@ -81,6 +85,12 @@ impl App {
             .await
             .context("cannot create the default settings")?;
         let queue = Queue::new(db.clone(), JOB_LEASE, RetryPolicy::default());
+        let spool = AlertSpool::open(&config.data_dir).context("cannot open the alert spool")?;
+        // Read the webhook secrets now, so alerts can be authenticated (and spooled) even
+        // if the database goes away before the first one arrives.
+        for source in Origin::ALL.iter().filter(|o| **o != Origin::Manual) {
+            services.settings.alert_source_secret(*source).await.ok();
+        }
         Ok(Self {
             config,
             db,
@@ -90,6 +100,7 @@ impl App {
             queue,
             stop,
             secret_key,
+            spool,
         })
     }
 
@@ -123,6 +134,7 @@ impl App {
                 db: self.db.clone(),
                 queue: self.queue.clone(),
                 metrics: http::metrics_handle(),
+                spool: self.spool.clone(),
             });
             let stop = self.stop.clone();
             tasks.spawn(async move {
@@ -136,6 +148,18 @@ impl App {
                     tracing::error!(%error, "the web server stopped");
                 }
             });
+        }
+        tasks.spawn(forget_stale_settings(
+            self.events.clone(),
+            self.services.clone(),
+            self.stop.clone(),
+        ));
+        if role != Role::Worker {
+            tasks.spawn(replay_spool(
+                self.spool.clone(),
+                self.services.clone(),
+                self.stop.clone(),
+            ));
         }
         if role != Role::Web {
             let pool = WorkerPool::new(
@@ -173,6 +197,50 @@ async fn timers(services: Services, queue: Queue, stop: CancellationToken) {
         }
         if let Err(error) = queue.purge_done(Duration::from_hours(7 * 24)).await {
             tracing::warn!(%error, "could not purge finished jobs");
+        }
+    }
+}
+
+/// Applies spooled alerts once the database is back.
+async fn replay_spool(spool: AlertSpool, services: Services, stop: CancellationToken) {
+    let mut interval = tokio::time::interval(SPOOL_REPLAY_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        if !spool.has_backlog() {
+            continue;
+        }
+        match spool.replay(&services.incidents).await {
+            Ok(report) if report.applied + report.rejected > 0 => {
+                tracing::info!(
+                    applied = report.applied,
+                    rejected = report.rejected,
+                    "replayed spooled alerts"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "cannot read the alert spool"),
+        }
+    }
+}
+
+/// Settings changed on another replica (or events may have been missed): drop caches.
+async fn forget_stale_settings(events: EventBus, services: Services, stop: CancellationToken) {
+    let mut receiver = events.subscribe();
+    loop {
+        let event = tokio::select! {
+            event = receiver.recv() => event,
+            () = stop.cancelled() => return,
+        };
+        match event {
+            Ok(DomainEvent::SettingsChanged { .. } | DomainEvent::Resync)
+            | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                services.settings.forget_cached();
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! (`store`) in transactions, enqueue `jobs` and publish `events`; `http` and the
 //! adapters translate between the outside world and the services.
 
+pub mod adapters;
 pub mod app;
 pub mod config;
 pub mod domain;
@@ -12,5 +13,6 @@ pub mod http;
 pub mod jobs;
 pub mod secret;
 pub mod services;
+pub mod spool;
 pub mod store;
 pub mod telemetry;

@@ -14,8 +14,13 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
+pub use error::ApiError;
+
 use crate::jobs::Queue;
 use crate::services::Services;
+use crate::spool::AlertSpool;
+
+mod error;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -24,6 +29,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub queue: Queue,
     pub metrics: PrometheusHandle,
+    pub spool: AlertSpool,
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -45,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .merge(crate::adapters::opsgenie::routes())
         .with_state(Arc::new(state))
         .layer(middleware::from_fn(track_requests))
 }

@@ -10,6 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use serde::{Deserialize, Serialize};
 
 use super::follow_up::{self, SlackNote};
 use super::{Deps, audit, tx};
@@ -43,6 +44,13 @@ pub enum IncidentError {
     Database(#[from] DbErr),
 }
 
+impl IncidentError {
+    /// The database is away; the same request will work once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Database(error) if crate::store::is_unreachable(error))
+    }
+}
+
 impl tx::DbError for IncidentError {
     fn db_error(&self) -> Option<&DbErr> {
         match self {
@@ -60,7 +68,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> IncidentError {
 }
 
 /// An alert fired, or its message changed, in a monitoring source.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertReport {
     pub source: Origin,
     /// The source's id of the alert (OpsGenie `alertId`); unique per source.
@@ -81,10 +89,33 @@ pub struct AlertOutcome {
 }
 
 /// Activity on an alert in the monitoring tool, passed on to the team in Slack.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum AlertActivity {
     Acknowledged { by: String },
     Note { by: String, text: String },
+}
+
+/// Everything an alert source can tell us, as every adapter (OpsGenie, Alertmanager, …)
+/// translates it. Serialisable so it can wait in the spool while the database is away.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AlertEvent {
+    Opened(AlertReport),
+    Closed {
+        source: Origin,
+        external_id: String,
+    },
+    DescriptionUpdated {
+        source: Origin,
+        external_id: String,
+        description: String,
+    },
+    Activity {
+        source: Origin,
+        external_id: String,
+        activity: AlertActivity,
+    },
 }
 
 /// A manually created incident or planned maintenance.
@@ -168,6 +199,43 @@ impl IncidentService {
             .order_by_asc(alert::Column::Id)
             .all(&self.deps.db)
             .await?)
+    }
+
+    /// Applies what an alert source reported. Idempotent: applying the same event
+    /// again changes nothing, which is what makes replaying the spool safe. Returns the
+    /// incident concerned, if the alert is known.
+    pub async fn apply_alert_event(
+        &self,
+        event: &AlertEvent,
+    ) -> Result<Option<IncidentId>, IncidentError> {
+        match event {
+            AlertEvent::Opened(report) => {
+                Ok(Some(self.alert_opened(report.clone()).await?.incident_id))
+            }
+            AlertEvent::Closed {
+                source,
+                external_id,
+            } => Ok(self
+                .alert_closed(*source, external_id)
+                .await?
+                .map(|o| o.incident_id)),
+            AlertEvent::DescriptionUpdated {
+                source,
+                external_id,
+                description,
+            } => {
+                self.alert_description_updated(*source, external_id, description)
+                    .await
+            }
+            AlertEvent::Activity {
+                source,
+                external_id,
+                activity,
+            } => {
+                self.alert_activity(*source, external_id, activity.clone())
+                    .await
+            }
+        }
     }
 
     /// An alert fired (OpsGenie `Create`) or its message changed (`UpdateMessage`).

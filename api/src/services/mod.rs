@@ -17,8 +17,8 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 pub use incidents::{
-    AlertActivity, AlertOutcome, AlertReport, IncidentChange, IncidentError, IncidentService,
-    NewIncident,
+    AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
+    IncidentService, NewIncident,
 };
 pub use settings::{SettingsError, SettingsService, SlackSettings};
 pub use users::{UserError, UserService};

@@ -2,6 +2,10 @@
 //! so a change made on any replica is in force everywhere at once. Integration secrets
 //! set in the environment win over the database.
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
 
@@ -46,14 +50,33 @@ pub struct SlackSettings {
     pub channel_from_env: bool,
 }
 
+/// How long a cached webhook secret is trusted before it is read again. Rotation
+/// clears the cache at once through the event bus; this bounds the staleness when an
+/// event is lost (Redis away).
+const SECRET_CACHE_TTL: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct SettingsService {
     deps: Deps,
+    /// Webhook secrets as last read, so alert sources can still be authenticated while
+    /// the database is away (their requests then go to the spool).
+    secrets: Arc<RwLock<HashMap<Origin, (Secret, Instant)>>>,
 }
 
 impl SettingsService {
     pub(super) fn new(deps: Deps) -> Self {
-        Self { deps }
+        Self {
+            deps,
+            secrets: Arc::default(),
+        }
+    }
+
+    /// Drops cached settings; called when another replica changed them.
+    pub fn forget_cached(&self) {
+        self.secrets
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Creates every settings row that is missing, with defaults; leaves existing ones
@@ -159,16 +182,41 @@ impl SettingsService {
         })
     }
 
-    /// The webhook secret in force for `source`.
+    /// The webhook secret in force for `source`: from the environment, else from the
+    /// database (cached briefly), else — while the database is away — the last one read.
     pub async fn alert_source_secret(&self, source: Origin) -> Result<Secret, SettingsError> {
         if let Some(secret) = self.deps.config.overrides.alert_source_secrets.get(&source) {
             return Ok(secret.clone());
         }
-        let row = alert_source::Entity::find_by_id(source.as_str())
+        let cached = self
+            .secrets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&source)
+            .cloned();
+        if let Some((secret, read_at)) = &cached
+            && read_at.elapsed() < SECRET_CACHE_TTL
+        {
+            return Ok(secret.clone());
+        }
+        match alert_source::Entity::find_by_id(source.as_str())
             .one(&self.deps.db)
-            .await?
-            .ok_or(SettingsError::NotAnAlertSource(source))?;
-        Ok(Secret::new(row.secret))
+            .await
+        {
+            Ok(Some(row)) => {
+                let secret = Secret::new(row.secret);
+                self.secrets
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(source, (secret.clone(), Instant::now()));
+                Ok(secret)
+            }
+            Ok(None) => Err(SettingsError::NotAnAlertSource(source)),
+            Err(error) => match cached {
+                Some((secret, _)) if crate::store::is_unreachable(&error) => Ok(secret),
+                _ => Err(error.into()),
+            },
+        }
     }
 
     /// The full webhook URL to paste into the monitoring tool.
@@ -227,6 +275,7 @@ impl SettingsService {
             .await?;
             Ok::<_, SettingsError>(())
         })?;
+        self.forget_cached();
         self.deps.events.publish(DomainEvent::SettingsChanged {
             section: SettingsSection::AlertSources,
         });

@@ -61,3 +61,16 @@ pub fn is_retryable(error: &DbErr) -> bool {
     // PostgreSQL: 40001 serialization_failure, 40P01 deadlock_detected.
     matches!(code.as_ref(), "5" | "6" | "517" | "40001" | "40P01")
 }
+
+/// Whether the database could not be reached at all (connection refused or lost, pool
+/// exhausted, timeout), as opposed to rejecting a statement. Work that meets this error
+/// can wait and be tried again later unchanged.
+pub fn is_unreachable(error: &DbErr) -> bool {
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            !matches!(&**error, sea_orm::sqlx::Error::Database(_))
+        }
+        _ => false,
+    }
+}

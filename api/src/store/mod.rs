@@ -19,4 +19,4 @@ pub mod site_settings;
 pub mod slack_settings;
 pub mod subscriber;
 
-pub use connect::{connect, is_retryable, is_unique_violation, migrate};
+pub use connect::{connect, is_retryable, is_unique_violation, is_unreachable, migrate};

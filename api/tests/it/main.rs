@@ -14,4 +14,5 @@ mod cli;
 mod events;
 mod jobs;
 mod lifecycle;
+mod opsgenie;
 mod server;

@@ -13,6 +13,12 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+use monostat::app::{App, Role};
+use monostat::spool::AlertSpool;
+
+pub mod chaos;
 
 /// Runs the async body once on SQLite and once on PostgreSQL, as two tests.
 macro_rules! both_databases {
@@ -199,6 +205,59 @@ impl Drop for TestDb {
         })
         .join();
     }
+}
+
+/// A running monostat server on a random port.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub services: Services,
+    pub spool: AlertSpool,
+    stop: CancellationToken,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn start(config: Config) -> Self {
+        let app = App::init(config).await.unwrap();
+        let services = app.services.clone();
+        let spool = app.spool.clone();
+        let stop = app.stop.clone();
+        let (address, running) = app.start(Role::All).await.unwrap();
+        Self {
+            base: format!("http://{address}"),
+            client: reqwest::Client::new(),
+            services,
+            spool,
+            stop,
+            running: Some(running),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(running) = self.running.take() {
+            running.await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 pub struct Harness {
