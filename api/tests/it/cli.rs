@@ -89,3 +89,52 @@ async fn createsuperuser_works_without_a_terminal_and_explains_refusals() {
     assert_eq!(bad_env.status.code(), Some(2));
     assert!(stderr(&bad_env).contains("MONOSTAT_DB_TYPE is set to \"oracle\""));
 }
+
+/// The README's run command: `serve` prints where it listens, answers, and stops
+/// cleanly on SIGTERM.
+#[tokio::test]
+async fn serve_prints_its_address_and_stops_on_sigterm() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let db = TestDb::sqlite().await;
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_monostat"))
+        .arg("serve")
+        .env_clear()
+        .envs(db.env())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(20), stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let address = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')');
+    assert!(line.starts_with("monostat is running at http://"), "{line}");
+    let health = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let pid = server.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

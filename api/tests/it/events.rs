@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::{REDIS_HOST, services_required};
 
-async fn redis_available() -> bool {
+pub async fn redis_available() -> bool {
     let client = redis::Client::open(format!("redis://{REDIS_HOST}:6379/")).unwrap();
     match client.get_multiplexed_async_connection().await {
         Ok(_) => true,

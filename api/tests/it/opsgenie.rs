@@ -259,3 +259,57 @@ async fn alerts_survive_a_database_outage() {
     );
     app.stop().await;
 }
+
+/// Two replicas share PostgreSQL and Redis: a secret rotated through one is refused by
+/// the other at once, without waiting for its cache to expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotation_on_one_replica_is_in_force_on_the_other() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    if !crate::events::redis_available().await {
+        return;
+    }
+    let with_redis = [("MONOSTAT_REDIS_HOST", crate::common::REDIS_HOST)];
+    let replica_a = TestApp::start(db.app_config(&with_redis)).await;
+    let replica_b = TestApp::start(db.app_config(&with_redis)).await;
+    let old_on_a = hook_url(&replica_a).await;
+    // Give both Redis subscriptions a moment to be established.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    replica_b
+        .services
+        .settings
+        .rotate_alert_source_secret(Origin::Opsgenie, &Actor::System)
+        .await
+        .unwrap();
+    let mut refused = false;
+    for _ in 0..20 {
+        if post(
+            &replica_a,
+            &old_on_a,
+            fixture("opsgenie/unacknowledge.json"),
+        )
+        .await
+        .0 == 403
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "replica A still accepts the old secret");
+    let new_on_a = hook_url(&replica_a).await;
+    assert_eq!(
+        post(
+            &replica_a,
+            &new_on_a,
+            fixture("opsgenie/unacknowledge.json")
+        )
+        .await
+        .0,
+        200
+    );
+    replica_a.stop().await;
+    replica_b.stop().await;
+}
