@@ -78,7 +78,13 @@ impl App {
         };
         let config = Arc::new(config);
         let jobs = JobWaker::default();
-        let services = Services::new(db.clone(), events.clone(), jobs.clone(), config.clone());
+        let services = Services::new(
+            db.clone(),
+            events.clone(),
+            jobs.clone(),
+            config.clone(),
+            &secret_key,
+        );
         services
             .settings
             .ensure_defaults()
@@ -135,6 +141,11 @@ impl App {
                 queue: self.queue.clone(),
                 metrics: http::metrics_handle(),
                 spool: self.spool.clone(),
+                schema: crate::graphql::schema(
+                    self.services.clone(),
+                    self.events.clone(),
+                    self.queue.clone(),
+                ),
             });
             let stop = self.stop.clone();
             tasks.spawn(async move {

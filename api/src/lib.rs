@@ -9,6 +9,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod secret;

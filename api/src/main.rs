@@ -32,6 +32,8 @@ enum Command {
     },
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Print the GraphQL schema (SDL); `schema.graphql` is its output.
+    ExportSchema,
     /// Create a console user with full rights.
     Createsuperuser {
         /// Username; asked for when not given.
@@ -45,6 +47,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::ExportSchema)) {
+        // Needs no configuration, database or runtime.
+        print!("{}", monostat::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -67,6 +74,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve { role: Role::All }) {
             Command::Serve { role } => serve(config, role).await,
             Command::Migrate => migrate(config).await,
+            Command::ExportSchema => unreachable!("handled before start-up"),
             Command::Createsuperuser {
                 username,
                 password_stdin,

@@ -21,6 +21,7 @@ use crate::services::Services;
 use crate::spool::AlertSpool;
 
 mod error;
+mod graphql;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -30,6 +31,7 @@ pub struct AppState {
     pub queue: Queue,
     pub metrics: PrometheusHandle,
     pub spool: AlertSpool,
+    pub schema: crate::graphql::MonostatSchema,
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -52,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .merge(crate::adapters::opsgenie::routes())
+        .merge(graphql::routes())
         .with_state(Arc::new(state))
         .layer(middleware::from_fn(track_requests))
 }

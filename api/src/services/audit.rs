@@ -25,3 +25,31 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// Reading the audit log, newest first.
+#[derive(Clone)]
+pub struct AuditLog {
+    deps: super::Deps,
+}
+
+impl AuditLog {
+    pub(super) fn new(deps: super::Deps) -> Self {
+        Self { deps }
+    }
+
+    /// The newest `first` entries, of one incident or of everything.
+    pub async fn entries(
+        &self,
+        incident: Option<IncidentId>,
+        first: u64,
+    ) -> Result<Vec<audit_entry::Model>, DbErr> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        let mut query = audit_entry::Entity::find()
+            .order_by_desc(audit_entry::Column::Id)
+            .limit(first.clamp(1, 500));
+        if let Some(incident) = incident {
+            query = query.filter(audit_entry::Column::IncidentId.eq(incident.0));
+        }
+        query.all(&self.deps.db).await
+    }
+}

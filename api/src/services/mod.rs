@@ -6,8 +6,10 @@
 //! GraphQL. Each has its own error enum, mapped once at each edge.
 
 pub mod audit;
+mod auth;
 pub mod follow_up;
 mod incidents;
+mod public;
 mod settings;
 pub mod tx;
 mod users;
@@ -16,9 +18,14 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+pub use auth::{AuthError, AuthService, ConsoleUser, REFRESH_TTL, Session};
 pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
     IncidentService, NewIncident,
+};
+pub use public::{
+    HistoryDay, IncidentFilter, MAX_PAGE, PublicError, PublicIncident, PublicService, PublicUpdate,
+    SiteInfo, StatusView, Theme,
 };
 pub use settings::{SettingsError, SettingsService, SlackSettings};
 pub use users::{UserError, UserService};
@@ -26,6 +33,7 @@ pub use users::{UserError, UserService};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::jobs::JobWaker;
+use crate::secret::Secret;
 
 /// What every service needs; cheap to clone.
 #[derive(Clone)]
@@ -41,14 +49,19 @@ pub struct Services {
     pub incidents: IncidentService,
     pub settings: SettingsService,
     pub users: UserService,
+    pub public: PublicService,
+    pub auth: AuthService,
+    pub audit: audit::AuditLog,
 }
 
 impl Services {
+    /// `session_key` signs console access tokens.
     pub fn new(
         db: DatabaseConnection,
         events: EventBus,
         jobs: JobWaker,
         config: Arc<Config>,
+        session_key: &Secret,
     ) -> Self {
         let deps = Deps {
             db,
@@ -56,10 +69,14 @@ impl Services {
             jobs,
             config,
         };
+        let users = UserService::new(deps.clone());
         Self {
+            audit: audit::AuditLog::new(deps.clone()),
+            auth: AuthService::new(deps.clone(), users.clone(), session_key),
             incidents: IncidentService::new(deps.clone()),
             settings: SettingsService::new(deps.clone()),
-            users: UserService::new(deps),
+            users,
+            public: PublicService::new(deps),
         }
     }
 }

@@ -219,6 +219,15 @@ impl SettingsService {
         }
     }
 
+    /// Whether the environment sets the secret (then the console shows it read-only).
+    pub fn secret_set_by_environment(&self, source: Origin) -> bool {
+        self.deps
+            .config
+            .overrides
+            .alert_source_secrets
+            .contains_key(&source)
+    }
+
     /// The full webhook URL to paste into the monitoring tool.
     pub fn webhook_url(&self, source: Origin, secret: &Secret) -> String {
         format!(

@@ -10,6 +10,8 @@ use crate::domain::Actor;
 use crate::store::admin_user;
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Argon2id hash of a random password nobody knows, verified against for unknown users.
+const UNKNOWN_USER_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xh3n2Zq0mS0eGm1bEo4jN4pVbUu8e6l0cKX4Vq9kq0A";
 const MAX_USERNAME_CHARS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
@@ -103,10 +105,11 @@ impl UserService {
             .filter(admin_user::Column::Active.eq(true))
             .one(&self.deps.db)
             .await?;
-        let Some(user) = user else {
-            return Ok(None);
-        };
-        let hash = user.password_hash.clone();
+        // An unknown user costs the same hash as a known one, so timing does not tell
+        // an attacker which usernames exist.
+        let hash = user
+            .as_ref()
+            .map_or_else(|| UNKNOWN_USER_HASH.to_owned(), |u| u.password_hash.clone());
         let password = password.to_owned();
         let matches = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash).is_ok_and(|parsed| {
@@ -117,7 +120,7 @@ impl UserService {
         })
         .await
         .map_err(|error| UserError::Hashing(error.to_string()))?;
-        Ok(matches.then_some(user))
+        Ok(user.filter(|_| matches))
     }
 }
 
@@ -157,6 +160,16 @@ async fn hash_password(password: String) -> Result<String, UserError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decoy_hash_costs_a_real_verification() {
+        let parsed = PasswordHash::new(UNKNOWN_USER_HASH).expect("a valid PHC string");
+        assert!(
+            Argon2::default()
+                .verify_password(b"guess", &parsed)
+                .is_err()
+        );
+    }
 
     #[test]
     fn weak_passwords_are_refused_with_a_reason() {

@@ -11,6 +11,8 @@ pub struct Model {
     pub active: bool,
     pub created_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
+    /// Bumped to revoke every access token of the user.
+    pub token_version: i32,
 }
 
 impl std::fmt::Debug for Model {

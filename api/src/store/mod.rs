@@ -14,6 +14,7 @@ pub mod incident_update;
 pub mod job;
 pub mod notification_delivery;
 pub mod notification_settings;
+pub mod refresh_token;
 pub mod second_factor;
 pub mod site_settings;
 pub mod slack_settings;

@@ -12,6 +12,7 @@ mod common;
 mod alerts;
 mod cli;
 mod events;
+mod graphql;
 mod jobs;
 mod lifecycle;
 mod opsgenie;

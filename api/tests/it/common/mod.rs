@@ -167,6 +167,7 @@ impl TestDb {
             events.clone(),
             jobs.clone(),
             Arc::new(self.app_config(&[])),
+            &monostat::secret::Secret::generate(256),
         );
         services.settings.ensure_defaults().await.unwrap();
         Harness { services, events }

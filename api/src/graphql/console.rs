@@ -1,0 +1,459 @@
+//! Console queries and mutations: everything here needs a valid access token, except
+//! `login` and `refresh`, which hand one out.
+
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::errors::GqlResultExt;
+use super::types::{AlertSourceKind, Incident, IncidentStatus, Severity};
+use super::{Caller, ClientAddress, Code, RefreshCookie};
+use crate::domain::{Actor, IncidentId, Origin};
+use crate::jobs::Queue;
+use crate::services::{ConsoleUser, IncidentChange, NewIncident, REFRESH_TTL, Services, Session};
+
+const REFRESH_COOKIE: &str = "monostat_refresh";
+
+/// The logged-in user, or UNAUTHENTICATED.
+fn console_user<'a>(ctx: &'a Context<'_>) -> Result<&'a ConsoleUser> {
+    match ctx.data::<Caller>()? {
+        Caller::Console(user) => Ok(user),
+        Caller::InvalidToken => {
+            Err(Code::Unauthenticated.error("the session has expired or was revoked; log in again"))
+        }
+        Caller::Anonymous => Err(Code::Unauthenticated.error("log in to use the console")),
+    }
+}
+
+fn actor<'a>(ctx: &'a Context<'_>) -> Result<(Actor, &'a Services)> {
+    let user = console_user(ctx)?;
+    Ok((Actor::User(user.username.clone()), ctx.data::<Services>()?))
+}
+
+/// Reads the public view of an incident after a console change.
+async fn public_view(services: &Services, id: IncidentId) -> Result<Option<Incident>> {
+    Ok(services.public.incident(id).await.gql()?.map(Incident))
+}
+
+fn set_refresh_cookie(ctx: &Context<'_>, token: Option<&str>) {
+    // Scoped to /graphql and never readable by scripts; SameSite=Strict keeps other
+    // sites from riding on it.
+    let cookie = match token {
+        Some(token) => format!(
+            "{REFRESH_COOKIE}={token}; Path=/graphql; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+            REFRESH_TTL.num_seconds()
+        ),
+        None => format!(
+            "{REFRESH_COOKIE}=; Path=/graphql; HttpOnly; Secure; SameSite=Strict; Max-Age=0"
+        ),
+    };
+    ctx.append_http_header("set-cookie", cookie);
+}
+
+/// The value of the refresh cookie in a `Cookie` header.
+pub fn refresh_cookie(header: &str) -> Option<String> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == REFRESH_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// A console session. The refresh token travels only in an HttpOnly cookie.
+#[derive(SimpleObject)]
+pub struct LoginResult {
+    /// Send as `Authorization: Bearer …`.
+    access_token: String,
+    access_expires_at: DateTime<Utc>,
+    user: User,
+}
+
+/// A console user.
+#[derive(SimpleObject)]
+pub struct User {
+    id: i64,
+    username: String,
+}
+
+impl From<ConsoleUser> for User {
+    fn from(user: ConsoleUser) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+        }
+    }
+}
+
+fn session_result(ctx: &Context<'_>, session: Session) -> LoginResult {
+    set_refresh_cookie(ctx, Some(session.refresh_token.expose()));
+    LoginResult {
+        access_token: session.access_token,
+        access_expires_at: session.access_expires_at,
+        user: session.user.into(),
+    }
+}
+
+/// An alert source's webhook, as the console shows it.
+#[derive(SimpleObject)]
+pub struct AlertSourceInfo {
+    source: AlertSourceKind,
+    /// The full URL to paste into the monitoring tool; it contains the secret.
+    webhook_url: String,
+    /// The secret comes from the environment and cannot be rotated here.
+    set_by_environment: bool,
+}
+
+/// One line of the audit log.
+#[derive(SimpleObject)]
+pub struct AuditEntry {
+    id: i64,
+    at: DateTime<Utc>,
+    /// `user`, `slack`, `alert_source` or `system`.
+    actor_kind: String,
+    actor_name: String,
+    incident_id: Option<i64>,
+    message: String,
+}
+
+/// How many jobs are in each state.
+#[derive(SimpleObject)]
+pub struct JobCount {
+    /// `pending`, `running`, `done` or `dead`.
+    state: String,
+    count: i64,
+}
+
+#[derive(Default)]
+pub struct ConsoleQuery;
+
+#[Object]
+impl ConsoleQuery {
+    /// The logged-in user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(console_user(ctx)?.clone().into())
+    }
+
+    /// Every alert source with its webhook URL.
+    async fn alert_sources(&self, ctx: &Context<'_>) -> Result<Vec<AlertSourceInfo>> {
+        let (_, services) = actor(ctx)?;
+        let mut sources = Vec::new();
+        for origin in Origin::ALL.iter().copied().filter(|o| *o != Origin::Manual) {
+            let secret = services.settings.alert_source_secret(origin).await.gql()?;
+            sources.push(AlertSourceInfo {
+                source: origin.into(),
+                webhook_url: services.settings.webhook_url(origin, &secret),
+                set_by_environment: services.settings.secret_set_by_environment(origin),
+            });
+        }
+        Ok(sources)
+    }
+
+    /// The audit log, newest first: of one incident, or of everything.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        incident_id: Option<i64>,
+        #[graphql(default = 100)] first: i32,
+    ) -> Result<Vec<AuditEntry>> {
+        let (_, services) = actor(ctx)?;
+        let entries = services
+            .audit
+            .entries(
+                incident_id.map(IncidentId),
+                u64::try_from(first).unwrap_or(1),
+            )
+            .await
+            .gql()?;
+        Ok(entries
+            .into_iter()
+            .map(|e| AuditEntry {
+                id: e.id,
+                at: e.at,
+                actor_kind: e.actor_kind,
+                actor_name: e.actor_name,
+                incident_id: e.incident_id,
+                message: e.message,
+            })
+            .collect())
+    }
+
+    /// Jobs by state.
+    async fn job_counts(&self, ctx: &Context<'_>) -> Result<Vec<JobCount>> {
+        console_user(ctx)?;
+        let counts = ctx.data::<Queue>()?.counts().await.gql()?;
+        Ok(counts
+            .0
+            .into_iter()
+            .map(|(state, count)| JobCount { state, count })
+            .collect())
+    }
+}
+
+/// A new incident or planned maintenance.
+#[derive(InputObject)]
+pub struct CreateIncidentInput {
+    title: String,
+    /// planned, confirmed or watching.
+    status: IncidentStatus,
+    severity: Severity,
+    /// Defaults to now.
+    start: Option<DateTime<Utc>>,
+    /// The first timeline entry (Markdown).
+    text: Option<String>,
+    /// Markdown.
+    summary: Option<String>,
+    /// Never notify subscribers about this incident.
+    #[graphql(default)]
+    silent: bool,
+    /// Planned maintenance only: start by itself at `start`.
+    #[graphql(default)]
+    auto_start: bool,
+    /// Do not notify subscribers about this change.
+    #[graphql(default)]
+    do_not_notify: bool,
+}
+
+/// A change to an incident; every part is optional.
+#[derive(InputObject)]
+pub struct UpdateIncidentInput {
+    /// confirmed, watching or resolved.
+    new_status: Option<IncidentStatus>,
+    /// A timeline entry (Markdown).
+    text: Option<String>,
+    severity: Option<Severity>,
+    /// An empty string removes the summary.
+    summary: Option<String>,
+    #[graphql(default)]
+    do_not_notify: bool,
+}
+
+#[derive(Default)]
+pub struct ConsoleMutation;
+
+#[Object]
+impl ConsoleMutation {
+    /// Logs in. Unknown users and wrong passwords get the same answer; repeated
+    /// failures are refused for a while (TOO_MANY_REQUESTS).
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> Result<LoginResult> {
+        let client = ctx.data::<ClientAddress>()?.0;
+        let session = ctx
+            .data::<Services>()?
+            .auth
+            .login(&username, &password, client)
+            .await
+            .gql()?;
+        Ok(session_result(ctx, session))
+    }
+
+    /// Trades the refresh cookie for a new access token (and a new cookie).
+    async fn refresh(&self, ctx: &Context<'_>) -> Result<LoginResult> {
+        let Some(token) = ctx.data::<RefreshCookie>()?.0.clone() else {
+            return Err(Code::Unauthenticated.error("no session to refresh; log in"));
+        };
+        let session = ctx.data::<Services>()?.auth.refresh(&token).await.gql()?;
+        Ok(session_result(ctx, session))
+    }
+
+    /// Ends the session of the refresh cookie.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        if let Some(token) = ctx.data::<RefreshCookie>()?.0.clone() {
+            ctx.data::<Services>()?.auth.logout(&token).await.gql()?;
+        }
+        set_refresh_cookie(ctx, None);
+        Ok(true)
+    }
+
+    /// Opens an incident or plans a maintenance.
+    async fn create_incident(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateIncidentInput,
+    ) -> Result<Option<Incident>> {
+        let (actor, services) = actor(ctx)?;
+        let created = services
+            .incidents
+            .create(
+                &actor,
+                NewIncident {
+                    title: input.title,
+                    status: input.status.into(),
+                    severity: input.severity.into(),
+                    start: input.start,
+                    text: input.text,
+                    summary: input.summary,
+                    silent: input.silent,
+                    auto_start: input.auto_start,
+                    do_not_notify: input.do_not_notify,
+                },
+            )
+            .await
+            .gql()?;
+        public_view(services, created.id).await
+    }
+
+    /// Posts an update, changes status, severity or summary.
+    async fn update_incident(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        input: UpdateIncidentInput,
+    ) -> Result<Option<Incident>> {
+        let (actor, services) = actor(ctx)?;
+        let change = IncidentChange {
+            new_status: input.new_status.map(Into::into),
+            text: input.text,
+            severity: input.severity.map(Into::into),
+            summary: input.summary,
+            do_not_notify: input.do_not_notify,
+        };
+        services
+            .incidents
+            .update(IncidentId(id), &actor, change)
+            .await
+            .gql()?;
+        public_view(services, IncidentId(id)).await
+    }
+
+    /// Confirms a suspected incident; subscribers are notified unless told otherwise.
+    async fn confirm_incident(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        #[graphql(default)] do_not_notify: bool,
+    ) -> Result<Option<Incident>> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .incidents
+            .confirm(IncidentId(id), &actor, do_not_notify)
+            .await
+            .gql()?;
+        public_view(services, IncidentId(id)).await
+    }
+
+    /// Dismisses a suspected incident as a false alarm. Returns whether it was dismissed.
+    async fn dismiss_incident(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .incidents
+            .dismiss(IncidentId(id), &actor)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// Resolves an incident, with an optional last word.
+    async fn resolve_incident(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        text: Option<String>,
+        #[graphql(default)] do_not_notify: bool,
+    ) -> Result<Option<Incident>> {
+        let (actor, services) = actor(ctx)?;
+        let change = IncidentChange {
+            new_status: Some(crate::domain::IncidentStatus::Resolved),
+            text,
+            do_not_notify,
+            ..IncidentChange::default()
+        };
+        services
+            .incidents
+            .update(IncidentId(id), &actor, change)
+            .await
+            .gql()?;
+        public_view(services, IncidentId(id)).await
+    }
+
+    /// Brings a resolved or dismissed incident back as confirmed.
+    async fn reopen_incident(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        #[graphql(default)] do_not_notify: bool,
+    ) -> Result<Option<Incident>> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .incidents
+            .reopen(IncidentId(id), &actor, do_not_notify)
+            .await
+            .gql()?;
+        public_view(services, IncidentId(id)).await
+    }
+
+    /// Starts a planned maintenance now.
+    async fn start_maintenance(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        #[graphql(default)] do_not_notify: bool,
+    ) -> Result<Option<Incident>> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .incidents
+            .start_maintenance(IncidentId(id), &actor, do_not_notify)
+            .await
+            .gql()?;
+        public_view(services, IncidentId(id)).await
+    }
+
+    /// Replaces an alert source's webhook secret; the old URL stops working at once.
+    async fn rotate_alert_source_secret(
+        &self,
+        ctx: &Context<'_>,
+        source: AlertSourceKind,
+    ) -> Result<AlertSourceInfo> {
+        let (actor, services) = actor(ctx)?;
+        let origin: Origin = source.into();
+        let secret = services
+            .settings
+            .rotate_alert_source_secret(origin, &actor)
+            .await
+            .gql()?;
+        Ok(AlertSourceInfo {
+            source,
+            webhook_url: services.settings.webhook_url(origin, &secret),
+            set_by_environment: false,
+        })
+    }
+
+    /// Opens or closes new e-mail subscriptions.
+    async fn set_subscriptions_open(&self, ctx: &Context<'_>, open: bool) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .settings
+            .set_allow_subscriptions(open, &actor)
+            .await
+            .gql()?;
+        Ok(open)
+    }
+
+    /// Creates a console user.
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> Result<User> {
+        let (actor, services) = actor(ctx)?;
+        let user = services
+            .users
+            .create(&username, &password, &actor)
+            .await
+            .gql()?;
+        Ok(User {
+            id: user.id,
+            username: user.username,
+        })
+    }
+
+    /// Puts a dead job back in the queue with fresh attempts. Returns whether it was dead.
+    async fn retry_job(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+        console_user(ctx)?;
+        ctx.data::<Queue>()?.retry_dead(id).await.gql()
+    }
+}

@@ -1,0 +1,78 @@
+//! The GraphQL API: public queries, console queries and mutations, live subscriptions.
+//!
+//! Resolvers translate between GraphQL and the services; they decide nothing. Errors
+//! carry a stable `extensions.code` (see [`errors`]). Console fields require a valid
+//! access token; public ones never look at one.
+
+// async-graphql resolvers are async by contract, whether or not they await.
+#![allow(clippy::unused_async)]
+
+mod console;
+mod errors;
+mod public;
+mod subscription;
+mod types;
+
+use async_graphql::{MergedObject, Schema};
+
+pub use console::refresh_cookie;
+pub use errors::{Code, ensure_codes};
+pub use subscription::SubscriptionRoot;
+
+use crate::events::EventBus;
+use crate::jobs::Queue;
+use crate::services::{ConsoleUser, Services};
+
+/// Nesting beyond this is no real client's query.
+const MAX_DEPTH: usize = 12;
+const MAX_COMPLEXITY: usize = 1_000;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(public::PublicQuery, console::ConsoleQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(console::ConsoleMutation);
+
+pub type MonostatSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Per-request facts the HTTP layer puts into the context.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    Anonymous,
+    Console(ConsoleUser),
+    /// A token was sent but is not valid; console fields say so instead of "log in".
+    InvalidToken,
+}
+
+/// The request's client address, for rate limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
+/// The refresh token from the request's cookie, if any.
+#[derive(Clone, Debug, Default)]
+pub struct RefreshCookie(pub Option<String>);
+
+pub fn schema(services: Services, events: EventBus, queue: Queue) -> MonostatSchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .data(services)
+    .data(events)
+    .data(queue)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .finish()
+}
+
+/// The schema in SDL, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .finish()
+    .sdl()
+}

@@ -1,0 +1,109 @@
+//! Queries anyone may run, without a token.
+
+use async_graphql::{Context, InputObject, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::Code;
+use super::errors::GqlResultExt;
+use super::types::{Day, Incident, IncidentPage, IncidentStatus, Severity, Status};
+use crate::domain::IncidentId;
+use crate::services::{IncidentFilter, MAX_PAGE, Services};
+
+#[derive(Default)]
+pub struct PublicQuery;
+
+/// Which incidents to list; every part is optional.
+#[derive(InputObject, Default)]
+pub struct IncidentFilterInput {
+    /// Only these statuses (dismissed incidents are never listed).
+    statuses: Option<Vec<IncidentStatus>>,
+    /// Only these severities.
+    severities: Option<Vec<Severity>>,
+    /// Only incidents still going on at or after this time.
+    from: Option<DateTime<Utc>>,
+    /// Only incidents that started before this time.
+    to: Option<DateTime<Utc>>,
+}
+
+#[Object]
+impl PublicQuery {
+    /// The current state: headline, open, recent and planned incidents, site settings.
+    async fn status(&self, ctx: &Context<'_>) -> Result<Status> {
+        Ok(Status(ctx.data::<Services>()?.public.status().await.gql()?))
+    }
+
+    /// One incident by its number; absent when unknown.
+    async fn incident(&self, ctx: &Context<'_>, id: i64) -> Result<Option<Incident>> {
+        let found = ctx
+            .data::<Services>()?
+            .public
+            .incident(IncidentId(id))
+            .await
+            .gql()?;
+        Ok(found.map(Incident))
+    }
+
+    /// Incidents, newest first, page by page.
+    #[graphql(complexity = "first.unwrap_or(20).min(100) as usize * child_complexity")]
+    async fn incidents(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IncidentFilterInput>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `nextCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<IncidentPage> {
+        let filter = filter.unwrap_or_default();
+        let first = first.unwrap_or(20);
+        if !(1..=i32::try_from(MAX_PAGE).unwrap_or(100)).contains(&first) {
+            return Err(Code::BadUserInput.error(format!("first must be between 1 and {MAX_PAGE}")));
+        }
+        let after = after
+            .map(|cursor| cursor.parse::<i64>().map(IncidentId))
+            .transpose()
+            .map_err(|_| Code::BadUserInput.error("after is not a cursor this API gave out"))?;
+        let filter = IncidentFilter {
+            statuses: filter
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            severities: filter
+                .severities
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            from: filter.from,
+            to: filter.to,
+        };
+        let (items, more) = ctx
+            .data::<Services>()?
+            .public
+            .incidents(&filter, after, u64::try_from(first).unwrap_or(20))
+            .await
+            .gql()?;
+        let next_cursor = more
+            .then(|| items.last().map(|last| last.incident.id.to_string()))
+            .flatten();
+        Ok(IncidentPage {
+            items: items.into_iter().map(Incident).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Every day from the first of the month eleven months ago until today, with the
+    /// worst severity of that day, in the site's time zone.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<Day>> {
+        let days = ctx.data::<Services>()?.public.history().await.gql()?;
+        Ok(days.into_iter().map(Into::into).collect())
+    }
+
+    /// The incidents that overlapped one day (`YYYY-MM-DD`, site time zone).
+    async fn day(&self, ctx: &Context<'_>, date: String) -> Result<Vec<Incident>> {
+        let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+            .map_err(|_| Code::BadUserInput.error("date must look like 2026-11-25"))?;
+        let incidents = ctx.data::<Services>()?.public.day(date).await.gql()?;
+        Ok(incidents.into_iter().map(Incident).collect())
+    }
+}

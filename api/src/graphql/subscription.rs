@@ -1,0 +1,169 @@
+//! Live updates over WebSocket, fed by the event bus — and so, through Redis, by every
+//! replica.
+
+use async_graphql::{Context, Result, SimpleObject, Subscription};
+use futures_util::Stream;
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+
+use super::Caller;
+use super::types::{Incident, Status};
+use crate::domain::IncidentId;
+use crate::events::{DomainEvent, EventBus, SettingsSection};
+use crate::services::Services;
+
+pub struct SubscriptionRoot;
+
+/// Something changed; for the console's live views.
+#[derive(SimpleObject, Clone)]
+pub struct ConsoleEvent {
+    /// `incident_changed`, `incident_deleted`, `settings_changed`, `subscribers_changed`
+    /// or `resync` (events may have been missed: reload everything).
+    pub kind: String,
+    pub incident_id: Option<i64>,
+    /// For `settings_changed`: the section.
+    pub section: Option<String>,
+}
+
+impl From<DomainEvent> for ConsoleEvent {
+    fn from(event: DomainEvent) -> Self {
+        let (kind, incident_id, section) = match event {
+            DomainEvent::IncidentChanged { incident_id } => {
+                ("incident_changed", Some(incident_id.0), None)
+            }
+            DomainEvent::IncidentDeleted { incident_id } => {
+                ("incident_deleted", Some(incident_id.0), None)
+            }
+            DomainEvent::SettingsChanged { section } => (
+                "settings_changed",
+                None,
+                serde_json::to_value(section)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+            ),
+            DomainEvent::SubscribersChanged => ("subscribers_changed", None, None),
+            DomainEvent::Resync => ("resync", None, None),
+        };
+        Self {
+            kind: kind.to_owned(),
+            incident_id,
+            section,
+        }
+    }
+}
+
+/// Waits for the next event that `matters`; a burst of events yields once. A lagging
+/// receiver counts as a match, since something was missed.
+async fn next_relevant(
+    receiver: &mut Receiver<DomainEvent>,
+    matters: impl Fn(&DomainEvent) -> bool,
+) -> bool {
+    loop {
+        match receiver.recv().await {
+            Ok(event) if matters(&event) => break,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => break,
+            Err(RecvError::Closed) => return false,
+        }
+    }
+    // Coalesce whatever else arrived meanwhile into this one update.
+    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) =
+        receiver.try_recv()
+    {}
+    true
+}
+
+fn affects_status(event: &DomainEvent) -> bool {
+    matches!(
+        event,
+        DomainEvent::IncidentChanged { .. }
+            | DomainEvent::IncidentDeleted { .. }
+            | DomainEvent::Resync
+            | DomainEvent::SettingsChanged {
+                section: SettingsSection::Site | SettingsSection::Notifications
+            }
+    )
+}
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// The current status now, and again after every change that affects it.
+    async fn status_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Status> + use<>> {
+        let services = ctx.data::<Services>()?.clone();
+        let receiver = ctx.data::<EventBus>()?.subscribe();
+        Ok(stream::unfold(
+            (services, receiver, true),
+            |(services, mut receiver, first)| async move {
+                loop {
+                    if !first && !next_relevant(&mut receiver, affects_status).await {
+                        return None;
+                    }
+                    match services.public.status().await {
+                        Ok(status) => return Some((Status(status), (services, receiver, false))),
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot compute the status for a subscriber");
+                            if first {
+                                return None;
+                            }
+                        }
+                    }
+                }
+            },
+        ))
+    }
+
+    /// One incident now and after every change to it; `null` once it is not public
+    /// (dismissed or deleted).
+    async fn incident_changed(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+    ) -> Result<impl Stream<Item = Option<Incident>> + use<>> {
+        let services = ctx.data::<Services>()?.clone();
+        let receiver = ctx.data::<EventBus>()?.subscribe();
+        let id = IncidentId(id);
+        let concerns = move |event: &DomainEvent| match event {
+            DomainEvent::IncidentChanged { incident_id }
+            | DomainEvent::IncidentDeleted { incident_id } => *incident_id == id,
+            DomainEvent::Resync => true,
+            _ => false,
+        };
+        Ok(stream::unfold(
+            (services, receiver, true),
+            move |(services, mut receiver, first)| async move {
+                if !first && !next_relevant(&mut receiver, concerns).await {
+                    return None;
+                }
+                let incident = services
+                    .public
+                    .incident(id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(Incident);
+                Some((incident, (services, receiver, false)))
+            },
+        ))
+    }
+
+    /// Every domain event, for the console. Needs a token in the connection's init
+    /// payload (`{"token": "…"}`).
+    async fn events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = ConsoleEvent> + use<>> {
+        if !matches!(ctx.data::<Caller>()?, Caller::Console(_)) {
+            return Err(super::Code::Unauthenticated.error("log in to follow console events"));
+        }
+        let receiver = ctx.data::<EventBus>()?.subscribe();
+        Ok(stream::unfold(receiver, |mut receiver| async move {
+            let event = match receiver.recv().await {
+                Ok(event) => event,
+                Err(RecvError::Lagged(_)) => DomainEvent::Resync,
+                Err(RecvError::Closed) => return None,
+            };
+            Some((ConsoleEvent::from(event), receiver))
+        })
+        .boxed())
+    }
+}

@@ -1,0 +1,293 @@
+//! GraphQL types: mirrors of the domain and views of the service layer, documented for
+//! GraphiQL and `schema.graphql`.
+
+use async_graphql::{Enum, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain;
+use crate::services::{HistoryDay, PublicIncident, PublicUpdate, SiteInfo, StatusView};
+
+/// Mirrors a domain enum as a GraphQL enum with conversions both ways.
+macro_rules! mirror_enum {
+    ($(#[$meta:meta])* $name:ident = $domain:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl From<$domain> for $name {
+            fn from(value: $domain) -> Self {
+                match value { $(<$domain>::$variant => Self::$variant),+ }
+            }
+        }
+
+        impl From<$name> for $domain {
+            fn from(value: $name) -> Self {
+                match value { $($name::$variant => Self::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror_enum!(
+    /// Where an incident stands in its lifecycle.
+    IncidentStatus = domain::IncidentStatus {
+        /// Planned maintenance that has not started.
+        Planned,
+        /// Monitoring fired; nobody has confirmed the problem yet.
+        Suspected,
+        /// A false alarm; never shown publicly.
+        Dismissed,
+        /// The team confirmed the problem and is working on it.
+        Confirmed,
+        /// A fix is in place and the team is watching.
+        Watching,
+        /// Over.
+        Resolved,
+    }
+);
+
+mirror_enum!(
+    /// How bad an incident is, from least to most severe.
+    Severity = domain::Severity {
+        /// Planned maintenance.
+        Maintenance,
+        /// Something worth knowing; the product works.
+        Notice,
+        /// A known bug (shown as "Known bug").
+        Bug,
+        /// Part of the product is unavailable.
+        Partial,
+        /// The product is down.
+        Outage,
+    }
+);
+
+mirror_enum!(
+    /// The one-line state the status page leads with, by the precedence of the spec.
+    Headline = domain::Headline {
+        /// A confirmed outage: the product is down.
+        Down,
+        /// A confirmed partial outage.
+        PartiallyUnavailable,
+        /// Monitoring fired; the team was alerted and will confirm.
+        MightHaveIssues,
+        /// A confirmed significant known issue.
+        KnownIssue,
+        /// Up and running, with notices.
+        UpWithNotice,
+        /// Undergoing planned maintenance.
+        Maintenance,
+        /// Recovering; the team is monitoring.
+        Recovering,
+        /// Up and running.
+        Operational,
+    }
+);
+
+mirror_enum!(
+    /// A monitoring source that can send alerts.
+    AlertSourceKind = domain::Origin {
+        /// Not an alert source: incidents created by people.
+        Manual,
+        Opsgenie,
+        Alertmanager,
+        Grafana,
+        Pagerduty,
+        Generic,
+    }
+);
+
+/// An incident as the public sees it.
+pub struct Incident(pub PublicIncident);
+
+/// A status incident: what went wrong, when, and what the team said about it.
+#[Object]
+impl Incident {
+    /// The public number of the incident.
+    async fn id(&self) -> i64 {
+        self.0.incident.id.0
+    }
+
+    async fn status(&self) -> IncidentStatus {
+        self.0.incident.status.into()
+    }
+
+    async fn severity(&self) -> Severity {
+        self.0.incident.severity.into()
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.incident.title
+    }
+
+    /// Markdown; absent when the team has not written one yet.
+    async fn summary(&self) -> Option<&str> {
+        self.0.incident.summary.as_deref()
+    }
+
+    /// When it started (or, for planned maintenance, will start).
+    async fn start(&self) -> DateTime<Utc> {
+        self.0.incident.start
+    }
+
+    /// When it ended; absent while it lasts.
+    async fn end(&self) -> Option<DateTime<Utc>> {
+        self.0.incident.end
+    }
+
+    /// The path of the incident's page: `/{YYYY-MM-DD of start, UTC}/{id}`.
+    async fn path(&self) -> String {
+        format!(
+            "/{}/{}",
+            self.0.incident.start.format("%Y-%m-%d"),
+            self.0.incident.id
+        )
+    }
+
+    /// The timeline, newest entry first.
+    async fn updates(&self) -> Vec<IncidentUpdate> {
+        self.0.updates.iter().cloned().map(IncidentUpdate).collect()
+    }
+}
+
+pub struct IncidentUpdate(pub PublicUpdate);
+
+/// One timeline entry of an incident.
+#[Object]
+impl IncidentUpdate {
+    async fn id(&self) -> i64 {
+        self.0.id
+    }
+
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+
+    /// Markdown.
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The status the incident moved to with this entry, if it did.
+    async fn new_status(&self) -> Option<IncidentStatus> {
+        self.0.new_status.map(Into::into)
+    }
+}
+
+/// The colours of the status page.
+#[derive(SimpleObject)]
+pub struct Theme {
+    pub primary: String,
+    pub link: String,
+    pub success: String,
+    pub warning: String,
+    pub danger: String,
+    pub info: String,
+    pub text_primary: String,
+    pub text_secondary: String,
+}
+
+/// The site's public settings.
+#[derive(SimpleObject)]
+pub struct Site {
+    /// The product's name, as in "{name} is down".
+    pub system_name: String,
+    pub support_email: Option<String>,
+    pub support_phone: Option<String>,
+    pub legal_notice_url: Option<String>,
+    pub privacy_url: Option<String>,
+    pub theme: Theme,
+    /// Path of the uploaded logo; absent without one.
+    pub logo_url: Option<String>,
+    /// IANA time zone for the history calendar's day boundaries.
+    pub time_zone: String,
+    pub default_language: String,
+    /// Whether visitors may subscribe to e-mail notifications.
+    pub subscriptions_open: bool,
+}
+
+impl From<SiteInfo> for Site {
+    fn from(site: SiteInfo) -> Self {
+        Self {
+            logo_url: site.has_logo.then(|| "/logo".to_owned()),
+            system_name: site.system_name,
+            support_email: site.support_email,
+            support_phone: site.support_phone,
+            legal_notice_url: site.legal_notice_url,
+            privacy_url: site.privacy_url,
+            theme: Theme {
+                primary: site.theme.primary,
+                link: site.theme.link,
+                success: site.theme.success,
+                warning: site.theme.warning,
+                danger: site.theme.danger,
+                info: site.theme.info,
+                text_primary: site.theme.text_primary,
+                text_secondary: site.theme.text_secondary,
+            },
+            time_zone: site.time_zone,
+            default_language: site.default_language,
+            subscriptions_open: site.subscriptions_open,
+        }
+    }
+}
+
+pub struct Status(pub StatusView);
+
+/// The current state of the product: everything the front page shows.
+#[Object]
+impl Status {
+    async fn headline(&self) -> Headline {
+        self.0.headline.into()
+    }
+
+    async fn site(&self) -> Site {
+        self.0.site.clone().into()
+    }
+
+    /// Suspected, confirmed and watching incidents, newest first.
+    async fn current(&self) -> Vec<Incident> {
+        self.0.current.iter().cloned().map(Incident).collect()
+    }
+
+    /// Resolved incidents that started or ended in the last 24 hours.
+    async fn recent(&self) -> Vec<Incident> {
+        self.0.recent.iter().cloned().map(Incident).collect()
+    }
+
+    /// Planned maintenance that has not started, soonest first.
+    async fn planned(&self) -> Vec<Incident> {
+        self.0.planned.iter().cloned().map(Incident).collect()
+    }
+
+    /// When this state was computed.
+    async fn generated_at(&self) -> DateTime<Utc> {
+        self.0.generated_at
+    }
+}
+
+/// One day of the history calendar.
+#[derive(SimpleObject)]
+pub struct Day {
+    /// `YYYY-MM-DD` in the site's time zone.
+    pub date: String,
+    /// The worst severity of the incidents that overlapped the day; absent for a quiet day.
+    pub worst_severity: Option<Severity>,
+}
+
+impl From<HistoryDay> for Day {
+    fn from(day: HistoryDay) -> Self {
+        Self {
+            date: day.date.format("%Y-%m-%d").to_string(),
+            worst_severity: day.worst.map(Into::into),
+        }
+    }
+}
+
+/// A page of incidents.
+#[derive(SimpleObject)]
+pub struct IncidentPage {
+    pub items: Vec<Incident>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}

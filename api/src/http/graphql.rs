@@ -1,0 +1,217 @@
+//! `/graphql`: POST and GET queries, GraphiQL for browsers, and WebSocket subscriptions
+//! (`graphql-transport-ws` and the legacy `graphql-ws`) on the same path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_graphql::Data;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::cors::{Any, CorsLayer};
+
+use super::AppState;
+use crate::graphql::{Caller, ClientAddress, Code, RefreshCookie, ensure_codes, refresh_cookie};
+use crate::services::Services;
+
+/// Real queries are a few KiB; this leaves room for large variables.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    // Open to every origin for public queries. Console calls carry an Authorization
+    // header, which the preflight does not allow, so browsers on other sites cannot
+    // make them; the refresh cookie is SameSite=Strict.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE]);
+    Router::new()
+        .route("/graphql", get(get_graphql).post(post_graphql))
+        .layer(cors)
+}
+
+/// Who is calling, from the `Authorization: Bearer …` header.
+async fn caller(services: &Services, headers: &HeaderMap) -> Caller {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Caller::Anonymous;
+    };
+    let token = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    });
+    match token {
+        Some(token) => authenticate(services, token.trim()).await,
+        None => Caller::InvalidToken,
+    }
+}
+
+async fn authenticate(services: &Services, token: &str) -> Caller {
+    match services.auth.authenticate(token).await {
+        Ok(user) => Caller::Console(user),
+        Err(_) => Caller::InvalidToken,
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: SocketAddr,
+    request: async_graphql::Request,
+) -> Response {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(refresh_cookie);
+    let request = request
+        .data(caller(&state.services, headers).await)
+        .data(ClientAddress(client.ip()))
+        .data(RefreshCookie(cookie));
+    let mut response = state.schema.execute(request).await;
+    ensure_codes(&mut response);
+    GraphQLResponse::from(response).into_response()
+}
+
+/// A request the GraphQL layer could not even read, answered in GraphQL's error shape.
+fn unreadable(status: StatusCode, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": Code::BadUserInput.as_str() } }] });
+    (status, Json(body)).into_response()
+}
+
+async fn post_graphql(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let headers = request.headers().clone();
+    // The GraphQL extractor streams the body itself, past axum's limit; cap it here.
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return unreadable(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the request is larger than {MAX_BODY_BYTES} bytes"),
+        );
+    };
+    let request = Request::from_parts(parts, axum::body::Body::from(body));
+    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
+        request,
+        &(),
+    )
+    .await
+    {
+        Ok(graphql) => execute(&state, &headers, client, graphql.into_inner()).await,
+        Err(rejection) => unreadable(
+            StatusCode::BAD_REQUEST,
+            &format!("unreadable GraphQL request: {}", rejection.0),
+        ),
+    }
+}
+
+async fn get_graphql(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let headers = request.headers().clone();
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if upgrade {
+        return websocket(state, request).await;
+    }
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && request.uri().query().is_none_or(|q| !q.contains("query=")) {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql")
+                .finish(),
+        )
+        .into_response();
+    }
+    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
+        request,
+        &(),
+    )
+    .await
+    {
+        Ok(graphql) => {
+            let graphql = graphql.into_inner();
+            // GET must not change anything: links and prefetchers follow GETs.
+            if !only_queries(&graphql.query) {
+                return unreadable(StatusCode::METHOD_NOT_ALLOWED, "mutations need POST");
+            }
+            let mut response = execute(&state, &headers, client, graphql).await;
+            // Public GET queries are the same for everyone: let a CDN hold them briefly.
+            if !headers.contains_key(header::AUTHORIZATION) && response.status().is_success() {
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=5"),
+                );
+            }
+            response
+        }
+        Err(rejection) => unreadable(
+            StatusCode::BAD_REQUEST,
+            &format!("unreadable GraphQL request: {}", rejection.0),
+        ),
+    }
+}
+
+fn only_queries(query: &str) -> bool {
+    use async_graphql::parser::types::OperationType;
+    // An unparsable query fails later with a proper error; it cannot mutate either.
+    async_graphql::parser::parse_query(query).is_ok_and(|document| {
+        document
+            .operations
+            .iter()
+            .all(|(_, operation)| operation.node.ty == OperationType::Query)
+    }) || async_graphql::parser::parse_query(query).is_err()
+}
+
+async fn websocket(state: Arc<AppState>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let Ok(protocol) = GraphQLProtocol::from_request_parts(&mut parts, &()).await else {
+        return unreadable(
+            StatusCode::BAD_REQUEST,
+            "use the graphql-transport-ws or graphql-ws subprotocol",
+        );
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let schema = state.schema.clone();
+    let services = state.services.clone();
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    // Console subscriptions authenticate with {"token": "…"} in the
+                    // connection_init payload; public ones send nothing.
+                    let token = payload
+                        .get("token")
+                        .or_else(|| payload.get("Authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|t| t.trim_start_matches("Bearer ").to_owned());
+                    let caller = match token {
+                        Some(token) => authenticate(&services, &token).await,
+                        None => Caller::Anonymous,
+                    };
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve()
+        })
+}

@@ -1,0 +1,399 @@
+//! What the public may see: the current status, incidents, the history calendar and
+//! single days. Dismissed incidents never leave this module; every public surface
+//! (GraphQL, feeds, Statuspage JSON, the page itself) reads through it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::Deps;
+use crate::domain::{
+    Headline, Incident, IncidentId, IncidentStatus, ParseEnumError, Severity, headline,
+};
+use crate::store::{incident, incident_update, notification_settings, site_settings};
+
+/// How long a resolved incident stays under "recent incidents".
+const RECENT: TimeDelta = TimeDelta::hours(24);
+/// The largest page of incidents one request may ask for.
+pub const MAX_PAGE: u64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublicError {
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(#[from] ParseEnumError),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// An incident with its timeline, newest entry first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicIncident {
+    pub incident: Incident,
+    pub updates: Vec<PublicUpdate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUpdate {
+    pub id: i64,
+    pub created: DateTime<Utc>,
+    pub message: String,
+    pub new_status: Option<IncidentStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteInfo {
+    pub system_name: String,
+    pub support_email: Option<String>,
+    pub support_phone: Option<String>,
+    pub legal_notice_url: Option<String>,
+    pub privacy_url: Option<String>,
+    pub theme: Theme,
+    pub has_logo: bool,
+    pub time_zone: String,
+    pub default_language: String,
+    pub subscriptions_open: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Theme {
+    pub primary: String,
+    pub link: String,
+    pub success: String,
+    pub warning: String,
+    pub danger: String,
+    pub info: String,
+    pub text_primary: String,
+    pub text_secondary: String,
+}
+
+/// Everything the front page shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusView {
+    pub headline: Headline,
+    pub site: SiteInfo,
+    /// Suspected, confirmed and watching incidents, newest first.
+    pub current: Vec<PublicIncident>,
+    /// Resolved incidents that started or ended in the last 24 hours.
+    pub recent: Vec<PublicIncident>,
+    /// Planned maintenance that has not started, soonest first.
+    pub planned: Vec<PublicIncident>,
+    pub generated_at: DateTime<Utc>,
+}
+
+/// One day of the history calendar, in the site's time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryDay {
+    pub date: NaiveDate,
+    /// The worst severity among incidents overlapping the day; `None` for a quiet day.
+    pub worst: Option<Severity>,
+}
+
+/// Filters for the public incident list; empty lists mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct IncidentFilter {
+    pub statuses: Vec<IncidentStatus>,
+    pub severities: Vec<Severity>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone)]
+pub struct PublicService {
+    deps: Deps,
+}
+
+impl PublicService {
+    pub(super) fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    pub async fn site(&self) -> Result<SiteInfo, PublicError> {
+        let db = &self.deps.db;
+        let site = site_settings::Entity::find_by_id(1)
+            .one(db)
+            .await?
+            .ok_or_else(missing_settings)?;
+        let notifications = notification_settings::Entity::find_by_id(1).one(db).await?;
+        Ok(SiteInfo {
+            system_name: site.system_name,
+            support_email: site.support_email,
+            support_phone: site.support_phone,
+            legal_notice_url: site.legal_notice_url,
+            privacy_url: site.privacy_url,
+            theme: Theme {
+                primary: site.color_primary,
+                link: site.color_link,
+                success: site.color_success,
+                warning: site.color_warning,
+                danger: site.color_danger,
+                info: site.color_info,
+                text_primary: site.color_text_primary,
+                text_secondary: site.color_text_secondary,
+            },
+            has_logo: site.logo_data.is_some(),
+            time_zone: site.time_zone,
+            default_language: site.default_language,
+            subscriptions_open: notifications.is_some_and(|n| n.allow_subscriptions),
+        })
+    }
+
+    pub async fn status(&self) -> Result<StatusView, PublicError> {
+        let now = Utc::now();
+        let site = self.site().await?;
+        let rows = incident::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(incident::Column::Status.is_in(status_names(&[
+                        IncidentStatus::Suspected,
+                        IncidentStatus::Confirmed,
+                        IncidentStatus::Watching,
+                        IncidentStatus::Planned,
+                    ])))
+                    .add(
+                        Condition::all()
+                            .add(incident::Column::Status.eq(IncidentStatus::Resolved.as_str()))
+                            .add(
+                                Condition::any()
+                                    .add(incident::Column::StartAt.gte(now - RECENT))
+                                    .add(incident::Column::EndAt.gte(now - RECENT)),
+                            ),
+                    ),
+            )
+            .order_by_desc(incident::Column::StartAt)
+            .order_by_desc(incident::Column::Id)
+            .all(&self.deps.db)
+            .await?;
+        let incidents = self.with_updates(rows).await?;
+        let mut view = StatusView {
+            headline: headline(
+                incidents
+                    .iter()
+                    .map(|i| (i.incident.status, i.incident.severity)),
+            ),
+            site,
+            current: Vec::new(),
+            recent: Vec::new(),
+            planned: Vec::new(),
+            generated_at: now,
+        };
+        for incident in incidents {
+            match incident.incident.status {
+                IncidentStatus::Planned => view.planned.push(incident),
+                IncidentStatus::Resolved => view.recent.push(incident),
+                _ => view.current.push(incident),
+            }
+        }
+        view.planned
+            .sort_by_key(|i| (i.incident.start, i.incident.id));
+        Ok(view)
+    }
+
+    /// One incident, unless it does not exist or was dismissed.
+    pub async fn incident(&self, id: IncidentId) -> Result<Option<PublicIncident>, PublicError> {
+        let row = incident::Entity::find_by_id(id.0)
+            .filter(incident::Column::Status.ne(IncidentStatus::Dismissed.as_str()))
+            .one(&self.deps.db)
+            .await?;
+        Ok(self.with_updates(row.into_iter().collect()).await?.pop())
+    }
+
+    /// Public incidents, newest first, `first` at most, after the incident `after`.
+    /// Returns the page and whether more follow.
+    pub async fn incidents(
+        &self,
+        filter: &IncidentFilter,
+        after: Option<IncidentId>,
+        first: u64,
+    ) -> Result<(Vec<PublicIncident>, bool), PublicError> {
+        let first = first.clamp(1, MAX_PAGE);
+        let mut query = incident::Entity::find()
+            .filter(incident::Column::Status.ne(IncidentStatus::Dismissed.as_str()))
+            .order_by_desc(incident::Column::Id)
+            .limit(first + 1);
+        if !filter.statuses.is_empty() {
+            query = query.filter(incident::Column::Status.is_in(status_names(&filter.statuses)));
+        }
+        if !filter.severities.is_empty() {
+            query = query.filter(
+                incident::Column::Severity.is_in(filter.severities.iter().map(|s| s.as_str())),
+            );
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(
+                Condition::any()
+                    .add(incident::Column::EndAt.is_null())
+                    .add(incident::Column::EndAt.gte(from)),
+            );
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(incident::Column::StartAt.lt(to));
+        }
+        if let Some(after) = after {
+            query = query.filter(incident::Column::Id.lt(after.0));
+        }
+        let mut rows = query.all(&self.deps.db).await?;
+        let more = rows.len() as u64 > first;
+        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+        Ok((self.with_updates(rows).await?, more))
+    }
+
+    /// The worst severity of every day from the first day of the month eleven months
+    /// ago up to today, in the site's time zone.
+    pub async fn history(&self) -> Result<Vec<HistoryDay>, PublicError> {
+        let tz = self.time_zone().await?;
+        let now = Utc::now();
+        let today = now.with_timezone(&tz).date_naive();
+        let first_day = today
+            .with_day(1)
+            .and_then(|d| d.checked_sub_months(chrono::Months::new(11)))
+            .unwrap_or(today);
+        let window_start = local_midnight(tz, first_day);
+        let rows = incident::Entity::find()
+            .filter(incident::Column::Status.is_not_in(status_names(&[
+                IncidentStatus::Dismissed,
+                IncidentStatus::Planned,
+            ])))
+            .filter(incident::Column::StartAt.lte(now))
+            .filter(
+                Condition::any()
+                    .add(incident::Column::EndAt.is_null())
+                    .add(incident::Column::EndAt.gte(window_start)),
+            )
+            .select_only()
+            .columns([
+                incident::Column::Severity,
+                incident::Column::StartAt,
+                incident::Column::EndAt,
+            ])
+            .into_tuple::<(String, DateTime<Utc>, Option<DateTime<Utc>>)>()
+            .all(&self.deps.db)
+            .await?;
+        let mut worst: BTreeMap<NaiveDate, Severity> = BTreeMap::new();
+        for (severity, start, end) in rows {
+            let severity: Severity = severity.parse()?;
+            let mut day = start.with_timezone(&tz).date_naive().max(first_day);
+            let last = end
+                .unwrap_or(now)
+                .with_timezone(&tz)
+                .date_naive()
+                .min(today);
+            while day <= last {
+                worst
+                    .entry(day)
+                    .and_modify(|w| *w = (*w).max(severity))
+                    .or_insert(severity);
+                let Some(next) = day.checked_add_days(Days::new(1)) else {
+                    break;
+                };
+                day = next;
+            }
+        }
+        Ok(first_day
+            .iter_days()
+            .take_while(|day| *day <= today)
+            .map(|date| HistoryDay {
+                date,
+                worst: worst.get(&date).copied(),
+            })
+            .collect())
+    }
+
+    /// The incidents that overlap one day in the site's time zone, by start.
+    pub async fn day(&self, date: NaiveDate) -> Result<Vec<PublicIncident>, PublicError> {
+        let tz = self.time_zone().await?;
+        let start = local_midnight(tz, date);
+        let end = date
+            .succ_opt()
+            .map_or(start + TimeDelta::days(1), |next| local_midnight(tz, next));
+        let rows = incident::Entity::find()
+            .filter(incident::Column::Status.is_not_in(status_names(&[
+                IncidentStatus::Dismissed,
+                IncidentStatus::Planned,
+            ])))
+            .filter(incident::Column::StartAt.lt(end))
+            .filter(
+                Condition::any()
+                    .add(incident::Column::EndAt.is_null())
+                    .add(incident::Column::EndAt.gte(start)),
+            )
+            .order_by_asc(incident::Column::StartAt)
+            .order_by_asc(incident::Column::Id)
+            .all(&self.deps.db)
+            .await?;
+        self.with_updates(rows).await
+    }
+
+    async fn time_zone(&self) -> Result<Tz, PublicError> {
+        let site = site_settings::Entity::find_by_id(1)
+            .one(&self.deps.db)
+            .await?
+            .ok_or_else(missing_settings)?;
+        Ok(site.time_zone.parse().unwrap_or(Tz::UTC))
+    }
+
+    /// Attaches each incident's timeline with one query for all of them.
+    async fn with_updates(
+        &self,
+        rows: Vec<incident::Model>,
+    ) -> Result<Vec<PublicIncident>, PublicError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        let updates = incident_update::Entity::find()
+            .filter(incident_update::Column::IncidentId.is_in(ids))
+            .order_by_desc(incident_update::Column::CreatedAt)
+            .order_by_desc(incident_update::Column::Id)
+            .all(&self.deps.db)
+            .await?;
+        let mut by_incident: HashMap<i64, Vec<PublicUpdate>> = HashMap::new();
+        for update in updates {
+            by_incident
+                .entry(update.incident_id)
+                .or_default()
+                .push(PublicUpdate {
+                    id: update.id,
+                    created: update.created_at,
+                    message: update.message,
+                    new_status: update.new_status.as_deref().map(str::parse).transpose()?,
+                });
+        }
+        rows.into_iter()
+            .map(|row| {
+                let updates = by_incident.remove(&row.id).unwrap_or_default();
+                Ok(PublicIncident {
+                    incident: Incident::try_from(row)?,
+                    updates,
+                })
+            })
+            .collect()
+    }
+}
+
+fn status_names(statuses: &[IncidentStatus]) -> Vec<&'static str> {
+    statuses.iter().map(|s| s.as_str()).collect()
+}
+
+/// The instant a local day begins; on a day starting in a DST gap, the first instant
+/// that exists.
+fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(midnight + TimeDelta::hours(1)))
+                .earliest()
+        })
+        .map_or_else(
+            || Utc.from_utc_datetime(&midnight),
+            |local| local.with_timezone(&Utc),
+        )
+}
+
+fn missing_settings() -> PublicError {
+    PublicError::Database(DbErr::RecordNotFound(
+        "the site settings row is missing; run `monostat migrate`".into(),
+    ))
+}
