@@ -15,6 +15,7 @@ use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
 use crate::http::{self, AppState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
+use crate::public::PublicSnapshot;
 use crate::secret::Secret;
 use crate::services::Services;
 use crate::spool::AlertSpool;
@@ -135,6 +136,15 @@ impl App {
     async fn run(self, role: Role, listener: Option<TcpListener>) {
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(listener) = listener {
+            let snapshot = PublicSnapshot::new(self.services.clone(), self.config.site_url.clone());
+            if let Err(error) = snapshot.rebuild().await {
+                tracing::warn!(%error, "cannot build the public snapshot yet; retrying");
+            }
+            tasks.spawn(
+                snapshot
+                    .clone()
+                    .keep_current(self.events.clone(), self.stop.clone()),
+            );
             let router = http::router(AppState {
                 services: self.services.clone(),
                 db: self.db.clone(),
@@ -145,7 +155,9 @@ impl App {
                     self.services.clone(),
                     self.events.clone(),
                     self.queue.clone(),
+                    snapshot.clone(),
                 ),
+                snapshot,
             });
             let stop = self.stop.clone();
             tasks.spawn(async move {

@@ -12,6 +12,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod public;
 pub mod secret;
 pub mod services;
 pub mod spool;

@@ -21,6 +21,7 @@ pub use subscription::SubscriptionRoot;
 
 use crate::events::EventBus;
 use crate::jobs::Queue;
+use crate::public::PublicSnapshot;
 use crate::services::{ConsoleUser, Services};
 
 /// Nesting beyond this is no real client's query.
@@ -52,13 +53,19 @@ pub struct ClientAddress(pub std::net::IpAddr);
 #[derive(Clone, Debug, Default)]
 pub struct RefreshCookie(pub Option<String>);
 
-pub fn schema(services: Services, events: EventBus, queue: Queue) -> MonostatSchema {
+pub fn schema(
+    services: Services,
+    events: EventBus,
+    queue: Queue,
+    snapshot: PublicSnapshot,
+) -> MonostatSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot,
     )
     .data(services)
+    .data(snapshot)
     .data(events)
     .data(queue)
     .limit_depth(MAX_DEPTH)

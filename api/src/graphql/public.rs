@@ -7,6 +7,7 @@ use super::Code;
 use super::errors::GqlResultExt;
 use super::types::{Day, Incident, IncidentPage, IncidentStatus, Severity, Status};
 use crate::domain::IncidentId;
+use crate::public::PublicSnapshot;
 use crate::services::{IncidentFilter, MAX_PAGE, Services};
 
 #[derive(Default)]
@@ -28,8 +29,16 @@ pub struct IncidentFilterInput {
 #[Object]
 impl PublicQuery {
     /// The current state: headline, open, recent and planned incidents, site settings.
+    /// Served from memory: it keeps answering while the database is away (see `stale`).
     async fn status(&self, ctx: &Context<'_>) -> Result<Status> {
-        Ok(Status(ctx.data::<Services>()?.public.status().await.gql()?))
+        if let Some(snapshot) = ctx.data::<PublicSnapshot>()?.get() {
+            return Ok(Status {
+                view: snapshot.view.clone(),
+                stale: snapshot.stale,
+            });
+        }
+        let view = ctx.data::<Services>()?.public.status().await.gql()?;
+        Ok(Status { view, stale: false })
     }
 
     /// One incident by its number; absent when unknown.

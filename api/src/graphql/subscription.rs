@@ -102,7 +102,12 @@ impl SubscriptionRoot {
                         return None;
                     }
                     match services.public.status().await {
-                        Ok(status) => return Some((Status(status), (services, receiver, false))),
+                        Ok(view) => {
+                            return Some((
+                                Status { view, stale: false },
+                                (services, receiver, false),
+                            ));
+                        }
                         Err(error) => {
                             tracing::warn!(%error, "cannot compute the status for a subscriber");
                             if first {

@@ -232,37 +232,46 @@ impl From<SiteInfo> for Site {
     }
 }
 
-pub struct Status(pub StatusView);
+pub struct Status {
+    pub view: StatusView,
+    pub stale: bool,
+}
 
 /// The current state of the product: everything the front page shows.
 #[Object]
 impl Status {
     async fn headline(&self) -> Headline {
-        self.0.headline.into()
+        self.view.headline.into()
     }
 
     async fn site(&self) -> Site {
-        self.0.site.clone().into()
+        self.view.site.clone().into()
     }
 
     /// Suspected, confirmed and watching incidents, newest first.
     async fn current(&self) -> Vec<Incident> {
-        self.0.current.iter().cloned().map(Incident).collect()
+        self.view.current.iter().cloned().map(Incident).collect()
     }
 
     /// Resolved incidents that started or ended in the last 24 hours.
     async fn recent(&self) -> Vec<Incident> {
-        self.0.recent.iter().cloned().map(Incident).collect()
+        self.view.recent.iter().cloned().map(Incident).collect()
     }
 
     /// Planned maintenance that has not started, soonest first.
     async fn planned(&self) -> Vec<Incident> {
-        self.0.planned.iter().cloned().map(Incident).collect()
+        self.view.planned.iter().cloned().map(Incident).collect()
     }
 
     /// When this state was computed.
     async fn generated_at(&self) -> DateTime<Utc> {
-        self.0.generated_at
+        self.view.generated_at
+    }
+
+    /// The database could not be read lately: this is the last state known, as of
+    /// `generatedAt`.
+    async fn stale(&self) -> bool {
+        self.stale
     }
 }
 

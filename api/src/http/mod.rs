@@ -22,6 +22,7 @@ use crate::spool::AlertSpool;
 
 mod error;
 mod graphql;
+mod public;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -32,6 +33,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub spool: AlertSpool,
     pub schema: crate::graphql::MonostatSchema,
+    pub snapshot: crate::public::PublicSnapshot,
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(crate::adapters::opsgenie::routes())
         .merge(graphql::routes())
+        .merge(public::routes())
         .with_state(Arc::new(state))
         .layer(middleware::from_fn(track_requests))
 }

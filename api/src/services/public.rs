@@ -190,6 +190,33 @@ impl PublicService {
         Ok(view)
     }
 
+    /// The newest `limit` incidents the team has confirmed (neither suspected nor
+    /// dismissed), by start: planned maintenance when `maintenance`, else the others.
+    /// What feeds and the Statuspage JSON list.
+    pub async fn latest(
+        &self,
+        limit: u64,
+        maintenance: bool,
+    ) -> Result<Vec<PublicIncident>, PublicError> {
+        let severity = incident::Column::Severity;
+        let rows = incident::Entity::find()
+            .filter(incident::Column::Status.is_not_in(status_names(&[
+                IncidentStatus::Suspected,
+                IncidentStatus::Dismissed,
+            ])))
+            .filter(if maintenance {
+                severity.eq(Severity::Maintenance.as_str())
+            } else {
+                severity.ne(Severity::Maintenance.as_str())
+            })
+            .order_by_desc(incident::Column::StartAt)
+            .order_by_desc(incident::Column::Id)
+            .limit(limit)
+            .all(&self.deps.db)
+            .await?;
+        self.with_updates(rows).await
+    }
+
     /// One incident, unless it does not exist or was dismissed.
     pub async fn incident(&self, id: IncidentId) -> Result<Option<PublicIncident>, PublicError> {
         let row = incident::Entity::find_by_id(id.0)

@@ -16,4 +16,5 @@ mod graphql;
 mod jobs;
 mod lifecycle;
 mod opsgenie;
+mod public;
 mod server;

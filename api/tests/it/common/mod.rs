@@ -214,6 +214,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub services: Services,
     pub spool: AlertSpool,
+    pub events: EventBus,
     stop: CancellationToken,
     running: Option<tokio::task::JoinHandle<()>>,
 }
@@ -223,6 +224,7 @@ impl TestApp {
         let app = App::init(config).await.unwrap();
         let services = app.services.clone();
         let spool = app.spool.clone();
+        let events = app.events.clone();
         let stop = app.stop.clone();
         let (address, running) = app.start(Role::All).await.unwrap();
         Self {
@@ -230,6 +232,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             services,
             spool,
+            events,
             stop,
             running: Some(running),
         }

@@ -1,0 +1,79 @@
+//! Public surfaces served straight from the in-memory snapshot: the Statuspage v2 JSON
+//! and the badge. No database access, ETag revalidation, pre-compressed gzip.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{ApiError, AppState};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    let mut router = Router::new();
+    for path in [
+        "/api/v2/summary.json",
+        "/api/v2/status.json",
+        "/api/v2/components.json",
+        "/api/v2/incidents.json",
+        "/api/v2/incidents/unresolved.json",
+        "/api/v2/scheduled-maintenances.json",
+        "/api/v2/scheduled-maintenances/upcoming.json",
+        "/api/v2/scheduled-maintenances/active.json",
+        "/badge.svg",
+    ] {
+        router = router.route(path, get(serve));
+    }
+    router
+}
+
+async fn serve(
+    State(state): State<Arc<AppState>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let Some(snapshot) = state.snapshot.get() else {
+        return ApiError::unavailable().into_response();
+    };
+    let Some(rendered) = snapshot.rendered.get(uri.path()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(rendered.content_type),
+    );
+    response_headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=5"),
+    );
+    response_headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(etag) = HeaderValue::from_str(&rendered.etag) {
+        response_headers.insert(header::ETAG, etag);
+    }
+    if snapshot.stale {
+        response_headers.insert("x-monostat-stale", HeaderValue::from_static("true"));
+    }
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == rendered.etag));
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, response_headers).into_response();
+    }
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accepted| accepted.split(',').any(|e| e.trim().starts_with("gzip")));
+    if gzip {
+        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        return (response_headers, rendered.gzip.clone()).into_response();
+    }
+    (response_headers, rendered.body.clone()).into_response()
+}

@@ -1,0 +1,237 @@
+//! The public snapshot: everything the public read path serves, computed once after
+//! each change and held in memory as ready-to-send bytes.
+//!
+//! During an outage everyone opens the status page at once, and the database may be
+//! what is down. So public requests never touch the database: they read the current
+//! [`Snapshot`]. It is rebuilt on every replica when a domain event arrives (bursts are
+//! coalesced) and every 30 seconds (so "recent" ages out). When a rebuild fails, the
+//! last good snapshot keeps being served, marked stale, and the rebuild is retried.
+
+mod badge;
+mod statuspage;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use chrono::{DateTime, Utc};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{DomainEvent, EventBus};
+use crate::services::{PublicError, PublicIncident, Services, StatusView};
+
+const REBUILD_INTERVAL: Duration = Duration::from_secs(30);
+const RETRY_INTERVAL: Duration = Duration::from_secs(2);
+/// How many incidents feeds and the Statuspage lists carry.
+pub const LIST_LENGTH: u64 = 50;
+
+/// A response body ready to send, in plain and gzip form.
+#[derive(Debug)]
+pub struct Rendered {
+    pub content_type: &'static str,
+    pub body: Bytes,
+    pub gzip: Bytes,
+    /// A strong ETag (quoted), from the body's hash.
+    pub etag: String,
+}
+
+impl Rendered {
+    fn new(content_type: &'static str, body: Vec<u8>) -> Self {
+        let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+        // Writing into a Vec cannot fail.
+        let gzip = encoder
+            .write_all(&body)
+            .and_then(|()| encoder.finish())
+            .unwrap_or_default();
+        Self {
+            content_type,
+            body: Bytes::from(body),
+            gzip: Bytes::from(gzip),
+            etag,
+        }
+    }
+}
+
+/// The public state at one moment.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub view: StatusView,
+    /// The newest incidents the team confirmed, not maintenance; newest first.
+    pub incidents: Vec<PublicIncident>,
+    /// The newest planned or past maintenance; newest first.
+    pub maintenances: Vec<PublicIncident>,
+    pub site_url: String,
+    /// The last rebuild failed: this is older than it should be.
+    pub stale: bool,
+    /// When the data was read from the database.
+    pub built_at: DateTime<Utc>,
+    /// Pre-rendered bodies by path, e.g. `/api/v2/summary.json`, `/badge.svg`.
+    pub rendered: HashMap<&'static str, Rendered>,
+}
+
+impl Snapshot {
+    fn new(
+        view: StatusView,
+        incidents: Vec<PublicIncident>,
+        maintenances: Vec<PublicIncident>,
+        site_url: String,
+        stale: bool,
+    ) -> Self {
+        let mut snapshot = Self {
+            built_at: view.generated_at,
+            view,
+            incidents,
+            maintenances,
+            site_url,
+            stale,
+            rendered: HashMap::new(),
+        };
+        snapshot.rendered = render_all(&snapshot);
+        snapshot
+    }
+
+    /// The same data, marked stale, with bodies re-rendered to say so.
+    fn into_stale(self) -> Self {
+        Self::new(
+            self.view,
+            self.incidents,
+            self.maintenances,
+            self.site_url,
+            true,
+        )
+    }
+}
+
+fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
+    let mut rendered: HashMap<&'static str, Rendered> = statuspage::render(snapshot)
+        .into_iter()
+        .map(|(path, value)| {
+            let body = serde_json::to_vec(&value).unwrap_or_default();
+            (path, Rendered::new("application/json", body))
+        })
+        .collect();
+    rendered.insert(
+        "/badge.svg",
+        Rendered::new(
+            "image/svg+xml",
+            badge::render(snapshot.view.headline).into_bytes(),
+        ),
+    );
+    rendered
+}
+
+/// Holds the current snapshot; cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct PublicSnapshot {
+    current: Arc<RwLock<Option<Arc<Snapshot>>>>,
+    services: Services,
+    site_url: String,
+}
+
+impl PublicSnapshot {
+    pub fn new(services: Services, site_url: String) -> Self {
+        Self {
+            current: Arc::default(),
+            services,
+            site_url,
+        }
+    }
+
+    /// The current snapshot; `None` only before the first successful build.
+    pub fn get(&self) -> Option<Arc<Snapshot>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads everything afresh. On failure the previous snapshot stays, marked stale.
+    pub async fn rebuild(&self) -> Result<(), PublicError> {
+        match self.read().await {
+            Ok(snapshot) => {
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Arc::new(snapshot));
+                Ok(())
+            }
+            Err(error) => {
+                let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+                if let Some(previous) = current.take() {
+                    let previous =
+                        Arc::try_unwrap(previous).unwrap_or_else(|shared| clone_snapshot(&shared));
+                    *current = Some(Arc::new(if previous.stale {
+                        previous
+                    } else {
+                        previous.into_stale()
+                    }));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn read(&self) -> Result<Snapshot, PublicError> {
+        let public = &self.services.public;
+        let view = public.status().await?;
+        let incidents = public.latest(LIST_LENGTH, false).await?;
+        let maintenances = public.latest(LIST_LENGTH, true).await?;
+        Ok(Snapshot::new(
+            view,
+            incidents,
+            maintenances,
+            self.site_url.clone(),
+            false,
+        ))
+    }
+
+    /// Keeps the snapshot current until `stop`: after events, on a timer, and again
+    /// shortly after a failed rebuild.
+    pub async fn keep_current(self, events: EventBus, stop: CancellationToken) {
+        let mut receiver = events.subscribe();
+        let mut failing = false;
+        loop {
+            let wait = if failing {
+                RETRY_INTERVAL
+            } else {
+                REBUILD_INTERVAL
+            };
+            tokio::select! {
+                event = receiver.recv() => match event {
+                    Ok(DomainEvent::SubscribersChanged) => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        // Coalesce a burst of events into one rebuild.
+                        while receiver.try_recv().is_ok() {}
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                () = tokio::time::sleep(wait) => {}
+                () = stop.cancelled() => return,
+            }
+            match self.rebuild().await {
+                Ok(()) => failing = false,
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(%error, "cannot rebuild the public snapshot; serving the last one, marked stale");
+                    }
+                    failing = true;
+                }
+            }
+        }
+    }
+}
+
+fn clone_snapshot(snapshot: &Snapshot) -> Snapshot {
+    Snapshot::new(
+        snapshot.view.clone(),
+        snapshot.incidents.clone(),
+        snapshot.maintenances.clone(),
+        snapshot.site_url.clone(),
+        snapshot.stale,
+    )
+}

@@ -1,0 +1,245 @@
+//! The public read path: Statuspage v2 JSON and the badge from the in-memory snapshot,
+//! kept current by events, and still served when the database is away.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use monostat::domain::{Actor, IncidentStatus, Severity};
+use monostat::events::DomainEvent;
+use monostat::services::{IncidentChange, NewIncident};
+use serde_json::{Value, json};
+
+use crate::alerts::report;
+use crate::common::chaos::ChaosProxy;
+use crate::common::{TestApp, TestDb, both_databases, fixture};
+
+fn new_incident(status: IncidentStatus, severity: Severity, title: &str) -> NewIncident {
+    NewIncident {
+        title: title.into(),
+        status,
+        severity,
+        start: (status == IncidentStatus::Planned)
+            .then(|| chrono::Utc::now() + chrono::TimeDelta::hours(3)),
+        text: Some("We are on it.".into()),
+        summary: None,
+        silent: false,
+        auto_start: false,
+        do_not_notify: false,
+    }
+}
+
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+/// Polls until `check` holds for the body at `path` (the snapshot follows events).
+async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..50 {
+        let body = get_json(app, path).await;
+        if check(&body) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{path} never reached the expected state: {}",
+        get_json(app, path).await
+    );
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value.as_object().unwrap().keys().cloned().collect()
+}
+
+both_databases! {
+    async fn statuspage_json_follows_the_incidents(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let summary = get_json(&app, "/api/v2/summary.json").await;
+        assert_eq!(summary["status"], json!({ "indicator": "none", "description": "All Systems Operational" }));
+        let reference: Value = serde_json::from_slice(&fixture("statuspage/summary.json")).unwrap();
+        assert_eq!(keys(&summary), keys(&reference));
+        assert!(keys(&summary["page"]).is_superset(&keys(&reference["page"])));
+        assert_eq!(keys(&summary["components"][0]), keys(&reference["components"][0]));
+
+        let incidents = &app.services.incidents;
+        let partial = incidents.create(&Actor::System, new_incident(IncidentStatus::Confirmed, Severity::Partial, "Login fails")).await.unwrap();
+        incidents.create(&Actor::System, new_incident(IncidentStatus::Planned, Severity::Maintenance, "Database upgrade")).await.unwrap();
+        let summary = eventually(&app, "/api/v2/summary.json", |s| s["status"]["indicator"] == "major").await;
+        assert_eq!(summary["status"]["description"], "Partial System Outage");
+        assert_eq!(summary["components"][0]["status"], "partial_outage");
+        assert_eq!(summary["incidents"][0]["name"], "Login fails");
+        assert_eq!(summary["incidents"][0]["status"], "identified");
+        assert!(keys(&summary["incidents"][0]).is_superset(&keys(&reference["incidents"][0])));
+        assert!(keys(&summary["incidents"][0]["incident_updates"][0]).is_superset(&keys(&reference["incidents"][0]["incident_updates"][0])));
+        assert_eq!(summary["scheduled_maintenances"][0]["status"], "scheduled");
+        assert!(summary["scheduled_maintenances"][0]["scheduled_for"].is_string());
+
+        incidents.update(partial.id, &Actor::System, IncidentChange { new_status: Some(IncidentStatus::Resolved), ..Default::default() }).await.unwrap();
+        let unresolved = eventually(&app, "/api/v2/incidents/unresolved.json", |s| s["incidents"].as_array().unwrap().is_empty()).await;
+        assert_eq!(unresolved["page"]["name"], "Our product");
+        let all = get_json(&app, "/api/v2/incidents.json").await;
+        assert_eq!(all["incidents"][0]["status"], "resolved");
+        assert!(all["incidents"][0]["resolved_at"].is_string());
+        let statuses: Vec<&str> = all["incidents"][0]["incident_updates"].as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, vec!["resolved", "identified"]);
+        assert_eq!(get_json(&app, "/api/v2/scheduled-maintenances/upcoming.json").await["scheduled_maintenances"].as_array().unwrap().len(), 1);
+        assert!(get_json(&app, "/api/v2/scheduled-maintenances/active.json").await["scheduled_maintenances"].as_array().unwrap().is_empty());
+        assert_eq!(get_json(&app, "/api/v2/scheduled-maintenances.json").await["scheduled_maintenances"].as_array().unwrap().len(), 1);
+        assert_eq!(get_json(&app, "/api/v2/components.json").await["components"][0]["status"], "operational");
+        assert_eq!(get_json(&app, "/api/v2/status.json").await["status"]["indicator"], "none");
+
+        // A suspected incident is "investigating"; a dismissed one vanishes.
+        let suspected = incidents.alert_opened(report("a1", "db")).await.unwrap().incident_id;
+        eventually(&app, "/api/v2/incidents/unresolved.json", |s| s["incidents"][0]["status"] == "investigating").await;
+        incidents.dismiss(suspected, &Actor::System).await.unwrap();
+        let all = eventually(&app, "/api/v2/incidents/unresolved.json", |s| s["incidents"].as_array().unwrap().is_empty()).await;
+        assert!(all["incidents"].as_array().unwrap().is_empty());
+        let everything = get_json(&app, "/api/v2/incidents.json").await;
+        let ids: Vec<&str> = everything["incidents"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert!(!ids.contains(&suspected.0.to_string().as_str()), "dismissed incidents never appear: {ids:?}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_bodies_revalidate_compress_and_badge() {
+    let db = TestDb::sqlite().await;
+    let app = TestApp::start(db.app_config(&[])).await;
+    let first = app
+        .client
+        .get(app.url("/api/v2/status.json"))
+        .send()
+        .await
+        .unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(first.headers()["access-control-allow-origin"], "*");
+    let again = app
+        .client
+        .get(app.url("/api/v2/status.json"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let zipped = app
+        .client
+        .get(app.url("/api/v2/summary.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let bytes = zipped.bytes().await.unwrap();
+    let mut decoder = flate2::read::GzDecoder::new(&bytes[..]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut decoder, &mut text).unwrap();
+    assert!(text.contains("All Systems Operational"));
+
+    let badge = app.client.get(app.url("/badge.svg")).send().await.unwrap();
+    assert_eq!(badge.headers()["content-type"], "image/svg+xml");
+    assert!(badge.text().await.unwrap().contains("operational"));
+    app.services
+        .incidents
+        .alert_opened(report("a1", "db"))
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        let badge = app
+            .client
+            .get(app.url("/badge.svg"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if badge.contains("possible issues") {
+            let changed = app
+                .client
+                .get(app.url("/api/v2/status.json"))
+                .header("if-none-match", &etag)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(changed.status(), 200, "a changed body has a new ETag");
+            app.stop().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the badge never showed the suspected incident");
+}
+
+/// With PostgreSQL cut, the public side keeps answering from the last snapshot, marked
+/// stale, and comes back fresh when the database does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_public_side_survives_a_database_outage() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let proxy = ChaosProxy::start(SocketAddr::from(([127, 0, 0, 1], 5432))).await;
+    let port = proxy.address.port().to_string();
+    let app = TestApp::start(db.app_config(&[("MONOSTAT_DB_PORT", &port)])).await;
+    app.services
+        .incidents
+        .alert_opened(report("a1", "checkout down"))
+        .await
+        .unwrap();
+    eventually(&app, "/api/v2/status.json", |s| {
+        s["status"]["indicator"] == "critical"
+    })
+    .await;
+
+    proxy.cut();
+    app.events.publish(DomainEvent::Resync);
+    let stale = eventually(&app, "/api/v2/status.json", |s| s["page"]["stale"] == true).await;
+    assert_eq!(
+        stale["status"]["indicator"], "critical",
+        "the last known state"
+    );
+    let response = app
+        .client
+        .get(app.url("/api/v2/summary.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-monostat-stale"], "true");
+    let status: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ status { headline stale current { title } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["data"]["status"]["headline"], "MIGHT_HAVE_ISSUES",
+        "{status}"
+    );
+    assert_eq!(status["data"]["status"]["stale"], true);
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+
+    proxy.restore();
+    for _ in 0..100 {
+        let body = get_json(&app, "/api/v2/status.json").await;
+        if body["page"]["stale"] == false {
+            app.stop().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the snapshot never became fresh again");
+}
