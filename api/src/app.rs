@@ -137,14 +137,11 @@ impl App {
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(listener) = listener {
             let snapshot = PublicSnapshot::new(self.services.clone(), self.config.site_url.clone());
+            let changes = self.events.subscribe();
             if let Err(error) = snapshot.rebuild().await {
                 tracing::warn!(%error, "cannot build the public snapshot yet; retrying");
             }
-            tasks.spawn(
-                snapshot
-                    .clone()
-                    .keep_current(self.events.clone(), self.stop.clone()),
-            );
+            tasks.spawn(snapshot.clone().keep_current(changes, self.stop.clone()));
             let router = http::router(AppState {
                 services: self.services.clone(),
                 db: self.db.clone(),
@@ -173,7 +170,7 @@ impl App {
             });
         }
         tasks.spawn(forget_stale_settings(
-            self.events.clone(),
+            self.events.subscribe(),
             self.services.clone(),
             self.stop.clone(),
         ));
@@ -250,8 +247,11 @@ async fn replay_spool(spool: AlertSpool, services: Services, stop: CancellationT
 }
 
 /// Settings changed on another replica (or events may have been missed): drop caches.
-async fn forget_stale_settings(events: EventBus, services: Services, stop: CancellationToken) {
-    let mut receiver = events.subscribe();
+async fn forget_stale_settings(
+    mut receiver: tokio::sync::broadcast::Receiver<DomainEvent>,
+    services: Services,
+    stop: CancellationToken,
+) {
     loop {
         let event = tokio::select! {
             event = receiver.recv() => event,

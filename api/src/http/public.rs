@@ -1,5 +1,6 @@
 //! Public surfaces served straight from the in-memory snapshot: the Statuspage v2 JSON
-//! and the badge. No database access, ETag revalidation, pre-compressed gzip.
+//! the feeds and the badge. No database access, ETag revalidation, pre-compressed gzip.
+//! Also the embeddable widget script.
 
 use std::sync::Arc;
 
@@ -23,10 +24,25 @@ pub fn routes() -> Router<Arc<AppState>> {
         "/api/v2/scheduled-maintenances/upcoming.json",
         "/api/v2/scheduled-maintenances/active.json",
         "/badge.svg",
+        "/feed/rss",
+        "/feed/atom",
     ] {
         router = router.route(path, get(serve));
     }
-    router
+    router.route("/widget.js", get(widget))
+}
+
+/// The embeddable banner script; it changes only with a new release.
+async fn widget() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        include_str!("../public/widget.js"),
+    )
+        .into_response()
 }
 
 async fn serve(

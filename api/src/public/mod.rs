@@ -8,6 +8,7 @@
 //! last good snapshot keeps being served, marked stale, and the rebuild is retried.
 
 mod badge;
+mod feeds;
 mod statuspage;
 
 use std::collections::HashMap;
@@ -20,11 +21,12 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{DomainEvent, EventBus};
-use crate::services::{PublicError, PublicIncident, Services, StatusView};
+use crate::events::DomainEvent;
+use crate::services::{HistoryDay, PublicError, PublicIncident, Services, StatusView};
 
 const REBUILD_INTERVAL: Duration = Duration::from_secs(30);
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
@@ -67,6 +69,8 @@ pub struct Snapshot {
     pub incidents: Vec<PublicIncident>,
     /// The newest planned or past maintenance; newest first.
     pub maintenances: Vec<PublicIncident>,
+    /// The history calendar, oldest day first.
+    pub history: Vec<HistoryDay>,
     pub site_url: String,
     /// The last rebuild failed: this is older than it should be.
     pub stale: bool,
@@ -77,18 +81,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn new(
-        view: StatusView,
-        incidents: Vec<PublicIncident>,
-        maintenances: Vec<PublicIncident>,
-        site_url: String,
-        stale: bool,
-    ) -> Self {
+    fn new(parts: Parts, site_url: String, stale: bool) -> Self {
+        let Parts {
+            view,
+            incidents,
+            maintenances,
+            history,
+        } = parts;
         let mut snapshot = Self {
             built_at: view.generated_at,
             view,
             incidents,
             maintenances,
+            history,
             site_url,
             stale,
             rendered: HashMap::new(),
@@ -99,14 +104,22 @@ impl Snapshot {
 
     /// The same data, marked stale, with bodies re-rendered to say so.
     fn into_stale(self) -> Self {
-        Self::new(
-            self.view,
-            self.incidents,
-            self.maintenances,
-            self.site_url,
-            true,
-        )
+        let parts = Parts {
+            view: self.view,
+            incidents: self.incidents,
+            maintenances: self.maintenances,
+            history: self.history,
+        };
+        Self::new(parts, self.site_url, true)
     }
+}
+
+/// What a snapshot is made of, as read from the database.
+struct Parts {
+    view: StatusView,
+    incidents: Vec<PublicIncident>,
+    maintenances: Vec<PublicIncident>,
+    history: Vec<HistoryDay>,
 }
 
 fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
@@ -117,6 +130,20 @@ fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
             (path, Rendered::new("application/json", body))
         })
         .collect();
+    rendered.insert(
+        "/feed/rss",
+        Rendered::new(
+            "application/rss+xml; charset=utf-8",
+            feeds::rss(snapshot).into_bytes(),
+        ),
+    );
+    rendered.insert(
+        "/feed/atom",
+        Rendered::new(
+            "application/atom+xml; charset=utf-8",
+            feeds::atom(snapshot).into_bytes(),
+        ),
+    );
     rendered.insert(
         "/badge.svg",
         Rendered::new(
@@ -181,19 +208,21 @@ impl PublicSnapshot {
         let view = public.status().await?;
         let incidents = public.latest(LIST_LENGTH, false).await?;
         let maintenances = public.latest(LIST_LENGTH, true).await?;
-        Ok(Snapshot::new(
+        let history = public.history().await?;
+        let parts = Parts {
             view,
             incidents,
             maintenances,
-            self.site_url.clone(),
-            false,
-        ))
+            history,
+        };
+        Ok(Snapshot::new(parts, self.site_url.clone(), false))
     }
 
     /// Keeps the snapshot current until `stop`: after events, on a timer, and again
     /// shortly after a failed rebuild.
-    pub async fn keep_current(self, events: EventBus, stop: CancellationToken) {
-        let mut receiver = events.subscribe();
+    /// Take `receiver` from the bus before the first [`rebuild`](Self::rebuild), so no
+    /// event between the two is missed.
+    pub async fn keep_current(self, mut receiver: Receiver<DomainEvent>, stop: CancellationToken) {
         let mut failing = false;
         loop {
             let wait = if failing {
@@ -227,11 +256,11 @@ impl PublicSnapshot {
 }
 
 fn clone_snapshot(snapshot: &Snapshot) -> Snapshot {
-    Snapshot::new(
-        snapshot.view.clone(),
-        snapshot.incidents.clone(),
-        snapshot.maintenances.clone(),
-        snapshot.site_url.clone(),
-        snapshot.stale,
-    )
+    let parts = Parts {
+        view: snapshot.view.clone(),
+        incidents: snapshot.incidents.clone(),
+        maintenances: snapshot.maintenances.clone(),
+        history: snapshot.history.clone(),
+    };
+    Snapshot::new(parts, snapshot.site_url.clone(), snapshot.stale)
 }

@@ -173,6 +173,86 @@ async fn snapshot_bodies_revalidate_compress_and_badge() {
     panic!("the badge never showed the suspected incident");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_list_confirmed_incidents_and_the_widget_is_served() {
+    let db = TestDb::sqlite().await;
+    let app = TestApp::start(db.app_config(&[])).await;
+    let incidents = &app.services.incidents;
+    incidents
+        .create(
+            &Actor::System,
+            new_incident(
+                IncidentStatus::Confirmed,
+                Severity::Bug,
+                "Exports <fail> & retry",
+            ),
+        )
+        .await
+        .unwrap();
+    let suspected = incidents
+        .alert_opened(report("a1", "db"))
+        .await
+        .unwrap()
+        .incident_id;
+    let mut rss = String::new();
+    for _ in 0..50 {
+        rss = app
+            .client
+            .get(app.url("/feed/rss"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if rss.contains("Exports") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        rss.contains("<title>Exports &lt;fail&gt; &amp; retry</title>"),
+        "{rss}"
+    );
+    assert!(
+        !rss.contains(&format!("/{}</link>", suspected.0)),
+        "suspected incidents are not in feeds"
+    );
+    let atom = app.client.get(app.url("/feed/atom")).send().await.unwrap();
+    assert_eq!(
+        atom.headers()["content-type"],
+        "application/atom+xml; charset=utf-8"
+    );
+    let atom = atom.text().await.unwrap();
+    assert!(
+        atom.contains("<feed") && atom.contains("Exports &lt;fail&gt; &amp; retry"),
+        "{atom}"
+    );
+
+    let widget = app.client.get(app.url("/widget.js")).send().await.unwrap();
+    assert_eq!(
+        widget.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let source = widget.text().await.unwrap();
+    assert!(source.contains("graphql-transport-ws"));
+    // The script must at least parse; Node is on every machine this runs on.
+    let path = db.dir.path().join("widget.js");
+    std::fs::write(&path, &source).unwrap();
+    if let Ok(check) = std::process::Command::new("node")
+        .arg("--check")
+        .arg(&path)
+        .output()
+    {
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+    app.stop().await;
+}
+
 /// With PostgreSQL cut, the public side keeps answering from the last snapshot, marked
 /// stale, and comes back fresh when the database does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
