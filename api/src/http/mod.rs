@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .merge(crate::adapters::opsgenie::routes())
+        .merge(crate::adapters::email::web::routes())
         .with_state(Arc::new(state))
         .layer(middleware::from_fn(track_requests))
 }

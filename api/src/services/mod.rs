@@ -8,7 +8,9 @@
 pub mod audit;
 pub mod follow_up;
 mod incidents;
+mod notifications;
 mod settings;
+mod subscribers;
 pub mod tx;
 mod users;
 
@@ -20,7 +22,14 @@ pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
     IncidentService, NewIncident,
 };
+pub use notifications::{
+    DeliveryProgress, FanOut, NotificationError, NotificationService, PendingDelivery, Preparation,
+};
 pub use settings::{SettingsError, SettingsService, SlackSettings};
+pub use subscribers::{
+    ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,
+    TokenState,
+};
 pub use users::{UserError, UserService};
 
 use crate::config::Config;
@@ -41,6 +50,8 @@ pub struct Services {
     pub incidents: IncidentService,
     pub settings: SettingsService,
     pub users: UserService,
+    pub subscribers: SubscriberService,
+    pub notifications: NotificationService,
 }
 
 impl Services {
@@ -59,7 +70,9 @@ impl Services {
         Self {
             incidents: IncidentService::new(deps.clone()),
             settings: SettingsService::new(deps.clone()),
-            users: UserService::new(deps),
+            users: UserService::new(deps.clone()),
+            subscribers: SubscriberService::new(deps.clone()),
+            notifications: NotificationService::new(deps),
         }
     }
 }
