@@ -160,99 +160,133 @@ struct Content {
     footer_link: Option<(String, String)>,
 }
 
-/// A notification about `fanout` for one subscriber. The Message-ID is derived from the
-/// delivery, so if a crash makes us send a delivery twice, both copies carry the same
-/// id and mail stores that de-duplicate by Message-ID show it once.
-pub fn notification(
-    sender: &Sender,
-    fanout: &FanOut,
-    kind: NotificationKindPayload,
-    email: &str,
-    token: &str,
-    delivery_id: i64,
-) -> Result<Message, String> {
-    let incident = &fanout.incident;
-    let maintenance = incident.severity == Severity::Maintenance;
-    let status = fanout.status;
-    let (prefix, intro) = match (kind, maintenance, status) {
-        (NotificationKindPayload::MaintenanceScheduled, _, _) => (
-            "Maintenance scheduled",
-            format!(
-                "Maintenance of {} is scheduled to start {}.",
-                sender.system_name,
-                incident.start.format("%Y-%m-%d %H:%M UTC")
+/// Stands in for the subscriber's token in a [`NotificationTemplate`]; plain letters,
+/// so neither escaping nor CSS inlining changes it.
+const TOKEN_PLACEHOLDER: &str = "MONOSTATSUBSCRIBERTOKENPLACEHOLDER";
+
+/// A notification rendered once per fan-out: only the recipient, the unsubscribe token
+/// and the Message-ID differ between subscribers, and CSS inlining (an HTML parse) is
+/// far too slow to repeat ten thousand times.
+pub struct NotificationTemplate {
+    subject: String,
+    text: String,
+    html: String,
+    message_id_prefix: String,
+}
+
+impl NotificationTemplate {
+    pub fn new(
+        sender: &Sender,
+        fanout: &FanOut,
+        kind: NotificationKindPayload,
+    ) -> Result<Self, String> {
+        let token = TOKEN_PLACEHOLDER;
+        let incident = &fanout.incident;
+        let maintenance = incident.severity == Severity::Maintenance;
+        let status = fanout.status;
+        let (prefix, intro) = match (kind, maintenance, status) {
+            (NotificationKindPayload::MaintenanceScheduled, _, _) => (
+                "Maintenance scheduled",
+                format!(
+                    "Maintenance of {} is scheduled to start {}.",
+                    sender.system_name,
+                    incident.start.format("%Y-%m-%d %H:%M UTC")
+                ),
             ),
-        ),
-        (_, true, IncidentStatus::Resolved) => (
-            "Maintenance completed",
-            "The maintenance is complete.".to_owned(),
-        ),
-        (_, true, _) => (
-            "Maintenance started",
-            "The maintenance has started.".to_owned(),
-        ),
-        (NotificationKindPayload::NewIncident, false, _) => (
-            "New incident",
-            format!(
-                "We are aware of a problem with {} and are working on it.",
-                sender.system_name
+            (_, true, IncidentStatus::Resolved) => (
+                "Maintenance completed",
+                "The maintenance is complete.".to_owned(),
             ),
-        ),
-        (_, false, IncidentStatus::Watching) => (
-            "Update",
-            "A fix is in place and we are monitoring the results.".to_owned(),
-        ),
-        (_, false, IncidentStatus::Resolved) => {
-            ("Update", "This incident has been resolved.".to_owned())
+            (_, true, _) => (
+                "Maintenance started",
+                "The maintenance has started.".to_owned(),
+            ),
+            (NotificationKindPayload::NewIncident, false, _) => (
+                "New incident",
+                format!(
+                    "We are aware of a problem with {} and are working on it.",
+                    sender.system_name
+                ),
+            ),
+            (_, false, IncidentStatus::Watching) => (
+                "Update",
+                "A fix is in place and we are monitoring the results.".to_owned(),
+            ),
+            (_, false, IncidentStatus::Resolved) => {
+                ("Update", "This incident has been resolved.".to_owned())
+            }
+            (_, false, _) => ("Update", "We are working on this problem.".to_owned()),
+        };
+        let subject = format!(
+            "[{}] {prefix}: {} – {} ({})",
+            sender.system_name,
+            incident.title,
+            status_label(status),
+            severity_label(incident.severity)
+        );
+        let link = format!(
+            "{}/{}/{}",
+            sender.site_url,
+            incident.start.format("%Y-%m-%d"),
+            incident.id
+        );
+        let mut sections = Vec::new();
+        if let Some(text) = &fanout.update_text {
+            sections.push((Some("Update"), text.clone()));
         }
-        (_, false, _) => ("Update", "We are working on this problem.".to_owned()),
-    };
-    let subject = format!(
-        "[{}] {prefix}: {} – {} ({})",
-        sender.system_name,
-        incident.title,
-        status_label(status),
-        severity_label(incident.severity)
-    );
-    let link = format!(
-        "{}/{}/{}",
-        sender.site_url,
-        incident.start.format("%Y-%m-%d"),
-        incident.id
-    );
-    let mut sections = Vec::new();
-    if let Some(text) = &fanout.update_text {
-        sections.push((Some("Update"), text.clone()));
+        if let Some(summary) = incident.summary.as_deref().filter(|s| !s.trim().is_empty()) {
+            sections.push((Some("Summary"), summary.to_owned()));
+        }
+        let mut facts = vec![
+            ("Status", status_label(status).to_owned()),
+            ("Severity", severity_label(incident.severity).to_owned()),
+            (
+                if maintenance { "Starts" } else { "Started" },
+                incident.start.format("%Y-%m-%d %H:%M UTC").to_string(),
+            ),
+        ];
+        if let Some(end) = incident.end.filter(|_| status == IncidentStatus::Resolved) {
+            facts.push(("Ended", end.format("%Y-%m-%d %H:%M UTC").to_string()));
+        }
+        let content = Content {
+            heading: one_line(&incident.title),
+            intro,
+            facts,
+            sections,
+            action: Some(("View the incident".to_owned(), link)),
+            footer: vec![format!(
+                "You receive this because you subscribed to status updates of {}.",
+                sender.system_name
+            )],
+            footer_link: Some(("Unsubscribe".to_owned(), sender.unsubscribe_url(token))),
+        };
+        Ok(Self {
+            subject,
+            text: render_text(&content),
+            html: inline_css(&render_html(sender, &content))?,
+            message_id_prefix: format!("notify.{}.{}", incident.id, status.as_str()),
+        })
     }
-    if let Some(summary) = incident.summary.as_deref().filter(|s| !s.trim().is_empty()) {
-        sections.push((Some("Summary"), summary.to_owned()));
+
+    /// The mail for one subscriber. The Message-ID is derived from the delivery, so if
+    /// a crash makes us send a delivery twice, both copies carry the same id and mail
+    /// stores that de-duplicate by Message-ID show it once.
+    pub fn message(
+        &self,
+        sender: &Sender,
+        email: &str,
+        token: &str,
+        delivery_id: i64,
+    ) -> Result<Message, String> {
+        let message_id = format!("{}.{delivery_id}", self.message_id_prefix);
+        let builder =
+            sender.with_unsubscribe(sender.builder(email, &self.subject, &message_id)?, token);
+        assemble(
+            builder,
+            self.text.replace(TOKEN_PLACEHOLDER, token),
+            self.html.replace(TOKEN_PLACEHOLDER, token),
+        )
     }
-    let mut facts = vec![
-        ("Status", status_label(status).to_owned()),
-        ("Severity", severity_label(incident.severity).to_owned()),
-        (
-            if maintenance { "Starts" } else { "Started" },
-            incident.start.format("%Y-%m-%d %H:%M UTC").to_string(),
-        ),
-    ];
-    if let Some(end) = incident.end.filter(|_| status == IncidentStatus::Resolved) {
-        facts.push(("Ended", end.format("%Y-%m-%d %H:%M UTC").to_string()));
-    }
-    let content = Content {
-        heading: one_line(&incident.title),
-        intro,
-        facts,
-        sections,
-        action: Some(("View the incident".to_owned(), link)),
-        footer: vec![format!(
-            "You receive this because you subscribed to status updates of {}.",
-            sender.system_name
-        )],
-        footer_link: Some(("Unsubscribe".to_owned(), sender.unsubscribe_url(token))),
-    };
-    let message_id = format!("notify.{}.{}.{delivery_id}", incident.id, status.as_str());
-    let builder = sender.with_unsubscribe(sender.builder(email, &subject, &message_id)?, token);
-    finish(builder, sender, &content)
 }
 
 /// "Please confirm your subscription", with the link to the confirmation page.
@@ -307,15 +341,26 @@ fn finish(
     sender: &Sender,
     content: &Content,
 ) -> Result<Message, String> {
-    let html = css_inline::inline(&render_html(sender, content))
-        .map_err(|error| format!("cannot inline the mail's CSS: {error}"))?;
+    let html = inline_css(&render_html(sender, content))?;
+    assemble(builder, render_text(content), html)
+}
+
+fn inline_css(html: &str) -> Result<String, String> {
+    css_inline::inline(html).map_err(|error| format!("cannot inline the mail's CSS: {error}"))
+}
+
+fn assemble(
+    builder: lettre::message::MessageBuilder,
+    text: String,
+    html: String,
+) -> Result<Message, String> {
     builder
         .multipart(
             MultiPart::alternative()
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_PLAIN)
-                        .body(render_text(content)),
+                        .body(text),
                 )
                 .singlepart(
                     SinglePart::builder()

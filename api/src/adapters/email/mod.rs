@@ -24,13 +24,12 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::jobs::{JobError, JobHandler};
 use crate::services::follow_up::{
-    NOTIFY_SUBSCRIBERS, NotificationKindPayload, NotifySubscribers, SUBSCRIBER_MAIL,
-    SubscriberMail, SubscriberMailKind,
+    NOTIFY_SUBSCRIBERS, NotifySubscribers, SUBSCRIBER_MAIL, SubscriberMail, SubscriberMailKind,
 };
 use crate::services::{FanOut, PendingDelivery, Preparation, Services};
 use crate::store::job;
 
-pub use compose::Sender;
+pub use compose::{NotificationTemplate, Sender};
 pub use transport::{Mailer, SendError};
 
 /// Pending deliveries read per query.
@@ -77,9 +76,9 @@ impl NotifyHandler {
 
     async fn send_pending(
         &self,
-        sender: &Arc<Sender>,
-        fanout: &Arc<FanOut>,
-        kind: NotificationKindPayload,
+        sender: &Sender,
+        fanout: &FanOut,
+        template: &NotificationTemplate,
     ) -> Result<(), JobError> {
         let notifications = &self.services.notifications;
         let (incident_id, status) = (fanout.incident.id, fanout.status);
@@ -113,14 +112,8 @@ impl NotifyHandler {
                 let Some(delivery) = queue.pop_front() else {
                     break;
                 };
-                let message = compose::notification(
-                    sender,
-                    fanout,
-                    kind,
-                    &delivery.email,
-                    &delivery.token,
-                    delivery.id,
-                );
+                let message =
+                    template.message(sender, &delivery.email, &delivery.token, delivery.id);
                 match message {
                     Ok(message) => {
                         let mailer = self.mailer.clone();
@@ -203,14 +196,16 @@ impl JobHandler for NotifyHandler {
             .await
             .map_err(temporary)?
         {
-            Preparation::Ready(fanout) => Arc::new(fanout),
+            Preparation::Ready(fanout) => fanout,
             Preparation::Skip(reason) => {
                 tracing::info!(incident = %payload.incident_id, status = %payload.status, reason, "subscribers not notified");
                 return Ok(());
             }
         };
-        let sender = Arc::new(current_sender(&self.services, &self.config).await?);
-        let outcome = self.send_pending(&sender, &fanout, payload.kind).await;
+        let sender = current_sender(&self.services, &self.config).await?;
+        let template = NotificationTemplate::new(&sender, &fanout, payload.kind)
+            .map_err(JobError::Permanent)?;
+        let outcome = self.send_pending(&sender, &fanout, &template).await;
         if let Ok(progress) = self
             .services
             .notifications
