@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,9 +59,10 @@ async fn main() -> anyhow::Result<()> {
     services.settings.ensure_defaults().await?;
     let admin = Actor::User("bench".into());
 
-    let csv: String = (0..count)
-        .map(|i| format!("subscriber{i:06}@example.com\n"))
-        .collect();
+    let mut csv = String::new();
+    for i in 0..count {
+        writeln!(csv, "subscriber{i:06}@example.com")?;
+    }
     let report = services.subscribers.import_csv(&admin, &csv, true).await?;
     println!("subscribers imported: {}", report.added);
 
