@@ -62,17 +62,30 @@ impl Mailer {
     /// Sends one message; `Ok` means the server accepted it (or the file is written).
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Self::Smtp(transport) => transport.send(message).await.map(drop).map_err(|error| {
-                if error.is_permanent() {
-                    SendError::Permanent(error.to_string())
-                } else {
-                    SendError::Temporary(error.to_string())
-                }
-            }),
+            Self::Smtp(transport) => transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|error| classify(&error)),
             Self::Files(dir) => write_eml(dir, &message).await.map_err(|error| {
                 SendError::Temporary(format!("cannot write the .eml file: {error}"))
             }),
         }
+    }
+}
+
+/// Only the codes that speak about one mailbox fail one delivery for good. Any other
+/// 5xx (authentication required, sender refused, syntax) would fail every delivery of
+/// the fan-out alike; that is a configuration problem, so it is retried with back-off
+/// (and ends as a dead job in the console) instead of burning through the whole list.
+fn classify(error: &lettre::transport::smtp::Error) -> SendError {
+    let code = error.status().map(|code| code.to_string());
+    match code.as_deref() {
+        Some("550" | "551" | "552" | "553") => SendError::Permanent(error.to_string()),
+        Some(code) if error.is_permanent() => SendError::Temporary(format!(
+            "the SMTP server refused the transaction ({code}), not one address: {error}"
+        )),
+        _ => SendError::Temporary(error.to_string()),
     }
 }
 
