@@ -332,6 +332,26 @@ both_databases! {
         app.stop().await;
     }
 
+    async fn maintenance_is_mailed_when_scheduled_and_started_if_enabled(db: TestDb) {
+        let Some(sink) = SmtpSink::start().await else { return };
+        let app = TestApp::start(config_with(&db, &sink)).await;
+        brand(&db).await;
+        notification_settings::ActiveModel { id: Set(1), notify_maintenance: Set(true), ..Default::default() }.update(&db.conn).await.unwrap();
+        import(&app.services, &["alice@example.com".into()]).await;
+        let planned = app.services.incidents.create(&admin(), NewIncident {
+            title: "Database upgrade".into(), status: IncidentStatus::Planned, severity: Severity::Maintenance,
+            start: Some(Utc::now() + TimeDelta::days(1)), text: None, summary: None, silent: false,
+            auto_start: false, do_not_notify: false,
+        }).await.unwrap();
+        let mails = sink.wait_for(1).await;
+        let subject = mails[0].header("Subject").unwrap();
+        assert!(subject.starts_with("[Acme] Maintenance scheduled: Database upgrade"), "{subject}");
+        app.services.incidents.start_maintenance(planned.id, &admin(), false).await.unwrap();
+        let mails = sink.wait_for(2).await;
+        assert!(mails.iter().any(|m| m.header("Subject").unwrap().starts_with("[Acme] Maintenance started: Database upgrade")));
+        app.stop().await;
+    }
+
     async fn incidents_silenced_before_the_job_runs_are_not_mailed(db: TestDb) {
         let Some(sink) = SmtpSink::start().await else { return };
         let h = db.services().await;
