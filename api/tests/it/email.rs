@@ -306,7 +306,7 @@ both_databases! {
         let html = alice.html();
         assert!(html.contains("style=\"") && !html.contains("<style"), "{html}");
         assert!(html.contains(&link) && html.contains(&format!("{SITE}/unsubscribe/{token}")));
-        assert!(!html.contains("<b>sometimes"), "Markdown is shown, never run: {html}");
+        assert!(html.contains("<strong>fail</strong>") && !html.contains("<b>sometimes"), "Markdown rendered, raw HTML not: {html}");
         assert!(!text.to_lowercase().contains("suspect"), "nothing of the unconfirmed phase: {text}");
 
         s.incidents.update(id, &admin(), IncidentChange { new_status: Some(IncidentStatus::Watching), text: Some("We deployed a fix.".into()), ..Default::default() }).await.unwrap();
