@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapters::email::{Mailer, NotifyHandler, SubscriberMailHandler};
 use crate::config::Config;
 use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
@@ -49,6 +50,7 @@ pub struct App {
     pub stop: CancellationToken,
     pub secret_key: Secret,
     pub spool: AlertSpool,
+    pub mailer: Arc<Mailer>,
 }
 
 impl App {
@@ -93,6 +95,8 @@ impl App {
             .context("cannot create the default settings")?;
         let queue = Queue::new(db.clone(), JOB_LEASE, RetryPolicy::default());
         let spool = AlertSpool::open(&config.data_dir).context("cannot open the alert spool")?;
+        let mailer =
+            Arc::new(Mailer::from_config(&config).context("invalid MONOSTAT_MAIL_* settings")?);
         // Read the webhook secrets now, so alerts can be authenticated (and spooled) even
         // if the database goes away before the first one arrives.
         for source in Origin::ALL.iter().filter(|o| **o != Origin::Manual) {
@@ -108,6 +112,7 @@ impl App {
             stop,
             secret_key,
             spool,
+            mailer,
         })
     }
 
@@ -186,7 +191,17 @@ impl App {
                 self.queue.clone(),
                 self.jobs.clone(),
                 self.config.num_workers,
-            );
+            )
+            .register(NotifyHandler::new(
+                self.services.clone(),
+                self.config.clone(),
+                self.mailer.clone(),
+            ))
+            .register(SubscriberMailHandler::new(
+                self.services.clone(),
+                self.config.clone(),
+                self.mailer.clone(),
+            ));
             tasks.spawn(pool.run(self.stop.clone(), SHUTDOWN_GRACE));
             tasks.spawn(timers(
                 self.services.clone(),

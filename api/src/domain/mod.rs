@@ -5,12 +5,14 @@
 //! place and tested exhaustively; the service layer applies them inside transactions.
 
 mod actor;
+mod email;
 mod headline;
 mod incident;
 mod lifecycle;
 mod notify;
 
 pub use actor::Actor;
+pub use email::{InvalidEmail, SubscriberEmail};
 pub use headline::{Headline, headline};
 pub use incident::{Incident, IncidentId, IncidentStatus, Origin, ParseEnumError, Severity};
 pub use lifecycle::{Action, TransitionError, update_entry_carries_status};

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::services::{IncidentError, SettingsError};
+use crate::services::{IncidentError, SettingsError, SubscriberError};
 
 /// An error answer: a status and a sentence a person can act on, as JSON.
 #[derive(Debug)]
@@ -81,5 +81,23 @@ impl From<SettingsError> for ApiError {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
         }
+    }
+}
+
+impl From<SubscriberError> for ApiError {
+    fn from(error: SubscriberError) -> Self {
+        let status = match &error {
+            // Closed is a decision of the site, not a mistake in the request.
+            SubscriberError::SubscriptionsClosed => StatusCode::FORBIDDEN,
+            SubscriberError::InvalidEmail(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SubscriberError::AlreadySubscribed(_) => StatusCode::CONFLICT,
+            SubscriberError::NotFound(_) => StatusCode::NOT_FOUND,
+            SubscriberError::Database(_) if error.is_unavailable() => return Self::unavailable(),
+            SubscriberError::Database(_) => {
+                tracing::error!(%error, "internal error");
+                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
+        };
+        Self::new(status, error.to_string())
     }
 }

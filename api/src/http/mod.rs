@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::adapters::opsgenie::routes())
         .merge(graphql::routes())
         .merge(public::routes())
+        .merge(crate::adapters::email::web::routes())
         .with_state(Arc::new(state))
         .layer(middleware::from_fn(track_requests))
 }

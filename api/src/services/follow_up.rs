@@ -9,6 +9,7 @@ use crate::jobs::NewJob;
 
 pub const SLACK_SYNC: &str = "slack.sync";
 pub const NOTIFY_SUBSCRIBERS: &str = "notify.subscribers";
+pub const SUBSCRIBER_MAIL: &str = "subscriber.mail";
 
 /// Bring the incident's Slack parent message up to date and, with a note, add a reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,4 +88,33 @@ pub fn notify_subscribers(
         },
     )
     .dedupe(format!("notify:{incident_id}:{status}"))
+}
+
+/// A mail to one subscriber about their subscription itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriberMail {
+    pub subscriber_id: i64,
+    pub kind: SubscriberMailKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriberMailKind {
+    /// "Confirm your subscription", with the confirmation link.
+    OptIn,
+    /// Someone asked to subscribe an address that already is.
+    AlreadySubscribed,
+}
+
+pub fn subscriber_mail(subscriber_id: i64, kind: SubscriberMailKind) -> NewJob {
+    // A mail server refusing for days means the address is bad; stop sooner than for
+    // notifications (which use the default).
+    NewJob::new(
+        SUBSCRIBER_MAIL,
+        &SubscriberMail {
+            subscriber_id,
+            kind,
+        },
+    )
+    .max_attempts(12)
 }

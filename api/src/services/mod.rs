@@ -9,8 +9,10 @@ pub mod audit;
 mod auth;
 pub mod follow_up;
 mod incidents;
+mod notifications;
 mod public;
 mod settings;
+mod subscribers;
 pub mod tx;
 mod users;
 
@@ -23,11 +25,18 @@ pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
     IncidentService, NewIncident,
 };
+pub use notifications::{
+    DeliveryProgress, FanOut, NotificationError, NotificationService, PendingDelivery, Preparation,
+};
 pub use public::{
     HistoryDay, IncidentFilter, MAX_PAGE, PublicError, PublicIncident, PublicService, PublicUpdate,
     SiteInfo, StatusView, Theme,
 };
 pub use settings::{SettingsError, SettingsService, SlackSettings};
+pub use subscribers::{
+    ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,
+    TokenState,
+};
 pub use users::{UserError, UserService};
 
 use crate::config::Config;
@@ -52,6 +61,8 @@ pub struct Services {
     pub public: PublicService,
     pub auth: AuthService,
     pub audit: audit::AuditLog,
+    pub subscribers: SubscriberService,
+    pub notifications: NotificationService,
 }
 
 impl Services {
@@ -76,6 +87,8 @@ impl Services {
             incidents: IncidentService::new(deps.clone()),
             settings: SettingsService::new(deps.clone()),
             users,
+            subscribers: SubscriberService::new(deps.clone()),
+            notifications: NotificationService::new(deps.clone()),
             public: PublicService::new(deps),
         }
     }

@@ -19,6 +19,7 @@ use monostat::app::{App, Role};
 use monostat::spool::AlertSpool;
 
 pub mod chaos;
+pub mod smtp;
 
 /// Runs the async body once on SQLite and once on PostgreSQL, as two tests.
 macro_rules! both_databases {

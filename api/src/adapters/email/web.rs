@@ -1,0 +1,227 @@
+//! The public subscription pages: small server-rendered HTML that works without
+//! JavaScript and with a screen reader.
+//!
+//! Confirming and unsubscribing take two steps: `GET` shows a page with a button and
+//! changes nothing (mail scanners and prefetchers follow links), the button `POST`s and
+//! acts. A `POST` to the unsubscribe URL is also RFC 8058's one-click request, which
+//! mail clients send with the body `List-Unsubscribe=One-Click` as form-urlencoded or
+//! multipart data and nothing else; it acts on the token alone and answers 200 with no
+//! redirect, whatever the body. Unknown and used tokens get a friendly page with 200 too.
+//!
+//! `POST /subscribe` (form field `email`) is the plain-HTML subscription form. With
+//! subscriptions closed it answers 403 and a page saying so.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::compose::escape;
+use crate::domain::SubscriberEmail;
+use crate::http::{ApiError, AppState};
+use crate::services::{SubscriberError, TokenOutcome, TokenState};
+
+/// One-click bodies are a few dozen bytes; forms not much more.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/subscribe", post(subscribe))
+        .route(
+            "/subscribe/confirm/{token}",
+            get(confirm_page).post(confirm),
+        )
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+#[derive(Deserialize)]
+struct SubscribeForm {
+    email: String,
+}
+
+async fn subscribe(
+    State(state): State<Arc<AppState>>,
+    Form(form): Form<SubscribeForm>,
+) -> Response {
+    let name = system_name(&state).await;
+    let result = match SubscriberEmail::parse(&form.email) {
+        Ok(email) => state.services.subscribers.subscribe(&email).await,
+        Err(error) => Err(error.into()),
+    };
+    match result {
+        Ok(()) => page(
+            StatusCode::OK,
+            &name,
+            "Check your inbox",
+            "<p>We have sent a mail to the address you gave. Open the link in it to confirm \
+             your subscription. If nothing arrives within a few minutes, look in your spam folder.</p>",
+        ),
+        Err(error) => error_page(&name, error),
+    }
+}
+
+async fn confirm_page(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let name = system_name(&state).await;
+    match state.services.subscribers.token_state(&token).await {
+        Ok(TokenState::Pending) => page(
+            StatusCode::OK,
+            &name,
+            "Confirm your subscription",
+            &format!(
+                "<p>Press the button to receive e-mail when {} has an incident or planned maintenance.</p>\
+                 <form method=\"post\"><button type=\"submit\">Confirm my subscription</button></form>",
+                escape(&name)
+            ),
+        ),
+        Ok(TokenState::Active) => page(
+            StatusCode::OK,
+            &name,
+            "You are subscribed",
+            "<p>This subscription is already confirmed. Nothing else to do.</p>",
+        ),
+        Ok(TokenState::Unknown) => unknown_link(&name),
+        Err(error) => error_page(&name, error),
+    }
+}
+
+async fn confirm(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let name = system_name(&state).await;
+    match state.services.subscribers.confirm(&token).await {
+        Ok(TokenOutcome::Done | TokenOutcome::AlreadyDone) => page(
+            StatusCode::OK,
+            &name,
+            "You are subscribed",
+            "<p>Thank you. You will receive e-mail about incidents and maintenance. Every mail has a link to unsubscribe.</p>",
+        ),
+        Ok(TokenOutcome::Unknown) => unknown_link(&name),
+        Err(error) => error_page(&name, error),
+    }
+}
+
+async fn unsubscribe_page(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+) -> Response {
+    let name = system_name(&state).await;
+    match state.services.subscribers.token_state(&token).await {
+        Ok(TokenState::Pending | TokenState::Active) => page(
+            StatusCode::OK,
+            &name,
+            "Unsubscribe",
+            &format!(
+                "<p>Press the button to stop receiving status e-mail from {}.</p>\
+                 <form method=\"post\"><button type=\"submit\">Unsubscribe</button></form>",
+                escape(&name)
+            ),
+        ),
+        Ok(TokenState::Unknown) => not_subscribed(&name),
+        Err(error) => error_page(&name, error),
+    }
+}
+
+/// The button of the page above, and RFC 8058 one-click: the body is not needed.
+async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let name = system_name(&state).await;
+    match state.services.subscribers.unsubscribe(&token).await {
+        Ok(TokenOutcome::Done | TokenOutcome::AlreadyDone) => page(
+            StatusCode::OK,
+            &name,
+            "You are unsubscribed",
+            "<p>You will not receive status e-mail from us any more, and we have deleted your address.</p>",
+        ),
+        Ok(TokenOutcome::Unknown) => not_subscribed(&name),
+        Err(error) => error_page(&name, error),
+    }
+}
+
+fn unknown_link(name: &str) -> Response {
+    page(
+        StatusCode::OK,
+        name,
+        "This link is no longer valid",
+        "<p>The subscription it belongs to was removed, or the link was copied incompletely. \
+         You can subscribe again on the status page.</p>",
+    )
+}
+
+fn not_subscribed(name: &str) -> Response {
+    page(
+        StatusCode::OK,
+        name,
+        "You are not subscribed",
+        "<p>This address does not receive status e-mail from us (any more). Nothing else to do.</p>",
+    )
+}
+
+fn error_page(name: &str, error: SubscriberError) -> Response {
+    let api = ApiError::from(error);
+    let message = if api.status.is_server_error() {
+        "Something went wrong on our side. Please try again in a few minutes.".to_owned()
+    } else {
+        api.message.clone()
+    };
+    let title = if api.status == StatusCode::FORBIDDEN {
+        "Subscriptions are closed"
+    } else if api.status.is_server_error() {
+        "Please try again"
+    } else {
+        "That did not work"
+    };
+    page(
+        api.status,
+        name,
+        title,
+        &format!("<p>{}</p>", escape(&message)),
+    )
+}
+
+async fn system_name(state: &AppState) -> String {
+    state
+        .services
+        .settings
+        .site()
+        .await
+        .map_or_else(|_| "System".to_owned(), |site| site.system_name)
+}
+
+fn page(status: StatusCode, system: &str, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} – {system} status</title><style>\
+         body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#111827}}\
+         button{{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1f2937;color:#fff;cursor:pointer}}\
+         button:focus-visible{{outline:3px solid #1d4ed8;outline-offset:2px}}\
+         </style></head><body><main><p>{system} status</p><h1>{title}</h1>{body}</main></body></html>\n",
+        title = escape(title),
+        system = escape(system),
+    );
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // The token is in the URL: keep it out of caches, Referer headers and search engines.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert("x-robots-tag", HeaderValue::from_static("noindex"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ),
+    );
+    response
+}

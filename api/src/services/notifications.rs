@@ -1,0 +1,272 @@
+//! Notification deliveries: the durable record of who has been mailed about which
+//! (incident, status), which makes a fan-out resumable and exactly-once per subscriber.
+//!
+//! A fan-out first creates one `pending` row per active subscriber (the unique index on
+//! (subscriber, incident, status) makes a repeated run add only those missing), then
+//! the mail adapter sends the pending rows and marks each `sent` only after the SMTP
+//! server accepted it, or `failed` when the server refused that address for good.
+//! A run that stops halfway (crash, SMTP outage) leaves `pending` rows, which the job's
+//! next attempt picks up; `sent` rows are never sent again.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    Statement,
+};
+
+use super::Deps;
+use crate::domain::{Incident, IncidentId, IncidentStatus, ParseEnumError};
+use crate::store::{incident, incident_update};
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(#[from] ParseEnumError),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// What a fan-out is about, read when the job runs (not when it was enqueued).
+#[derive(Clone, Debug)]
+pub struct FanOut {
+    pub incident: Incident,
+    /// The status being announced.
+    pub status: IncidentStatus,
+    /// The text of the timeline entry that moved the incident to `status`, if any.
+    pub update_text: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Preparation {
+    Ready(FanOut),
+    /// Nothing may be sent; the reason is for the log.
+    Skip(&'static str),
+}
+
+/// One mail still to send.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct PendingDelivery {
+    pub id: i64,
+    pub email: String,
+    pub token: String,
+}
+
+/// How far a fan-out got; for the console's progress bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryProgress {
+    pub total: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub pending: u64,
+}
+
+#[derive(FromQueryResult)]
+struct StateCount {
+    state: String,
+    count: i64,
+}
+
+#[derive(Clone)]
+pub struct NotificationService {
+    deps: Deps,
+}
+
+impl NotificationService {
+    pub(super) fn new(deps: Deps) -> Self {
+        Self { deps }
+    }
+
+    fn statement(&self, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+        Statement::from_sql_and_values(self.deps.db.get_database_backend(), sql, values)
+    }
+
+    /// Checks the incident may still be announced and creates the missing delivery
+    /// rows. The incident may have been dismissed or made silent after the job was
+    /// enqueued; then nobody is mailed, and rows already created stay pending unsent.
+    pub async fn prepare_fanout(
+        &self,
+        incident_id: IncidentId,
+        status: IncidentStatus,
+    ) -> Result<Preparation, NotificationError> {
+        let Some(row) = incident::Entity::find_by_id(incident_id.0)
+            .one(&self.deps.db)
+            .await?
+        else {
+            return Ok(Preparation::Skip("the incident was deleted"));
+        };
+        let incident = Incident::try_from(row)?;
+        if incident.silent {
+            return Ok(Preparation::Skip("the incident is silent"));
+        }
+        if !incident.status.is_public() || incident.status == IncidentStatus::Suspected {
+            return Ok(Preparation::Skip(
+                "the incident was dismissed or is only suspected",
+            ));
+        }
+        // Only the entry that announced this status: earlier entries may speak of a
+        // suspicion or a dismissal that subscribers never heard of.
+        let update_text = incident_update::Entity::find()
+            .filter(incident_update::Column::IncidentId.eq(incident_id.0))
+            .filter(incident_update::Column::NewStatus.eq(status.as_str()))
+            .order_by_desc(incident_update::Column::Id)
+            .one(&self.deps.db)
+            .await?
+            .map(|update| update.message)
+            .filter(|text| !text.trim().is_empty());
+        let sql = "INSERT INTO notification_delivery \
+                   (subscriber_id, incident_id, status, state, attempts, created_at) \
+                   SELECT id, $1, $2, 'pending', 0, $3 FROM subscriber WHERE active = $4 \
+                   ON CONFLICT (subscriber_id, incident_id, status) DO NOTHING";
+        self.deps
+            .db
+            .execute_raw(self.statement(
+                sql,
+                vec![
+                    incident_id.0.into(),
+                    status.as_str().into(),
+                    Utc::now().into(),
+                    true.into(),
+                ],
+            ))
+            .await?;
+        Ok(Preparation::Ready(FanOut {
+            incident,
+            status,
+            update_text,
+        }))
+    }
+
+    /// Up to `limit` pending deliveries with an id above `after`, oldest first, for
+    /// subscribers still active.
+    pub async fn pending(
+        &self,
+        incident_id: IncidentId,
+        status: IncidentStatus,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<PendingDelivery>, NotificationError> {
+        let sql = "SELECT d.id AS id, s.email AS email, s.token AS token \
+                   FROM notification_delivery d JOIN subscriber s ON s.id = d.subscriber_id \
+                   WHERE d.incident_id = $1 AND d.status = $2 AND d.state = 'pending' \
+                   AND d.id > $3 AND s.active = $4 ORDER BY d.id LIMIT $5";
+        Ok(PendingDelivery::find_by_statement(self.statement(
+            sql,
+            vec![
+                incident_id.0.into(),
+                status.as_str().into(),
+                after.into(),
+                true.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .all(&self.deps.db)
+        .await?)
+    }
+
+    /// Records that the SMTP server accepted these deliveries.
+    pub async fn mark_sent(&self, ids: &[i64]) -> Result<(), NotificationError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE notification_delivery SET state = 'sent', sent_at = $1, \
+             attempts = attempts + 1, last_error = NULL WHERE id IN ({}) AND state = 'pending'",
+            id_list(ids)
+        );
+        self.deps
+            .db
+            .execute_raw(self.statement(&sql, vec![Utc::now().into()]))
+            .await?;
+        Ok(())
+    }
+
+    /// The server refused this delivery for good (e.g. 550 unknown user).
+    pub async fn mark_failed(&self, id: i64, reason: &str) -> Result<(), NotificationError> {
+        let sql = "UPDATE notification_delivery SET state = 'failed', attempts = attempts + 1, \
+                   last_error = $1 WHERE id = $2 AND state = 'pending'";
+        self.deps
+            .db
+            .execute_raw(self.statement(sql, vec![reason.into(), id.into()]))
+            .await?;
+        Ok(())
+    }
+
+    /// These deliveries failed for now and stay pending for the job's next attempt.
+    pub async fn note_retry(&self, ids: &[i64], reason: &str) -> Result<(), NotificationError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE notification_delivery SET attempts = attempts + 1, last_error = $1 \
+             WHERE id IN ({}) AND state = 'pending'",
+            id_list(ids)
+        );
+        self.deps
+            .db
+            .execute_raw(self.statement(&sql, vec![reason.into()]))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn progress(
+        &self,
+        incident_id: IncidentId,
+        status: IncidentStatus,
+    ) -> Result<DeliveryProgress, NotificationError> {
+        let rows = StateCount::find_by_statement(self.statement(
+            "SELECT state, COUNT(*) AS count FROM notification_delivery \
+             WHERE incident_id = $1 AND status = $2 GROUP BY state",
+            vec![incident_id.0.into(), status.as_str().into()],
+        ))
+        .all(&self.deps.db)
+        .await?;
+        let counts: BTreeMap<String, u64> = rows
+            .into_iter()
+            .map(|row| (row.state, u64::try_from(row.count).unwrap_or(0)))
+            .collect();
+        let get = |state: &str| counts.get(state).copied().unwrap_or(0);
+        Ok(DeliveryProgress {
+            total: counts.values().sum(),
+            sent: get(SENT),
+            failed: get(FAILED),
+            pending: get(PENDING),
+        })
+    }
+
+    /// The reason a delivery failed, per subscriber address; for the console.
+    pub async fn failures(
+        &self,
+        incident_id: IncidentId,
+        status: IncidentStatus,
+    ) -> Result<Vec<(String, String)>, NotificationError> {
+        #[derive(FromQueryResult)]
+        struct Failure {
+            email: String,
+            last_error: Option<String>,
+        }
+        let rows = Failure::find_by_statement(self.statement(
+            "SELECT s.email AS email, d.last_error AS last_error FROM notification_delivery d \
+             JOIN subscriber s ON s.id = d.subscriber_id \
+             WHERE d.incident_id = $1 AND d.status = $2 AND d.state = 'failed' ORDER BY d.id",
+            vec![incident_id.0.into(), status.as_str().into()],
+        ))
+        .all(&self.deps.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.email, row.last_error.unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// Ids are integers from our own database, so inlining them is safe, and it keeps one
+/// statement per batch on both databases.
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}

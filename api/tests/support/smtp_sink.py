@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""A real SMTP server for monostat's tests, built on aiosmtpd.
+
+Stores every accepted message as one file in DIR (written aside, then renamed, so a
+reader never sees half a message), with the envelope recipient in a first
+`X-Sink-Rcpt:` line. RCPT TO addresses containing the --reject text are refused with
+550. --delay slows each DATA down, so tests can interrupt a fan-out halfway.
+
+    smtp_sink.py --port 2525 --dir /tmp/mails [--reject reject] [--delay 0.05]
+
+Prints "ready" once it listens; stops on SIGTERM/SIGINT.
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import uuid
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, directory, reject, delay):
+        self.directory = directory
+        self.reject = reject
+        self.delay = delay
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.reject and self.reject in address:
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        name = uuid.uuid4().hex
+        partial = os.path.join(self.directory, "." + name + ".partial")
+        with open(partial, "wb") as f:
+            f.write(b"X-Sink-Rcpt: " + ",".join(envelope.rcpt_tos).encode() + b"\r\n")
+            f.write(envelope.original_content or envelope.content)
+        os.rename(partial, os.path.join(self.directory, name + ".eml"))
+        return "250 2.0.0 Message accepted"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--reject", default=None)
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    controller = Controller(
+        Sink(args.dir, args.reject, args.delay),
+        hostname="127.0.0.1",
+        port=args.port,
+        ready_timeout=10,
+    )
+    controller.start()
+    print("ready", flush=True)
+    stop = asyncio.Event()
+
+    async def wait():
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+    asyncio.run(wait())
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
