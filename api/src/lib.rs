@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod public;
+pub mod ratelimit;
 pub mod secret;
 pub mod services;
 pub mod spool;

@@ -123,6 +123,56 @@ pub struct JobCount {
     count: i64,
 }
 
+/// A subscriber, as the console lists them.
+#[derive(SimpleObject)]
+pub struct Subscriber {
+    id: i64,
+    email: String,
+    /// Confirmed; receives notifications.
+    active: bool,
+    created: DateTime<Utc>,
+    confirmed: Option<DateTime<Utc>>,
+}
+
+impl From<crate::store::subscriber::Model> for Subscriber {
+    fn from(row: crate::store::subscriber::Model) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            active: row.active,
+            created: row.created_at,
+            confirmed: row.confirmed_at,
+        }
+    }
+}
+
+/// How many subscribers there are.
+#[derive(SimpleObject)]
+pub struct SubscriberCounts {
+    active: u64,
+    /// Waiting for their confirmation.
+    pending: u64,
+}
+
+/// How far a notification fan-out got.
+#[derive(SimpleObject)]
+pub struct NotificationProgress {
+    total: u64,
+    sent: u64,
+    failed: u64,
+    pending: u64,
+}
+
+/// What a CSV import did.
+#[derive(SimpleObject)]
+pub struct ImportResult {
+    added: u64,
+    /// Addresses already on the list or repeated in the file.
+    duplicates: Vec<String>,
+    /// Lines that are not an address, as `line: text`.
+    invalid: Vec<String>,
+}
+
 #[derive(Default)]
 pub struct ConsoleQuery;
 
@@ -175,6 +225,63 @@ impl ConsoleQuery {
                 message: e.message,
             })
             .collect())
+    }
+
+    /// Subscribers whose address contains `search`, in address order.
+    async fn subscribers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] search: String,
+        #[graphql(default = 0)] offset: i32,
+        #[graphql(default = 50)] first: i32,
+    ) -> Result<Vec<Subscriber>> {
+        let (_, services) = actor(ctx)?;
+        let rows = services
+            .subscribers
+            .search(
+                &search,
+                u64::try_from(offset).unwrap_or(0),
+                u64::try_from(first).unwrap_or(50).clamp(1, 500),
+            )
+            .await
+            .gql()?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn subscriber_counts(&self, ctx: &Context<'_>) -> Result<SubscriberCounts> {
+        let (_, services) = actor(ctx)?;
+        let count = services.subscribers.count().await.gql()?;
+        Ok(SubscriberCounts {
+            active: count.active,
+            pending: count.pending,
+        })
+    }
+
+    /// Every subscriber as CSV (address, active, created, confirmed).
+    async fn export_subscribers(&self, ctx: &Context<'_>) -> Result<String> {
+        let (_, services) = actor(ctx)?;
+        services.subscribers.export_csv().await.gql()
+    }
+
+    /// How far the notification about an incident's status got.
+    async fn notification_progress(
+        &self,
+        ctx: &Context<'_>,
+        incident_id: i64,
+        status: IncidentStatus,
+    ) -> Result<NotificationProgress> {
+        let (_, services) = actor(ctx)?;
+        let progress = services
+            .notifications
+            .progress(IncidentId(incident_id), status.into())
+            .await
+            .gql()?;
+        Ok(NotificationProgress {
+            total: progress.total,
+            sent: progress.sent,
+            failed: progress.failed,
+            pending: progress.pending,
+        })
     }
 
     /// Jobs by state.
@@ -430,6 +537,57 @@ impl ConsoleMutation {
             .await
             .gql()?;
         Ok(open)
+    }
+
+    /// Adds an address. Active at once only if the person already consented elsewhere;
+    /// otherwise they get the opt-in mail like any visitor.
+    async fn add_subscriber(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        #[graphql(default)] consented: bool,
+    ) -> Result<Subscriber> {
+        let (actor, services) = actor(ctx)?;
+        let email = crate::domain::SubscriberEmail::parse(&email)
+            .map_err(|error| Code::BadUserInput.error(error.to_string()))?;
+        Ok(services
+            .subscribers
+            .add(&actor, &email, consented)
+            .await
+            .gql()?
+            .into())
+    }
+
+    /// Removes a subscriber.
+    async fn remove_subscriber(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        services.subscribers.remove(&actor, id).await.gql()?;
+        Ok(true)
+    }
+
+    /// Imports addresses from CSV (the first column), skipping and reporting invalid
+    /// and duplicate ones.
+    async fn import_subscribers(
+        &self,
+        ctx: &Context<'_>,
+        csv: String,
+        #[graphql(default)] consented: bool,
+    ) -> Result<ImportResult> {
+        let (actor, services) = actor(ctx)?;
+        let report = services
+            .subscribers
+            .import_csv(&actor, &csv, consented)
+            .await
+            .gql()?;
+        Ok(ImportResult {
+            added: report.added,
+            duplicates: report.duplicates,
+            invalid: report
+                .invalid
+                .into_iter()
+                .map(|(line, text)| format!("{line}: {text}"))
+                .collect(),
+        })
     }
 
     /// Creates a console user.

@@ -2,7 +2,10 @@
 
 use async_graphql::{Error, ErrorExtensions, Response};
 
-use crate::services::{AuthError, IncidentError, PublicError, SettingsError, UserError};
+use crate::services::{
+    AuthError, IncidentError, NotificationError, PublicError, SettingsError, SubscriberError,
+    UserError,
+};
 
 /// Stable values of `extensions.code`, for clients to branch on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +137,27 @@ pub trait GqlResultExt<T> {
 impl<T, E: ToGql> GqlResultExt<T> for Result<T, E> {
     fn gql(self) -> Result<T, Error> {
         self.map_err(ToGql::to_gql)
+    }
+}
+
+impl ToGql for SubscriberError {
+    fn to_gql(self) -> Error {
+        match &self {
+            Self::SubscriptionsClosed => Code::Forbidden.error(self.to_string()),
+            Self::InvalidEmail(_) => Code::BadUserInput.error(self.to_string()),
+            Self::AlreadySubscribed(_) => Code::Conflict.error(self.to_string()),
+            Self::NotFound(_) => Code::NotFound.error(self.to_string()),
+            Self::Database(db) => database(db),
+        }
+    }
+}
+
+impl ToGql for NotificationError {
+    fn to_gql(self) -> Error {
+        match &self {
+            Self::Database(db) => database(db),
+            Self::Corrupt(_) => internal(&self),
+        }
     }
 }
 

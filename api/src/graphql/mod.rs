@@ -32,7 +32,7 @@ const MAX_COMPLEXITY: usize = 1_000;
 pub struct QueryRoot(public::PublicQuery, console::ConsoleQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(console::ConsoleMutation);
+pub struct MutationRoot(public::PublicMutation, console::ConsoleMutation);
 
 pub type MonostatSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -65,6 +65,7 @@ pub fn schema(
         SubscriptionRoot,
     )
     .data(services)
+    .data(public::SubscribeLimiter::default())
     .data(snapshot)
     .data(events)
     .data(queue)

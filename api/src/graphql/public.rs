@@ -1,14 +1,16 @@
 //! Queries anyone may run, without a token.
 
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::Code;
 use super::errors::GqlResultExt;
 use super::types::{Day, Incident, IncidentPage, IncidentStatus, Severity, Status};
+use super::{ClientAddress, Code};
 use crate::domain::IncidentId;
+use crate::domain::SubscriberEmail;
 use crate::public::PublicSnapshot;
-use crate::services::{IncidentFilter, MAX_PAGE, Services};
+use crate::ratelimit::{self, SlidingWindow};
+use crate::services::{IncidentFilter, MAX_PAGE, Services, TokenOutcome};
 
 #[derive(Default)]
 pub struct PublicQuery;
@@ -117,5 +119,101 @@ impl PublicQuery {
             .map_err(|_| Code::BadUserInput.error("date must look like 2026-11-25"))?;
         let incidents = ctx.data::<Services>()?.public.day(date).await.gql()?;
         Ok(incidents.into_iter().map(Incident).collect())
+    }
+}
+
+/// Limits subscribe requests per client address, so the form cannot be used to mail
+/// strangers in bulk.
+#[derive(Clone)]
+pub struct SubscribeLimiter(pub SlidingWindow);
+
+impl Default for SubscribeLimiter {
+    fn default() -> Self {
+        Self(SlidingWindow::new(std::time::Duration::from_mins(10), 5))
+    }
+}
+
+/// What a confirmation or unsubscribe link did.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum TokenResult {
+    /// Done now.
+    Done,
+    /// Done before (a second click); nothing changed.
+    AlreadyDone,
+    /// The link is unknown or no longer valid.
+    Unknown,
+}
+
+impl From<TokenOutcome> for TokenResult {
+    fn from(outcome: TokenOutcome) -> Self {
+        match outcome {
+            TokenOutcome::Done => Self::Done,
+            TokenOutcome::AlreadyDone => Self::AlreadyDone,
+            TokenOutcome::Unknown => Self::Unknown,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct PublicMutation;
+
+#[Object]
+impl PublicMutation {
+    /// Asks for e-mail notifications. The answer is the same whether or not the
+    /// address is already on the list; a confirmation mail follows.
+    async fn subscribe(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        #[graphql(desc = "The visitor agreed to receive notifications.")] consent: bool,
+    ) -> Result<bool> {
+        if !consent {
+            return Err(Code::BadUserInput
+                .error("please agree to receive notifications")
+                .extend_with(|_, e| e.set("field", "consent")));
+        }
+        let email = SubscriberEmail::parse(&email).map_err(|error| {
+            Code::BadUserInput
+                .error(error.to_string())
+                .extend_with(|_, e| e.set("field", "email"))
+        })?;
+        let client = ctx.data::<ClientAddress>()?.0;
+        ctx.data::<SubscribeLimiter>()?
+            .0
+            .take(&client.to_string())
+            .map_err(|wait| {
+                Code::TooManyRequests.error(format!(
+                    "too many requests from your address; try again in {} minutes",
+                    ratelimit::minutes(wait)
+                ))
+            })?;
+        ctx.data::<Services>()?
+            .subscribers
+            .subscribe(&email)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// Confirms a subscription with the token from the confirmation mail.
+    async fn confirm_subscription(&self, ctx: &Context<'_>, token: String) -> Result<TokenResult> {
+        let outcome = ctx
+            .data::<Services>()?
+            .subscribers
+            .confirm(&token)
+            .await
+            .gql()?;
+        Ok(outcome.into())
+    }
+
+    /// Ends a subscription with the token from any notification mail.
+    async fn unsubscribe(&self, ctx: &Context<'_>, token: String) -> Result<TokenResult> {
+        let outcome = ctx
+            .data::<Services>()?
+            .subscribers
+            .unsubscribe(&token)
+            .await
+            .gql()?;
+        Ok(outcome.into())
     }
 }

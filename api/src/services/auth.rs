@@ -8,10 +8,9 @@
 //! Failed logins are limited per username and per client address, in memory per
 //! replica. Unknown users and wrong passwords get the same answer, after the same work.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -20,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Deps, UserError, UserService};
+use crate::ratelimit::{self, SlidingWindow};
 use crate::secret::{Secret, random_token};
 use crate::store::{admin_user, refresh_token};
 
@@ -75,7 +75,8 @@ pub struct AuthService {
     users: UserService,
     encoding: Arc<EncodingKey>,
     decoding: Arc<DecodingKey>,
-    failures: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+    failures_per_user: SlidingWindow,
+    failures_per_address: SlidingWindow,
 }
 
 impl AuthService {
@@ -85,7 +86,8 @@ impl AuthService {
             users,
             encoding: Arc::new(EncodingKey::from_secret(key.expose().as_bytes())),
             decoding: Arc::new(DecodingKey::from_secret(key.expose().as_bytes())),
-            failures: Arc::default(),
+            failures_per_user: SlidingWindow::new(FAILURE_WINDOW, MAX_FAILURES_PER_USER),
+            failures_per_address: SlidingWindow::new(FAILURE_WINDOW, MAX_FAILURES_PER_ADDRESS),
         }
     }
 
@@ -97,17 +99,19 @@ impl AuthService {
     ) -> Result<Session, AuthError> {
         let user_key = format!("user:{}", username.trim().to_lowercase());
         let address_key = format!("addr:{client}");
-        self.check_limit(&user_key, MAX_FAILURES_PER_USER)?;
-        self.check_limit(&address_key, MAX_FAILURES_PER_ADDRESS)?;
+        let too_many = |wait| AuthError::TooManyAttempts {
+            minutes: ratelimit::minutes(wait),
+        };
+        self.failures_per_user.check(&user_key).map_err(too_many)?;
+        self.failures_per_address
+            .check(&address_key)
+            .map_err(too_many)?;
         let Some(user) = self.users.verify(username, password).await? else {
-            self.record_failure(&user_key);
-            self.record_failure(&address_key);
+            self.failures_per_user.hit(&user_key);
+            self.failures_per_address.hit(&address_key);
             return Err(AuthError::InvalidCredentials);
         };
-        self.failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&user_key);
+        self.failures_per_user.forget(&user_key);
         admin_user::ActiveModel {
             id: Set(user.id),
             last_login_at: Set(Some(Utc::now())),
@@ -202,34 +206,6 @@ impl AuthService {
             access_expires_at,
             refresh_token: refresh,
         })
-    }
-
-    fn check_limit(&self, key: &str, max: usize) -> Result<(), AuthError> {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(times) = failures.get_mut(key) else {
-            return Ok(());
-        };
-        while times.front().is_some_and(|t| t.elapsed() > FAILURE_WINDOW) {
-            times.pop_front();
-        }
-        if times.len() < max {
-            return Ok(());
-        }
-        let wait = times.front().map_or(FAILURE_WINDOW, |oldest| {
-            FAILURE_WINDOW.saturating_sub(oldest.elapsed())
-        });
-        Err(AuthError::TooManyAttempts {
-            minutes: wait.as_secs().div_ceil(60).max(1),
-        })
-    }
-
-    fn record_failure(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key.to_owned())
-            .or_default()
-            .push_back(Instant::now());
     }
 }
 

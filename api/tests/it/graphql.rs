@@ -510,3 +510,45 @@ async fn subscriptions_hear_changes_made_on_another_replica() {
     replica_a.stop().await;
     replica_b.stop().await;
 }
+
+both_databases! {
+    async fn visitors_subscribe_confirm_and_unsubscribe(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let subscribe = "mutation($e: String!, $c: Boolean!) { subscribe(email: $e, consent: $c) }";
+        let closed = gql(&app, None, subscribe, json!({ "e": "ada@example.com", "c": true })).await;
+        assert_eq!(code(&closed), "FORBIDDEN", "subscriptions are closed by default");
+
+        let token = login(&app).await;
+        gql(&app, Some(&token), "mutation { setSubscriptionsOpen(open: true) }", json!({})).await;
+        assert_eq!(gql(&app, None, subscribe, json!({ "e": "ada@example.com", "c": true })).await["data"]["subscribe"], true);
+        // The same answer for a known address: nothing to learn about who is subscribed.
+        assert_eq!(gql(&app, None, subscribe, json!({ "e": "ADA@example.com", "c": true })).await["data"]["subscribe"], true);
+        let no_consent = gql(&app, None, subscribe, json!({ "e": "bob@example.com", "c": false })).await;
+        assert_eq!((code(&no_consent), &no_consent["errors"][0]["extensions"]["field"]), ("BAD_USER_INPUT", &json!("consent")));
+        let invalid = gql(&app, None, subscribe, json!({ "e": "not an address", "c": true })).await;
+        assert_eq!(invalid["errors"][0]["extensions"]["field"], "email");
+
+        let counts = gql(&app, Some(&token), "{ subscriberCounts { active pending } subscribers { email active } }", json!({})).await;
+        assert_eq!(counts["data"]["subscriberCounts"], json!({ "active": 0, "pending": 1 }));
+        assert_eq!(counts["data"]["subscribers"][0]["email"], "ada@example.com");
+        assert_eq!(code(&gql(&app, None, "{ subscriberCounts { active } }", json!({})).await), "UNAUTHENTICATED");
+
+        let stored = monostat::store::subscriber::Entity::find().all(&db.conn).await.unwrap();
+        let confirm = "mutation($t: String!) { confirmSubscription(token: $t) }";
+        let unsubscribe = "mutation($t: String!) { unsubscribe(token: $t) }";
+        let token_value = json!({ "t": stored[0].token });
+        assert_eq!(gql(&app, None, confirm, token_value.clone()).await["data"]["confirmSubscription"], "DONE");
+        assert_eq!(gql(&app, None, confirm, token_value.clone()).await["data"]["confirmSubscription"], "ALREADY_DONE");
+        assert_eq!(gql(&app, None, unsubscribe, token_value.clone()).await["data"]["unsubscribe"], "DONE");
+        assert_eq!(gql(&app, None, unsubscribe, json!({ "t": "made-up" })).await["data"]["unsubscribe"], "UNKNOWN");
+
+        // Five requests per address per ten minutes (refused ones before the limit do
+        // not count): the sixth is refused.
+        let mut last = Value::Null;
+        for n in 0..4 {
+            last = gql(&app, None, subscribe, json!({ "e": format!("p{n}@example.com"), "c": true })).await;
+        }
+        assert_eq!(code(&last), "TOO_MANY_REQUESTS", "{last}");
+        app.stop().await;
+    }
+}
