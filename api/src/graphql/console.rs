@@ -9,7 +9,10 @@ use super::types::{AlertSourceKind, Incident, IncidentStatus, Severity};
 use super::{Caller, ClientAddress, Code, RefreshCookie};
 use crate::domain::{Actor, IncidentId, Origin};
 use crate::jobs::Queue;
-use crate::services::{ConsoleUser, IncidentChange, NewIncident, REFRESH_TTL, Services, Session};
+use crate::services::{
+    ConsoleUser, IncidentChange, NewIncident, NotificationChange, REFRESH_TTL, Services, Session,
+    SiteChange,
+};
 
 const REFRESH_COOKIE: &str = "monostat_refresh";
 
@@ -73,6 +76,28 @@ pub struct LoginResult {
 pub struct User {
     id: i64,
     username: String,
+}
+
+/// A console user as the user list shows it.
+#[derive(SimpleObject)]
+pub struct UserAccount {
+    id: i64,
+    username: String,
+    active: bool,
+    created: DateTime<Utc>,
+    last_login: Option<DateTime<Utc>>,
+}
+
+impl From<crate::store::admin_user::Model> for UserAccount {
+    fn from(user: crate::store::admin_user::Model) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            active: user.active,
+            created: user.created_at,
+            last_login: user.last_login_at,
+        }
+    }
 }
 
 impl From<ConsoleUser> for User {
@@ -284,6 +309,19 @@ impl ConsoleQuery {
         })
     }
 
+    /// Every console user.
+    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<UserAccount>> {
+        let (_, services) = actor(ctx)?;
+        Ok(services
+            .users
+            .list()
+            .await
+            .gql()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     /// Jobs by state.
     async fn job_counts(&self, ctx: &Context<'_>) -> Result<Vec<JobCount>> {
         console_user(ctx)?;
@@ -332,6 +370,44 @@ pub struct UpdateIncidentInput {
     summary: Option<String>,
     #[graphql(default)]
     do_not_notify: bool,
+}
+
+/// Theme colours, each `#rrggbb`; omitted ones stay.
+#[derive(InputObject, Default)]
+pub struct ThemeInput {
+    primary: Option<String>,
+    link: Option<String>,
+    success: Option<String>,
+    warning: Option<String>,
+    danger: Option<String>,
+    info: Option<String>,
+    text_primary: Option<String>,
+    text_secondary: Option<String>,
+}
+
+/// Site settings to change; omitted ones stay, an empty string clears an optional one.
+#[derive(InputObject)]
+pub struct SiteSettingsInput {
+    system_name: Option<String>,
+    support_email: Option<String>,
+    support_phone: Option<String>,
+    legal_notice_url: Option<String>,
+    privacy_url: Option<String>,
+    theme: Option<ThemeInput>,
+    /// IANA name, e.g. `Europe/Berlin`.
+    time_zone: Option<String>,
+    /// `en` or `de`.
+    default_language: Option<String>,
+}
+
+/// Notification settings to change; omitted ones stay.
+#[derive(InputObject)]
+pub struct NotificationSettingsInput {
+    allow_subscriptions: Option<bool>,
+    /// An empty string removes it.
+    reply_to: Option<String>,
+    /// Announce planned maintenance to subscribers.
+    notify_maintenance: Option<bool>,
 }
 
 #[derive(Default)]
@@ -528,6 +604,61 @@ impl ConsoleMutation {
         })
     }
 
+    /// Changes site settings; every replica and open page follows at once.
+    async fn update_site_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SiteSettingsInput,
+    ) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        let theme = input.theme.unwrap_or_default();
+        let colors = [
+            ("primary", theme.primary),
+            ("link", theme.link),
+            ("success", theme.success),
+            ("warning", theme.warning),
+            ("danger", theme.danger),
+            ("info", theme.info),
+            ("text_primary", theme.text_primary),
+            ("text_secondary", theme.text_secondary),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name.to_owned(), value)))
+        .collect();
+        let change = SiteChange {
+            system_name: input.system_name,
+            support_email: input.support_email,
+            support_phone: input.support_phone,
+            legal_notice_url: input.legal_notice_url,
+            privacy_url: input.privacy_url,
+            colors,
+            time_zone: input.time_zone,
+            default_language: input.default_language,
+        };
+        services.settings.update_site(change, &actor).await.gql()?;
+        Ok(true)
+    }
+
+    /// Changes notification settings.
+    async fn update_notification_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: NotificationSettingsInput,
+    ) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        let change = NotificationChange {
+            allow_subscriptions: input.allow_subscriptions,
+            reply_to: input.reply_to,
+            notify_maintenance: input.notify_maintenance,
+        };
+        services
+            .settings
+            .update_notifications(change, &actor)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
     /// Opens or closes new e-mail subscriptions.
     async fn set_subscriptions_open(&self, ctx: &Context<'_>, open: bool) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
@@ -607,6 +738,33 @@ impl ConsoleMutation {
             id: user.id,
             username: user.username,
         })
+    }
+
+    /// Deactivates a user (ending every session at once) or reactivates them.
+    async fn set_user_active(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        active: bool,
+    ) -> Result<UserAccount> {
+        let (actor, services) = actor(ctx)?;
+        Ok(services
+            .users
+            .set_active(id, active, &actor)
+            .await
+            .gql()?
+            .into())
+    }
+
+    /// Sets a new password for a user and ends their sessions.
+    async fn reset_password(&self, ctx: &Context<'_>, id: i64, password: String) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .users
+            .reset_password(id, &password, &actor)
+            .await
+            .gql()?;
+        Ok(true)
     }
 
     /// Puts a dead job back in the queue with fresh attempts. Returns whether it was dead.

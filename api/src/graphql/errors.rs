@@ -83,6 +83,9 @@ impl ToGql for SettingsError {
         let error = self;
         match &error {
             SettingsError::SetByEnvironment(_) => Code::Conflict.error(error.to_string()),
+            SettingsError::Invalid { field, .. } => Code::BadUserInput
+                .error(error.to_string())
+                .extend_with(|_, e| e.set("field", *field)),
             SettingsError::NotAnAlertSource(_) => Code::NotFound.error(error.to_string()),
             SettingsError::Database(db) => database(db),
         }
@@ -93,7 +96,10 @@ impl ToGql for UserError {
     fn to_gql(self) -> Error {
         let error = self;
         match &error {
-            UserError::UsernameTaken(_) => Code::Conflict.error(error.to_string()),
+            UserError::UsernameTaken(_) | UserError::OwnAccount => {
+                Code::Conflict.error(error.to_string())
+            }
+            UserError::NotFound(_) => Code::NotFound.error(error.to_string()),
             UserError::InvalidUsername | UserError::WeakPassword(_) => {
                 Code::BadUserInput.error(error.to_string())
             }

@@ -72,6 +72,9 @@ impl From<SettingsError> for ApiError {
             SettingsError::SetByEnvironment(_) => {
                 Self::new(StatusCode::CONFLICT, error.to_string())
             }
+            SettingsError::Invalid { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+            }
             SettingsError::NotAnAlertSource(_) => {
                 Self::new(StatusCode::NOT_FOUND, error.to_string())
             }

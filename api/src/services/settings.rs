@@ -25,8 +25,70 @@ pub enum SettingsError {
     SetByEnvironment(Origin),
     #[error("{0} is not an alert source")]
     NotAnAlertSource(Origin),
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("database error: {0}")]
     Database(#[from] DbErr),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A change to the site settings; `None` keeps a value, `Some("")` clears an optional one.
+#[derive(Clone, Debug, Default)]
+pub struct SiteChange {
+    pub system_name: Option<String>,
+    pub support_email: Option<String>,
+    pub support_phone: Option<String>,
+    pub legal_notice_url: Option<String>,
+    pub privacy_url: Option<String>,
+    /// `(setting, #rrggbb)` pairs, e.g. `("primary", "#1f2937")`.
+    pub colors: Vec<(String, String)>,
+    pub time_zone: Option<String>,
+    pub default_language: Option<String>,
+}
+
+/// A change to the notification settings; `None` keeps a value.
+#[derive(Clone, Debug, Default)]
+pub struct NotificationChange {
+    pub allow_subscriptions: Option<bool>,
+    /// `Some("")` removes the reply-to address.
+    pub reply_to: Option<String>,
+    pub notify_maintenance: Option<bool>,
+}
+
+/// Languages the public pages and mails are written in.
+pub const LANGUAGES: &[&str] = &["en", "de"];
+
+fn optional(value: &str) -> Option<String> {
+    Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn check_url(field: &'static str, value: Option<&str>) -> Result<(), SettingsError> {
+    match value {
+        Some(url)
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 500 =>
+        {
+            Err(invalid(field, "use a full http:// or https:// address"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_color(field: &'static str, value: &str) -> Result<String, SettingsError> {
+    let hex = value.trim().strip_prefix('#').unwrap_or("");
+    if hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(format!("#{}", hex.to_ascii_lowercase()))
+    } else {
+        Err(invalid(field, "use a colour like #1f2937"))
+    }
 }
 
 impl tx::DbError for SettingsError {
@@ -289,6 +351,150 @@ impl SettingsService {
             section: SettingsSection::AlertSources,
         });
         Ok(secret)
+    }
+
+    /// Changes site settings after checking every value; all or nothing.
+    pub async fn update_site(
+        &self,
+        change: SiteChange,
+        actor: &Actor,
+    ) -> Result<(), SettingsError> {
+        let mut row = site_settings::ActiveModel {
+            id: Set(SINGLETON),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        };
+        let mut what = Vec::new();
+        if let Some(name) = change.system_name.as_deref().map(str::trim) {
+            if name.is_empty() || name.chars().count() > 100 {
+                return Err(invalid(
+                    "system name",
+                    "give the product's name, up to 100 characters",
+                ));
+            }
+            row.system_name = Set(name.to_owned());
+            what.push("system name");
+        }
+        if let Some(email) = &change.support_email {
+            let email = optional(email);
+            if email
+                .as_deref()
+                .is_some_and(|e| !e.contains('@') || e.len() > 254)
+            {
+                return Err(invalid(
+                    "support e-mail",
+                    "use an address like support@example.com",
+                ));
+            }
+            row.support_email = Set(email);
+            what.push("support e-mail");
+        }
+        if let Some(phone) = &change.support_phone {
+            row.support_phone = Set(optional(phone));
+            what.push("support phone");
+        }
+        if let Some(url) = &change.legal_notice_url {
+            let url = optional(url);
+            check_url("legal notice URL", url.as_deref())?;
+            row.legal_notice_url = Set(url);
+            what.push("legal notice URL");
+        }
+        if let Some(url) = &change.privacy_url {
+            let url = optional(url);
+            check_url("privacy URL", url.as_deref())?;
+            row.privacy_url = Set(url);
+            what.push("privacy URL");
+        }
+        for (name, value) in &change.colors {
+            let (field, column): (&'static str, &mut sea_orm::ActiveValue<String>) =
+                match name.as_str() {
+                    "primary" => ("primary colour", &mut row.color_primary),
+                    "link" => ("link colour", &mut row.color_link),
+                    "success" => ("success colour", &mut row.color_success),
+                    "warning" => ("warning colour", &mut row.color_warning),
+                    "danger" => ("danger colour", &mut row.color_danger),
+                    "info" => ("info colour", &mut row.color_info),
+                    "text_primary" => ("primary text colour", &mut row.color_text_primary),
+                    "text_secondary" => ("secondary text colour", &mut row.color_text_secondary),
+                    _ => return Err(invalid("colour", format!("{name} is not a theme colour"))),
+                };
+            *column = Set(check_color(field, value)?);
+            what.push("colours");
+        }
+        if let Some(zone) = change.time_zone.as_deref().map(str::trim) {
+            if zone.parse::<chrono_tz::Tz>().is_err() {
+                return Err(invalid("time zone", "use an IANA name like Europe/Berlin"));
+            }
+            row.time_zone = Set(zone.to_owned());
+            what.push("time zone");
+        }
+        if let Some(language) = change.default_language.as_deref().map(str::trim) {
+            if !LANGUAGES.contains(&language) {
+                return Err(invalid(
+                    "language",
+                    format!("choose one of: {}", LANGUAGES.join(", ")),
+                ));
+            }
+            row.default_language = Set(language.to_owned());
+            what.push("language");
+        }
+        what.dedup();
+        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
+            row.clone().update(txn).await?;
+            audit::record(
+                txn,
+                actor,
+                None,
+                format!("Changed the site settings: {}", what.join(", ")),
+            )
+            .await?;
+            Ok(())
+        })?;
+        self.deps.events.publish(DomainEvent::SettingsChanged {
+            section: SettingsSection::Site,
+        });
+        Ok(())
+    }
+
+    /// Changes notification settings.
+    pub async fn update_notifications(
+        &self,
+        change: NotificationChange,
+        actor: &Actor,
+    ) -> Result<(), SettingsError> {
+        let mut row = notification_settings::ActiveModel {
+            id: Set(SINGLETON),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        };
+        if let Some(allow) = change.allow_subscriptions {
+            row.allow_subscriptions = Set(allow);
+        }
+        if let Some(reply_to) = &change.reply_to {
+            let reply_to = optional(reply_to);
+            if reply_to
+                .as_deref()
+                .is_some_and(|r| !r.contains('@') || r.len() > 254)
+            {
+                return Err(invalid(
+                    "reply-to",
+                    "use an address like support@example.com",
+                ));
+            }
+            row.reply_to = Set(reply_to);
+        }
+        if let Some(notify) = change.notify_maintenance {
+            row.notify_maintenance = Set(notify);
+        }
+        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
+            row.clone().update(txn).await?;
+            audit::record(txn, actor, None, "Changed the notification settings").await?;
+            Ok(())
+        })?;
+        self.deps.events.publish(DomainEvent::SettingsChanged {
+            section: SettingsSection::Notifications,
+        });
+        Ok(())
     }
 
     /// Turns new subscriptions on or off.

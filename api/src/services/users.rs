@@ -3,7 +3,9 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use super::{Deps, audit, tx};
 use crate::domain::Actor;
@@ -22,6 +24,10 @@ pub enum UserError {
     InvalidUsername,
     #[error("the password is too weak: {0}")]
     WeakPassword(&'static str),
+    #[error("user {0} does not exist")]
+    NotFound(i64),
+    #[error("you cannot deactivate your own account")]
+    OwnAccount,
     #[error("could not hash the password: {0}")]
     Hashing(String),
     #[error("database error: {0}")]
@@ -89,6 +95,86 @@ impl UserService {
         })
     }
 
+    /// Every console user, by username.
+    pub async fn list(&self) -> Result<Vec<admin_user::Model>, UserError> {
+        use sea_orm::QueryOrder;
+        Ok(admin_user::Entity::find()
+            .order_by_asc(admin_user::Column::Username)
+            .all(&self.deps.db)
+            .await?)
+    }
+
+    /// Deactivates a user or brings them back. Deactivating ends every session at
+    /// once; a user cannot deactivate themselves, so the console is never locked out
+    /// by accident.
+    pub async fn set_active(
+        &self,
+        id: i64,
+        active: bool,
+        actor: &Actor,
+    ) -> Result<admin_user::Model, UserError> {
+        if !active
+            && matches!(actor, Actor::User(name) if self.username_of(id).await?.as_deref() == Some(name.as_str()))
+        {
+            return Err(UserError::OwnAccount);
+        }
+        tx::write_tx!(&self.deps.db, UserError, |txn| {
+            let user = find(txn, id).await?;
+            let username = user.username.clone();
+            let updated = admin_user::ActiveModel {
+                id: Set(id),
+                active: Set(active),
+                token_version: Set(user.token_version + 1),
+                ..Default::default()
+            }
+            .update(txn)
+            .await?;
+            end_sessions(txn, id).await?;
+            let what = if active { "Reactivated" } else { "Deactivated" };
+            audit::record(txn, actor, None, format!("{what} the user {username}")).await?;
+            Ok(updated)
+        })
+    }
+
+    /// Sets a new password and ends every session of the user.
+    pub async fn reset_password(
+        &self,
+        id: i64,
+        password: &str,
+        actor: &Actor,
+    ) -> Result<(), UserError> {
+        let username = self.username_of(id).await?.ok_or(UserError::NotFound(id))?;
+        check_password_strength(&username, password)?;
+        let hash = hash_password(password.to_owned()).await?;
+        tx::write_tx!(&self.deps.db, UserError, |txn| {
+            let user = find(txn, id).await?;
+            admin_user::ActiveModel {
+                id: Set(id),
+                password_hash: Set(hash.clone()),
+                token_version: Set(user.token_version + 1),
+                ..Default::default()
+            }
+            .update(txn)
+            .await?;
+            end_sessions(txn, id).await?;
+            audit::record(
+                txn,
+                actor,
+                None,
+                format!("Reset the password of {username}"),
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn username_of(&self, id: i64) -> Result<Option<String>, UserError> {
+        Ok(admin_user::Entity::find_by_id(id)
+            .one(&self.deps.db)
+            .await?
+            .map(|user| user.username))
+    }
+
     /// Refuses passwords an attacker would guess first, before anything is stored.
     pub fn check_password(username: &str, password: &str) -> Result<(), UserError> {
         check_password_strength(username, password)
@@ -122,6 +208,23 @@ impl UserService {
         .map_err(|error| UserError::Hashing(error.to_string()))?;
         Ok(user.filter(|_| matches))
     }
+}
+
+async fn find(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result<admin_user::Model, UserError> {
+    admin_user::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or(UserError::NotFound(id))
+}
+
+/// Refresh tokens outlive the token version; remove them too.
+async fn end_sessions(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result<(), DbErr> {
+    crate::store::refresh_token::Entity::delete_many()
+        .filter(crate::store::refresh_token::Column::UserId.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Rejects passwords an attacker would guess first.

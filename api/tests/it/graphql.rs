@@ -552,3 +552,112 @@ both_databases! {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_and_password_resets_end_sessions_at_once() {
+    let db = TestDb::sqlite().await;
+    let app = TestApp::start(db.app_config(&[])).await;
+    let alice = login(&app).await;
+    let created = gql(
+        &app,
+        Some(&alice),
+        "mutation { createUser(username: \"bob\", password: \"bobs long password\") { id } }",
+        json!({}),
+    )
+    .await;
+    let bob_id = created["data"]["createUser"]["id"].as_i64().unwrap();
+    let bob_login = |password: &'static str| {
+        let app = &app;
+        async move {
+            gql(
+                app,
+                None,
+                "mutation($p: String!) { login(username: \"bob\", password: $p) { accessToken } }",
+                json!({ "p": password }),
+            )
+            .await
+        }
+    };
+    let bob = bob_login("bobs long password").await["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        gql(&app, Some(&bob), "{ me { username } }", json!({})).await["data"]["me"]["username"],
+        "bob"
+    );
+
+    let deactivated = gql(
+        &app,
+        Some(&alice),
+        "mutation($id: Int!) { setUserActive(id: $id, active: false) { active } }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    assert_eq!(deactivated["data"]["setUserActive"]["active"], false);
+    assert_eq!(
+        code(&gql(&app, Some(&bob), "{ me { username } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        code(&bob_login("bobs long password").await),
+        "UNAUTHENTICATED"
+    );
+
+    let alice_id = gql(&app, Some(&alice), "{ me { id } }", json!({})).await["data"]["me"]["id"]
+        .as_i64()
+        .unwrap();
+    let own = gql(
+        &app,
+        Some(&alice),
+        "mutation($id: Int!) { setUserActive(id: $id, active: false) { active } }",
+        json!({ "id": alice_id }),
+    )
+    .await;
+    assert_eq!(code(&own), "CONFLICT");
+
+    gql(
+        &app,
+        Some(&alice),
+        "mutation($id: Int!) { setUserActive(id: $id, active: true) { active } }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    let bob = bob_login("bobs long password").await["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let weak = gql(
+        &app,
+        Some(&alice),
+        "mutation($id: Int!) { resetPassword(id: $id, password: \"short\") }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    assert_eq!(code(&weak), "BAD_USER_INPUT");
+    let reset = gql(
+        &app,
+        Some(&alice),
+        "mutation($id: Int!) { resetPassword(id: $id, password: \"a brand new passphrase\") }",
+        json!({ "id": bob_id }),
+    )
+    .await;
+    assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
+    assert_eq!(
+        code(&gql(&app, Some(&bob), "{ me { username } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
+    assert!(bob_login("a brand new passphrase").await["data"]["login"]["accessToken"].is_string());
+    let users = gql(
+        &app,
+        Some(&alice),
+        "{ users { username active } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        users["data"]["users"],
+        json!([{ "username": "alice", "active": true }, { "username": "bob", "active": true }])
+    );
+    app.stop().await;
+}
