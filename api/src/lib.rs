@@ -16,6 +16,7 @@ pub mod public;
 pub mod ratelimit;
 pub mod secret;
 pub mod services;
+pub mod simulate;
 pub mod spool;
 pub mod store;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use monostat::app::{App, Role, shutdown_signal};
 use monostat::config::Config;
 use monostat::domain::Actor;
 use monostat::services::UserError;
+use monostat::simulate::SimulatedAlert;
 use monostat::{store, telemetry};
 
 #[derive(Parser)]
@@ -34,6 +35,13 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL); `schema.graphql` is its output.
     ExportSchema,
+    /// Send a test alert to the running server's OpsGenie hook, wait for Enter (or
+    /// `--close-after`), then close it.
+    SimulateAlert {
+        /// Close the alert after this many seconds instead of waiting for Enter.
+        #[arg(long, value_name = "SECONDS")]
+        close_after: Option<u64>,
+    },
     /// Create a console user with full rights.
     Createsuperuser {
         /// Username; asked for when not given.
@@ -75,6 +83,7 @@ fn main() -> ExitCode {
             Command::Serve { role } => serve(config, role).await,
             Command::Migrate => migrate(config).await,
             Command::ExportSchema => unreachable!("handled before start-up"),
+            Command::SimulateAlert { close_after } => simulate_alert(config, close_after).await,
             Command::Createsuperuser {
                 username,
                 password_stdin,
@@ -167,6 +176,25 @@ async fn createsuperuser(
         ) => Err(error.into()),
         Err(error) => Err(error).context("could not create the user"),
     }
+}
+
+async fn simulate_alert(config: Config, close_after: Option<u64>) -> anyhow::Result<()> {
+    let app = App::init(config).await?;
+    let alert = SimulatedAlert::new(&app.config, &app.services.settings).await;
+    app.stop.cancel();
+    let alert = alert?;
+    let opened = alert.open().await?;
+    println!("sent a test alert ({}): {opened}", alert.alert_id());
+    println!("the public page now shows a suspected incident");
+    match close_after {
+        Some(seconds) => tokio::time::sleep(std::time::Duration::from_secs(seconds)).await,
+        None => {
+            prompt("press Enter to close the alert ")?;
+        }
+    }
+    let closed = alert.close().await?;
+    println!("closed the test alert: {closed}");
+    Ok(())
 }
 
 fn prompt(question: &str) -> anyhow::Result<String> {

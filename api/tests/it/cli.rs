@@ -3,7 +3,11 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::TestDb;
+use std::time::Duration;
+
+use monostat::domain::{IncidentId, IncidentStatus};
+
+use crate::common::{TestApp, TestDb, both_databases};
 
 fn monostat(db: &TestDb, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_monostat"))
@@ -108,7 +112,7 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(std::time::Duration::from_secs(20), stdout.next_line())
+    let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
         .await
         .unwrap()
         .unwrap()
@@ -132,9 +136,76 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
             .unwrap()
             .success()
     );
-    let status = tokio::time::timeout(std::time::Duration::from_secs(20), server.wait())
+    let status = tokio::time::timeout(Duration::from_secs(20), server.wait())
         .await
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
+}
+
+// `simulate-alert` drives the running server's own webhook: a suspected incident while
+// the alert is open, dismissed by itself once the operator presses Enter.
+both_databases! {
+    async fn simulate_alert_opens_and_closes_a_test_alert(db: TestDb) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+        let app = TestApp::start(db.app_config(&[])).await;
+        let listen = app.base.trim_start_matches("http://").to_owned();
+        let mut simulate = tokio::process::Command::new(env!("CARGO_BIN_EXE_monostat"))
+            .arg("simulate-alert")
+            .env_clear()
+            .envs(db.env())
+            .env("MONOSTAT_LISTEN", &listen)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(simulate.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(first.starts_with("sent a test alert"), "{first}");
+        let opened: serde_json::Value =
+            serde_json::from_str(first.split_once("): ").unwrap().1).unwrap();
+        let id = IncidentId(opened["incident"].as_i64().unwrap());
+        let incident = app.services.incidents.get(id).await.unwrap();
+        assert_eq!(incident.status, IncidentStatus::Suspected);
+        let alerts = app.services.incidents.alerts(id).await.unwrap();
+        assert_eq!(alerts[0].message, monostat::simulate::MESSAGE);
+
+        let mut stdin = simulate.stdin.take().unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        let output = tokio::time::timeout(Duration::from_secs(20), simulate.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let incident = app.services.incidents.get(id).await.unwrap();
+        assert_eq!(incident.status, IncidentStatus::Dismissed);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn simulate_alert_explains_when_no_server_runs() {
+    let db = TestDb::sqlite().await;
+    // Port 9 (discard) is closed on test machines.
+    let output = Command::new(env!("CARGO_BIN_EXE_monostat"))
+        .args(["simulate-alert", "--close-after", "0"])
+        .env_clear()
+        .envs(db.env())
+        .env("MONOSTAT_LISTEN", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("is `monostat serve` running?"),
+        "{}",
+        stderr(&output)
+    );
 }
