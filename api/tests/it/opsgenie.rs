@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use monostat::domain::{Actor, IncidentStatus, Origin};
+use monostat::domain::{Actor, IncidentId, IncidentStatus, Origin};
 use monostat::services::follow_up::{SLACK_SYNC, SlackNote, SlackSync};
-use monostat::services::{AlertEvent, AlertReport};
+use monostat::services::{AlertEvent, AlertReport, IncidentChange};
 use monostat::spool::AlertSpool;
 use monostat::store::{alert, incident};
 use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
@@ -63,6 +63,9 @@ both_databases! {
         // OpsGenie sends a second Create when the alert is routed to another team.
         let (status, again) = post(&app, &url, fixture("opsgenie/create.json")).await;
         assert_eq!((status, again["incident"].as_i64()), (200, Some(id)));
+        // The 2017 shape of the same alert, numbers as strings, is the same alert.
+        let (status, legacy) = post(&app, &url, fixture("opsgenie/create-legacy-string-numbers.json")).await;
+        assert_eq!((status, legacy["incident"].as_i64()), (200, Some(id)), "{legacy}");
         let (_, second) = post(&app, &url, fixture("opsgenie/create-second-alert-no-description.json")).await;
         assert_eq!(second["incident"].as_i64(), Some(id), "the second alert joins the open incident");
 
@@ -120,14 +123,68 @@ both_databases! {
         let url = hook_url(&app).await;
         let template = String::from_utf8(fixture("opsgenie/create.json")).unwrap();
         let mut requests = tokio::task::JoinSet::new();
-        for n in 0..20 {
+        for n in 0..50 {
             let (app, url) = (app.clone(), url.clone());
             let body = template.replace(FIRST_ALERT, &format!("alert-{n}"));
             requests.spawn(async move { post(&app, &url, body.into_bytes()).await.0 });
         }
         assert!(requests.join_all().await.iter().all(|status| *status == 200));
         assert_eq!(incidents(&db).await.len(), 1);
-        assert_eq!(alert::Entity::find().count(&db.conn).await.unwrap(), 20);
+        assert_eq!(alert::Entity::find().count(&db.conn).await.unwrap(), 50);
+    }
+
+    async fn closing_the_last_alert_dismisses_only_a_suspected_incident(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let url = hook_url(&app).await;
+        // Closed by the monitoring tool through OpsGenie's API, on a confirmed incident:
+        // it stays, and the team is reminded to resolve it when it is really over.
+        let (_, opened) = post(&app, &url, fixture("opsgenie/create.json")).await;
+        let id = IncidentId(opened["incident"].as_i64().unwrap());
+        app.services.incidents.confirm(id, &Actor::User("alice".into()), false).await.unwrap();
+        let (status, body) = post(&app, &url, fixture("opsgenie/close-by-api.json")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(app.services.incidents.get(id).await.unwrap().status, IncidentStatus::Confirmed);
+        let notes: Vec<Option<SlackNote>> = payloads::<SlackSync>(&db.jobs_of_kind(SLACK_SYNC).await).into_iter().map(|j| j.note).collect();
+        assert_eq!(notes.last(), Some(&Some(SlackNote::AlertsClosed)));
+        app.services.incidents.update(id, &Actor::User("alice".into()), IncidentChange { new_status: Some(IncidentStatus::Resolved), text: Some("Fixed.".into()), ..Default::default() }).await.unwrap();
+
+        // A deleted alert counts as closed: the suspected incident it opened goes away.
+        let (_, reopened) = post(&app, &url, fixture("opsgenie/create.json")).await;
+        assert_eq!(reopened["incident"].as_i64(), Some(id.0), "a known alert stays with its incident");
+        let fresh = String::from_utf8(fixture("opsgenie/create.json")).unwrap().replace(FIRST_ALERT, "deleted-later");
+        let (_, suspected) = post(&app, &url, fresh.into_bytes()).await;
+        let suspected = IncidentId(suspected["incident"].as_i64().unwrap());
+        assert_ne!(suspected, id);
+        let delete = String::from_utf8(fixture("opsgenie/delete.json")).unwrap().replace(FIRST_ALERT, "deleted-later");
+        let (status, body) = post(&app, &url, delete.into_bytes()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(app.services.incidents.get(suspected).await.unwrap().status, IncidentStatus::Dismissed);
+        app.stop().await;
+    }
+
+    async fn the_public_status_shows_a_suspected_incident_once_the_webhook_answers(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let url = hook_url(&app).await;
+        let (status, _) = post(&app, &url, fixture("opsgenie/create.json")).await;
+        assert_eq!(status, 200);
+        // The snapshot rebuilds after the event; poll instead of racing it.
+        let mut seen = None;
+        for _ in 0..100 {
+            let json: Value = app.client.get(app.url("/api/v2/status.json")).send().await.unwrap().json().await.unwrap();
+            let graphql: Value = app.client.post(app.url("/graphql"))
+                .json(&serde_json::json!({ "query": "{ status { headline current { status title } } }" }))
+                .send().await.unwrap().json().await.unwrap();
+            if json["status"]["indicator"] != "none" && graphql["data"]["status"]["current"].as_array().is_some_and(|a| !a.is_empty()) {
+                seen = Some((json, graphql));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (json, graphql) = seen.expect("the public status never showed the alert");
+        assert_eq!(json["status"]["indicator"], "critical", "{json}");
+        assert_eq!(graphql["data"]["status"]["headline"], "MIGHT_HAVE_ISSUES", "{graphql}");
+        assert_eq!(graphql["data"]["status"]["current"][0]["status"], "SUSPECTED", "{graphql}");
+        app.stop().await;
     }
 
     async fn a_rotated_secret_stops_working_at_once(db: TestDb) {
