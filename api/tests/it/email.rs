@@ -430,6 +430,26 @@ both_databases! {
         assert_each_got_exactly_one(&sink.mails(), &addresses[..5]);
     }
 
+    async fn a_deferred_address_is_retried_and_mailed_once(db: TestDb) {
+        let Some(sink) = SmtpSink::start_greylisting("grey").await else { return };
+        let h = db.services().await;
+        let mut addresses: Vec<String> = (0..4).map(|i| format!("ok{i}@example.com")).collect();
+        addresses.push("grey@example.com".into());
+        import(&h.services, &addresses).await;
+        let (id, job) = confirmed_incident(&h, &db, "g1").await;
+        let handler = handler(&h, config_with(&db, &sink));
+        // A 451 is no verdict on the address: the job fails for now, to be retried
+        // with back-off, and the deferred delivery stays pending.
+        let first = handler.run(&job).await;
+        assert!(matches!(&first, Err(JobError::Temporary(reason)) if reason.contains("451")), "{first:?}");
+        let progress = h.services.notifications.progress(id, IncidentStatus::Confirmed).await.unwrap();
+        assert_eq!((progress.sent, progress.failed, progress.pending), (4, 0, 1));
+        run_until_done(&handler, &job).await;
+        let progress = h.services.notifications.progress(id, IncidentStatus::Confirmed).await.unwrap();
+        assert_eq!((progress.sent, progress.failed, progress.pending), (5, 0, 0));
+        assert_each_got_exactly_one(&sink.mails(), &addresses);
+    }
+
     async fn console_list_management(db: TestDb) {
         let h = db.services().await;
         let mut events = h.events.subscribe();

@@ -167,6 +167,50 @@ both_databases! {
         app.stop().await;
     }
 
+    async fn console_settings_subscribers_and_notification_progress(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let token = login(&app).await;
+        let bad = gql(&app, Some(&token), "mutation { updateSiteSettings(input: { systemName: \"Acme\", theme: { primary: \"blue\" } }) }", json!({})).await;
+        assert_eq!(code(&bad), "BAD_USER_INPUT", "{bad}");
+        assert_eq!(bad["errors"][0]["extensions"]["field"], "primary colour");
+        let zone = gql(&app, Some(&token), "mutation { updateSiteSettings(input: { timeZone: \"Mars/Olympus\" }) }", json!({})).await;
+        assert_eq!(zone["errors"][0]["extensions"]["field"], "time zone", "{zone}");
+        let saved = gql(&app, Some(&token), "mutation { updateSiteSettings(input: { systemName: \"Acme\", timeZone: \"Europe/Berlin\", theme: { primary: \"#1F2937\" } }) }", json!({})).await;
+        assert_eq!(saved["data"]["updateSiteSettings"], true, "{saved}");
+        let reply_to = gql(&app, Some(&token), "mutation { updateNotificationSettings(input: { allowSubscriptions: true, replyTo: \"nobody\" }) }", json!({})).await;
+        assert_eq!(reply_to["errors"][0]["extensions"]["field"], "reply-to", "{reply_to}");
+        let opened = gql(&app, Some(&token), "mutation { updateNotificationSettings(input: { allowSubscriptions: true, replyTo: \"help@acme.example\" }) }", json!({})).await;
+        assert_eq!(opened["data"]["updateNotificationSettings"], true, "{opened}");
+        // The public side follows from its snapshot, rebuilt after the change.
+        let mut site = Value::Null;
+        for _ in 0..100 {
+            site = gql(&app, None, "{ status { site { systemName timeZone subscriptionsOpen theme { primary } } } }", json!({})).await["data"]["status"]["site"].clone();
+            if site["systemName"] == "Acme" && site["subscriptionsOpen"] == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(site, json!({ "systemName": "Acme", "timeZone": "Europe/Berlin", "subscriptionsOpen": true, "theme": { "primary": "#1f2937" } }));
+
+        let added = gql(&app, Some(&token), "mutation { addSubscriber(email: \"Ann@Example.com\", consented: true) { email active } }", json!({})).await;
+        assert_eq!(added["data"]["addSubscriber"], json!({ "email": "ann@example.com", "active": true }), "{added}");
+        let created = gql(&app, Some(&token), "mutation { createIncident(input: { title: \"Checkout fails\", status: CONFIRMED, severity: OUTAGE }) { id } }", json!({})).await;
+        let id = created["data"]["createIncident"]["id"].as_i64().unwrap();
+        // No SMTP host: the worker writes the mail as an .eml file and marks it sent.
+        let mut progress = Value::Null;
+        for _ in 0..200 {
+            progress = gql(&app, Some(&token), "query($id: Int!) { notificationProgress(incidentId: $id, status: CONFIRMED) { total sent failed pending } }", json!({ "id": id })).await["data"]["notificationProgress"].clone();
+            if progress["sent"] == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(progress, json!({ "total": 1, "sent": 1, "failed": 0, "pending": 0 }));
+        let anonymous = gql(&app, None, "query($id: Int!) { notificationProgress(incidentId: $id, status: CONFIRMED) { total } }", json!({ "id": id })).await;
+        assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+        app.stop().await;
+    }
+
     async fn forged_expired_and_revoked_tokens_are_refused(db: TestDb) {
         let app = TestApp::start(db.app_config(&[])).await;
         let token = login(&app).await;

@@ -4,9 +4,12 @@
 Stores every accepted message as one file in DIR (written aside, then renamed, so a
 reader never sees half a message), with the envelope recipient in a first
 `X-Sink-Rcpt:` line. RCPT TO addresses containing the --reject text are refused with
-550. --delay slows each DATA down, so tests can interrupt a fan-out halfway.
+550. RCPT TO addresses containing the --greylist text are deferred with 451 the first
+time and accepted afterwards, as greylisting servers do. --delay slows each DATA down,
+so tests can interrupt a fan-out halfway.
 
-    smtp_sink.py --port 2525 --dir /tmp/mails [--reject reject] [--delay 0.05]
+    smtp_sink.py --port 2525 --dir /tmp/mails [--reject reject] [--greylist grey]
+                 [--delay 0.05]
 
 Prints "ready" once it listens; stops on SIGTERM/SIGINT.
 """
@@ -21,14 +24,19 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, directory, reject, delay):
+    def __init__(self, directory, reject, greylist, delay):
         self.directory = directory
         self.reject = reject
+        self.greylist = greylist
+        self.deferred = set()
         self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.reject and self.reject in address:
             return "550 5.1.1 <%s>: mailbox unavailable" % address
+        if self.greylist and self.greylist in address and address not in self.deferred:
+            self.deferred.add(address)
+            return "451 4.7.1 <%s>: greylisted, try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -49,11 +57,12 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--reject", default=None)
+    parser.add_argument("--greylist", default=None)
     parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     controller = Controller(
-        Sink(args.dir, args.reject, args.delay),
+        Sink(args.dir, args.reject, args.greylist, args.delay),
         hostname="127.0.0.1",
         port=args.port,
         ready_timeout=10,

@@ -12,6 +12,7 @@ pub struct SmtpSink {
     pub port: u16,
     pub dir: TempDir,
     reject: Option<String>,
+    greylist: Option<String>,
     delay: Option<f64>,
     child: Option<Child>,
 }
@@ -31,6 +32,14 @@ impl SmtpSink {
 
     /// `reject`: RCPT TO addresses containing it get 550. `delay`: seconds per DATA.
     pub async fn start_with(reject: Option<&str>, delay: Option<f64>) -> Option<Self> {
+        Self::start_configured(reject, None, delay).await
+    }
+
+    async fn start_configured(
+        reject: Option<&str>,
+        greylist: Option<&str>,
+        delay: Option<f64>,
+    ) -> Option<Self> {
         let available = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .stdout(Stdio::null())
@@ -55,11 +64,17 @@ impl SmtpSink {
             port,
             dir: tempfile::tempdir().unwrap(),
             reject: reject.map(str::to_owned),
+            greylist: greylist.map(str::to_owned),
             delay,
             child: None,
         };
         sink.restart().await;
         Some(sink)
+    }
+
+    /// RCPT TO addresses containing `greylist` get a 451 the first time, then 250.
+    pub async fn start_greylisting(greylist: &str) -> Option<Self> {
+        Self::start_configured(None, Some(greylist), None).await
     }
 
     /// Starts the server (again) on the same port and directory.
@@ -76,6 +91,9 @@ impl SmtpSink {
             .kill_on_drop(true);
         if let Some(reject) = &self.reject {
             command.arg("--reject").arg(reject);
+        }
+        if let Some(greylist) = &self.greylist {
+            command.arg("--greylist").arg(greylist);
         }
         if let Some(delay) = self.delay {
             command.arg("--delay").arg(delay.to_string());
