@@ -209,3 +209,27 @@ async fn simulate_alert_explains_when_no_server_runs() {
         stderr(&output)
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let db = TestDb::sqlite().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_monostat"))
+        .args(["simulate-alert", "--close-after", "0"])
+        .env_clear()
+        .envs(db.env())
+        .env("MONOSTAT_LISTEN", "127.0.0.1:9")
+        .env("MONOSTAT_LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    let logs: Vec<serde_json::Value> = stderr(&output)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(!logs.is_empty(), "{}", stderr(&output));
+    assert!(
+        logs.iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+}

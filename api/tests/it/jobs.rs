@@ -54,6 +54,20 @@ impl JobHandler for Flaky {
     }
 }
 
+/// Never finishes by itself: stands for a job still running when the process stops.
+struct Stuck;
+
+#[async_trait::async_trait]
+impl JobHandler for Stuck {
+    fn kind(&self) -> &'static str {
+        "test.stuck"
+    }
+
+    async fn run(&self, _job: &job::Model) -> Result<(), JobError> {
+        std::future::pending().await
+    }
+}
+
 async fn wait_for_status(db: &TestDb, id: i64, status: &str) -> job::Model {
     for _ in 0..200 {
         let job = load(db, id).await;
@@ -144,6 +158,24 @@ both_databases! {
         assert!(!short.complete(id, "dead-worker:1").await.unwrap(), "the old lease no longer counts");
         assert!(short.complete(id, "other:2").await.unwrap());
         assert_eq!(load(&db, id).await.status, "done");
+    }
+
+    async fn stopping_hands_running_jobs_back_after_the_grace_period(db: TestDb) {
+        let queue = queue(&db, Duration::from_secs(3600));
+        let id = NewJob::new("test.stuck", &()).enqueue(&db.conn).await.unwrap().unwrap();
+        let pool = WorkerPool::new(queue.clone(), JobWaker::default(), 1)
+            .register(Stuck)
+            .poll_interval(Duration::from_millis(20));
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(pool.run(stop.clone(), Duration::from_millis(200)));
+        let claimed = wait_for_status(&db, id, "running").await;
+        assert!(claimed.locked_by.is_some());
+        stop.cancel();
+        running.await.unwrap();
+        // Not an hour-long lease to wait out: the next worker can take it at once.
+        let released = load(&db, id).await;
+        assert_eq!((released.status.as_str(), released.locked_by), ("pending", None));
+        assert!(queue.claim(&["test.stuck"], "pool-b:0:1").await.unwrap().is_some());
     }
 
     async fn released_leases_are_claimable_at_once(db: TestDb) {

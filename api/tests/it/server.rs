@@ -12,6 +12,7 @@ both_databases! {
             // The second round re-runs migrations and default settings on a used database.
             let app = App::init(db.app_config(&[])).await.unwrap();
             let stop = app.stop.clone();
+            let services = app.services.clone();
             let (address, running) = app.start(Role::All).await.unwrap();
             let base = format!("http://{address}");
             let client = reqwest::Client::new();
@@ -22,9 +23,11 @@ both_databases! {
             assert_eq!(ready.status(), 200);
             let body: serde_json::Value = ready.json().await.unwrap();
             assert_eq!(body["database"], "reachable");
+            services.settings.set_allow_subscriptions(true, &monostat::domain::Actor::System).await.unwrap();
             let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
             assert!(metrics.contains("monostat_jobs{state=\"pending\"}"), "{metrics}");
             assert!(metrics.contains("monostat_http_requests_total{route=\"/healthz\""), "{metrics}");
+            assert!(metrics.contains("monostat_events_published_total"), "{metrics}");
             let missing = client.get(format!("{base}/no-such-page")).send().await.unwrap();
             assert_eq!(missing.status(), 404);
 
