@@ -161,7 +161,7 @@ both_databases! {
     }
 
     async fn stopping_hands_running_jobs_back_after_the_grace_period(db: TestDb) {
-        let queue = queue(&db, Duration::from_secs(3600));
+        let queue = queue(&db, Duration::from_hours(1));
         let id = NewJob::new("test.stuck", &()).enqueue(&db.conn).await.unwrap().unwrap();
         let pool = WorkerPool::new(queue.clone(), JobWaker::default(), 1)
             .register(Stuck)
