@@ -17,7 +17,7 @@ use crate::services::{
 const REFRESH_COOKIE: &str = "monostat_refresh";
 
 /// The logged-in user, or UNAUTHENTICATED.
-fn console_user<'a>(ctx: &'a Context<'_>) -> Result<&'a ConsoleUser> {
+pub(super) fn console_user<'a>(ctx: &'a Context<'_>) -> Result<&'a ConsoleUser> {
     match ctx.data::<Caller>()? {
         Caller::Console(user) => Ok(user),
         Caller::InvalidToken => {
@@ -27,7 +27,7 @@ fn console_user<'a>(ctx: &'a Context<'_>) -> Result<&'a ConsoleUser> {
     }
 }
 
-fn actor<'a>(ctx: &'a Context<'_>) -> Result<(Actor, &'a Services)> {
+pub(super) fn actor<'a>(ctx: &'a Context<'_>) -> Result<(Actor, &'a Services)> {
     let user = console_user(ctx)?;
     Ok((Actor::User(user.username.clone()), ctx.data::<Services>()?))
 }

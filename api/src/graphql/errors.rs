@@ -56,7 +56,9 @@ impl ToGql for IncidentError {
     fn to_gql(self) -> Error {
         let error = self;
         match &error {
-            IncidentError::NotFound(_) => Code::NotFound.error(error.to_string()),
+            IncidentError::NotFound(_) | IncidentError::EntryNotFound(_) => {
+                Code::NotFound.error(error.to_string())
+            }
             IncidentError::Transition(_) => Code::Conflict.error(error.to_string()),
             IncidentError::Invalid { field, .. } => Code::BadUserInput
                 .error(error.to_string())
@@ -82,7 +84,9 @@ impl ToGql for SettingsError {
     fn to_gql(self) -> Error {
         let error = self;
         match &error {
-            SettingsError::SetByEnvironment(_) => Code::Conflict.error(error.to_string()),
+            SettingsError::SetByEnvironment(_) | SettingsError::EnvironmentWins { .. } => {
+                Code::Conflict.error(error.to_string())
+            }
             SettingsError::Invalid { field, .. } => Code::BadUserInput
                 .error(error.to_string())
                 .extend_with(|_, e| e.set("field", *field)),

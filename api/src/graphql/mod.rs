@@ -8,6 +8,7 @@
 #![allow(clippy::unused_async)]
 
 mod console;
+mod console_admin;
 mod errors;
 mod public;
 mod subscription;
@@ -29,10 +30,18 @@ const MAX_DEPTH: usize = 12;
 const MAX_COMPLEXITY: usize = 1_000;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(public::PublicQuery, console::ConsoleQuery);
+pub struct QueryRoot(
+    public::PublicQuery,
+    console::ConsoleQuery,
+    console_admin::ConsoleAdminQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(public::PublicMutation, console::ConsoleMutation);
+pub struct MutationRoot(
+    public::PublicMutation,
+    console::ConsoleMutation,
+    console_admin::ConsoleAdminMutation,
+);
 
 pub type MonostatSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -209,7 +209,10 @@ pub struct Site {
 impl From<SiteInfo> for Site {
     fn from(site: SiteInfo) -> Self {
         Self {
-            logo_url: site.has_logo.then(|| "/logo".to_owned()),
+            logo_url: site
+                .logo
+                .as_ref()
+                .map(|logo| format!("/logo?v={}", logo.version)),
             system_name: site.system_name,
             support_email: site.support_email,
             support_phone: site.support_phone,

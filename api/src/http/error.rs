@@ -51,7 +51,7 @@ impl IntoResponse for ApiError {
 impl From<IncidentError> for ApiError {
     fn from(error: IncidentError) -> Self {
         let status = match &error {
-            IncidentError::NotFound(_) => StatusCode::NOT_FOUND,
+            IncidentError::NotFound(_) | IncidentError::EntryNotFound(_) => StatusCode::NOT_FOUND,
             IncidentError::Transition(_) => StatusCode::CONFLICT,
             IncidentError::Invalid { .. } | IncidentError::NothingToUpdate => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -69,7 +69,7 @@ impl From<IncidentError> for ApiError {
 impl From<SettingsError> for ApiError {
     fn from(error: SettingsError) -> Self {
         match &error {
-            SettingsError::SetByEnvironment(_) => {
+            SettingsError::SetByEnvironment(_) | SettingsError::EnvironmentWins { .. } => {
                 Self::new(StatusCode::CONFLICT, error.to_string())
             }
             SettingsError::Invalid { .. } => {

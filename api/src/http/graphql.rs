@@ -22,6 +22,8 @@ use crate::services::Services;
 
 /// Real queries are a few KiB; this leaves room for large variables.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A multipart request carries the logo and the query around it.
+const MAX_UPLOAD_BYTES: usize = crate::services::LOGO_MAX_BYTES + MAX_BODY_BYTES;
 
 pub fn routes() -> Router<Arc<AppState>> {
     // Open to every origin for public queries. Console calls carry an Authorization
@@ -90,12 +92,29 @@ async fn post_graphql(
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+    // Browsers send multipart forms across sites without asking; only console calls,
+    // whose Authorization header no other site can send, may upload.
+    if multipart && !headers.contains_key(header::AUTHORIZATION) {
+        return unreadable(
+            StatusCode::BAD_REQUEST,
+            "file uploads need a console session (Authorization: Bearer …)",
+        );
+    }
+    let limit = if multipart {
+        MAX_UPLOAD_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
     // The GraphQL extractor streams the body itself, past axum's limit; cap it here.
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
         return unreadable(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the request is larger than {MAX_BODY_BYTES} bytes"),
+            &format!("the request is larger than {limit} bytes"),
         );
     };
     let request = Request::from_parts(parts, axum::body::Body::from(body));

@@ -22,6 +22,7 @@ use crate::spool::AlertSpool;
 
 mod error;
 mod graphql;
+mod logo;
 mod public;
 
 /// What every handler may use.
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::adapters::opsgenie::routes())
         .merge(graphql::routes())
         .merge(public::routes())
+        .merge(logo::routes())
         .merge(crate::adapters::email::web::routes())
         .with_state(Arc::new(state))
         .layer(middleware::from_fn(track_requests))

@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::events::DomainEvent;
 use crate::store::{alert, incident, incident_update, notification_settings};
 
-const TITLE_MAX_CHARS: usize = 200;
+pub(super) const TITLE_MAX_CHARS: usize = 200;
 const EXTERNAL_ID_MAX_CHARS: usize = 255;
 const ALERT_TEXT_MAX_CHARS: usize = 10_000;
 
@@ -29,6 +29,8 @@ const ALERT_TEXT_MAX_CHARS: usize = 10_000;
 pub enum IncidentError {
     #[error("incident {0} does not exist")]
     NotFound(IncidentId),
+    #[error("timeline entry {0} does not exist")]
+    EntryNotFound(i64),
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("{field}: {message}")]
@@ -164,7 +166,7 @@ struct Transition {
 
 #[derive(Clone)]
 pub struct IncidentService {
-    deps: Deps,
+    pub(super) deps: Deps,
 }
 
 impl IncidentService {
@@ -902,7 +904,7 @@ async fn add_entry(
 
 /// The incident, locked against concurrent changes until `txn` ends (PostgreSQL row
 /// lock; SQLite's immediate transaction already holds the database's write lock).
-async fn lock_incident(
+pub(super) async fn lock_incident(
     txn: &DatabaseTransaction,
     id: IncidentId,
 ) -> Result<incident::Model, IncidentError> {
@@ -1020,7 +1022,7 @@ fn clip(text: &str, max_chars: usize) -> String {
 
 impl Deps {
     /// After a commit: tell every replica, and start the jobs it enqueued.
-    fn changed(&self, incident_id: IncidentId) {
+    pub(super) fn changed(&self, incident_id: IncidentId) {
         self.events
             .publish(DomainEvent::IncidentChanged { incident_id });
         self.jobs.wake();

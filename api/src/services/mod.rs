@@ -7,8 +7,10 @@
 
 pub mod audit;
 mod auth;
+mod corrections;
 pub mod follow_up;
 mod incidents;
+mod logo;
 mod notifications;
 mod public;
 mod settings;
@@ -21,10 +23,12 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 pub use auth::{AuthError, AuthService, ConsoleUser, REFRESH_TTL, Session};
+pub use corrections::{ConsoleFilter, ConsolePage, ENTRY_MAX_CHARS, IncidentEdit};
 pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
     IncidentService, NewIncident,
 };
+pub use logo::{LOGO_MAX_BYTES, sniff_image};
 pub use notifications::{
     DeliveryProgress, FanOut, NotificationError, NotificationService, PendingDelivery, Preparation,
 };
@@ -33,7 +37,8 @@ pub use public::{
     SiteInfo, StatusView, Theme,
 };
 pub use settings::{
-    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackSettings,
+    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackChange,
+    SlackSettings,
 };
 pub use subscribers::{
     ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,

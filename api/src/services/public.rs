@@ -50,10 +50,32 @@ pub struct SiteInfo {
     pub legal_notice_url: Option<String>,
     pub privacy_url: Option<String>,
     pub theme: Theme,
-    pub has_logo: bool,
+    pub logo: Option<Logo>,
     pub time_zone: String,
     pub default_language: String,
     pub subscriptions_open: bool,
+}
+
+/// The uploaded logo, carried with the public state so it is served without the
+/// database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logo {
+    pub content_type: String,
+    pub data: std::sync::Arc<[u8]>,
+    /// Changes with the image; part of its URL, so browsers may keep it for good.
+    pub version: String,
+}
+
+impl Logo {
+    fn new(content_type: String, data: Vec<u8>) -> Self {
+        use sha2::{Digest, Sha256};
+        let version = hex::encode(&Sha256::digest(&data)[..8]);
+        Self {
+            content_type,
+            data: data.into(),
+            version,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,7 +154,9 @@ impl PublicService {
                 text_primary: site.color_text_primary,
                 text_secondary: site.color_text_secondary,
             },
-            has_logo: site.logo_data.is_some(),
+            logo: site
+                .logo_data
+                .map(|data| Logo::new(site.logo_content_type.unwrap_or_default(), data)),
             time_zone: site.time_zone,
             default_language: site.default_language,
             subscriptions_open: notifications.is_some_and(|n| n.allow_subscriptions),

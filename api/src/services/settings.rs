@@ -25,6 +25,11 @@ pub enum SettingsError {
     SetByEnvironment(Origin),
     #[error("{0} is not an alert source")]
     NotAnAlertSource(Origin),
+    #[error("the {setting} is set by the environment ({var}); change it there")]
+    EnvironmentWins {
+        setting: &'static str,
+        var: &'static str,
+    },
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,
@@ -62,6 +67,15 @@ pub struct NotificationChange {
     /// `Some("")` removes the reply-to address.
     pub reply_to: Option<String>,
     pub notify_maintenance: Option<bool>,
+}
+
+/// A change to the Slack settings; `None` keeps a value, `Some("")` removes it.
+#[derive(Clone, Debug, Default)]
+pub struct SlackChange {
+    pub bot_token: Option<String>,
+    pub signing_secret: Option<String>,
+    /// With or without `#`; the channel id is resolved again for a new name.
+    pub channel_name: Option<String>,
 }
 
 /// Languages the public pages and mails are written in.
@@ -119,7 +133,7 @@ const SECRET_CACHE_TTL: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct SettingsService {
-    deps: Deps,
+    pub(super) deps: Deps,
     /// Webhook secrets as last read, so alert sources can still be authenticated while
     /// the database is away (their requests then go to the spool).
     secrets: Arc<RwLock<HashMap<Origin, (Secret, Instant)>>>,
@@ -291,6 +305,11 @@ impl SettingsService {
     }
 
     /// The full webhook URL to paste into the monitoring tool.
+    /// The public base URL, without a trailing slash.
+    pub fn site_url(&self) -> &str {
+        &self.deps.config.site_url
+    }
+
     pub fn webhook_url(&self, source: Origin, secret: &Secret) -> String {
         format!(
             "{}/integrations/{}/hook/{}",
@@ -452,6 +471,101 @@ impl SettingsService {
         })?;
         self.deps.events.publish(DomainEvent::SettingsChanged {
             section: SettingsSection::Site,
+        });
+        Ok(())
+    }
+
+    /// Changes the Slack settings; the next Slack call on every replica uses them.
+    /// Values set in the environment cannot be changed here.
+    pub async fn update_slack(
+        &self,
+        change: SlackChange,
+        actor: &Actor,
+    ) -> Result<(), SettingsError> {
+        let env = &self.deps.config.overrides;
+        let mut row = slack_settings::ActiveModel {
+            id: Set(SINGLETON),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        };
+        let mut what = Vec::new();
+        if let Some(token) = &change.bot_token {
+            if env.slack_bot_token.is_some() {
+                return Err(SettingsError::EnvironmentWins {
+                    setting: "Slack bot token",
+                    var: "MONOSTAT_SLACK_BOT_TOKEN",
+                });
+            }
+            let token = optional(token);
+            if token.as_deref().is_some_and(|t| !t.starts_with("xoxb-")) {
+                return Err(invalid(
+                    "bot token",
+                    "use the Bot User OAuth Token; it starts with xoxb-",
+                ));
+            }
+            row.bot_token = Set(token);
+            what.push("bot token");
+        }
+        if let Some(secret) = &change.signing_secret {
+            if env.slack_signing_secret.is_some() {
+                return Err(SettingsError::EnvironmentWins {
+                    setting: "Slack signing secret",
+                    var: "MONOSTAT_SLACK_SIGNING_SECRET",
+                });
+            }
+            let secret = optional(secret);
+            if secret
+                .as_deref()
+                .is_some_and(|s| s.len() < 16 || !s.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                return Err(invalid(
+                    "signing secret",
+                    "copy the Signing Secret from the app's Basic Information page",
+                ));
+            }
+            row.signing_secret = Set(secret);
+            what.push("signing secret");
+        }
+        if let Some(channel) = &change.channel_name {
+            if env.slack_channel.is_some() {
+                return Err(SettingsError::EnvironmentWins {
+                    setting: "Slack channel",
+                    var: "MONOSTAT_SLACK_CHANNEL",
+                });
+            }
+            let channel = optional(channel.trim_start_matches('#'));
+            if channel.as_deref().is_some_and(|c| {
+                c.len() > 80
+                    || !c
+                        .chars()
+                        .all(|ch| ch.is_lowercase() || ch.is_ascii_digit() || "-_".contains(ch))
+            }) {
+                return Err(invalid(
+                    "channel",
+                    "use the channel's name as Slack shows it, e.g. #status (lower case, no spaces)",
+                ));
+            }
+            row.channel_name = Set(channel);
+            // A cached id belongs to the old name.
+            row.channel_id = Set(None);
+            what.push("channel");
+        }
+        if what.is_empty() {
+            return Ok(());
+        }
+        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
+            row.clone().update(txn).await?;
+            audit::record(
+                txn,
+                actor,
+                None,
+                format!("Changed the Slack settings: {}", what.join(", ")),
+            )
+            .await?;
+            Ok(())
+        })?;
+        self.deps.events.publish(DomainEvent::SettingsChanged {
+            section: SettingsSection::Slack,
         });
         Ok(())
     }

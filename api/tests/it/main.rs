@@ -11,6 +11,7 @@ mod common;
 
 mod alerts;
 mod cli;
+mod console;
 mod email;
 mod events;
 mod graphql;

@@ -1,0 +1,517 @@
+//! Console fields for setting up and correcting: the full incident list with dismissed
+//! ones, corrections of incidents and timeline entries, jobs, Slack and notification
+//! settings, the logo. All need a console session.
+
+use std::io::Read;
+
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject, Upload};
+use chrono::{DateTime, Utc};
+
+use super::Code;
+use super::console::{actor, console_user};
+use super::errors::GqlResultExt;
+use super::types::{AlertSourceKind, IncidentStatus, Severity};
+use crate::domain::{self, IncidentId};
+use crate::jobs::Queue;
+use crate::services::{ConsoleFilter, IncidentEdit, LOGO_MAX_BYTES, Services, SlackChange};
+use crate::store::{alert, incident_update, job};
+
+/// An incident with everything the console shows and may correct.
+pub struct ConsoleIncident(domain::Incident);
+
+#[Object]
+impl ConsoleIncident {
+    async fn id(&self) -> i64 {
+        self.0.id.0
+    }
+    async fn status(&self) -> IncidentStatus {
+        self.0.status.into()
+    }
+    async fn severity(&self) -> Severity {
+        self.0.severity.into()
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Markdown.
+    async fn summary(&self) -> Option<&str> {
+        self.0.summary.as_deref()
+    }
+    async fn start(&self) -> DateTime<Utc> {
+        self.0.start
+    }
+    async fn end(&self) -> Option<DateTime<Utc>> {
+        self.0.end
+    }
+    /// Subscribers are never e-mailed about this incident.
+    async fn silent(&self) -> bool {
+        self.0.silent
+    }
+    /// The status subscribers were last told about.
+    async fn last_notified_status(&self) -> Option<IncidentStatus> {
+        self.0.last_notified_status.map(Into::into)
+    }
+    /// `MANUAL`, or the alert source that opened it.
+    async fn origin(&self) -> AlertSourceKind {
+        self.0.origin.into()
+    }
+    /// Planned maintenance that starts by itself at its start time.
+    async fn auto_start(&self) -> bool {
+        self.0.auto_start
+    }
+    /// The incident's parent message in Slack, once posted.
+    async fn slack_url(&self) -> Option<String> {
+        let (channel, ts) = (self.0.slack_channel.as_ref()?, self.0.slack_ts.as_ref()?);
+        Some(format!(
+            "https://slack.com/archives/{channel}/p{}",
+            ts.replace('.', "")
+        ))
+    }
+    /// The public page of the incident (dismissed incidents have none).
+    async fn path(&self) -> Option<String> {
+        (self.0.status != domain::IncidentStatus::Dismissed)
+            .then(|| format!("/{}/{}", self.0.start.format("%Y-%m-%d"), self.0.id))
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created
+    }
+    async fn updated(&self) -> DateTime<Utc> {
+        self.0.updated
+    }
+    /// The timeline, newest entry first, with ids to edit or delete entries.
+    async fn updates(&self, ctx: &Context<'_>) -> Result<Vec<TimelineEntry>> {
+        let services = ctx.data::<Services>()?;
+        let mut entries = services.incidents.timeline(self.0.id).await.gql()?;
+        entries.reverse();
+        Ok(entries.into_iter().map(TimelineEntry).collect())
+    }
+    /// The alerts monitoring attached to it, oldest first.
+    async fn alerts(&self, ctx: &Context<'_>) -> Result<Vec<Alert>> {
+        let services = ctx.data::<Services>()?;
+        Ok(services
+            .incidents
+            .alerts(self.0.id)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Alert)
+            .collect())
+    }
+}
+
+/// One timeline entry as the console edits it.
+pub struct TimelineEntry(incident_update::Model);
+
+#[Object]
+impl TimelineEntry {
+    async fn id(&self) -> i64 {
+        self.0.id
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Markdown.
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+    /// The status the incident moved to with this entry, if it did.
+    async fn new_status(&self) -> Option<IncidentStatus> {
+        self.0
+            .new_status
+            .as_deref()
+            .and_then(|s| s.parse::<domain::IncidentStatus>().ok())
+            .map(Into::into)
+    }
+    /// Who wrote it: a console user, a Slack user, or "system".
+    async fn author(&self) -> &str {
+        &self.0.author
+    }
+}
+
+/// An alert from monitoring.
+pub struct Alert(alert::Model);
+
+#[Object]
+impl Alert {
+    async fn id(&self) -> i64 {
+        self.0.id
+    }
+    async fn source(&self) -> Option<AlertSourceKind> {
+        self.0.source.parse::<domain::Origin>().ok().map(Into::into)
+    }
+    /// The source's own id of the alert.
+    async fn external_id(&self) -> &str {
+        &self.0.external_id
+    }
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When monitoring closed it; absent while it is open.
+    async fn resolved(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+}
+
+/// One page of the console's incident list.
+#[derive(SimpleObject)]
+pub struct ConsoleIncidentPage {
+    incidents: Vec<ConsoleIncident>,
+    /// How many incidents match the filter in all.
+    total: u64,
+}
+
+/// Which incidents the console lists; omitted parts do not filter.
+#[derive(InputObject, Default)]
+pub struct ConsoleIncidentFilter {
+    statuses: Option<Vec<IncidentStatus>>,
+    severities: Option<Vec<Severity>>,
+    /// Incidents still open at or ending after this moment.
+    from: Option<DateTime<Utc>>,
+    /// Incidents that started before this moment.
+    to: Option<DateTime<Utc>>,
+    /// Words in the title or summary, case-insensitive.
+    text: Option<String>,
+}
+
+/// Corrections to an incident; omitted fields stay. No notification, no Slack message.
+#[derive(InputObject, Default)]
+pub struct EditIncidentInput {
+    title: Option<String>,
+    severity: Option<Severity>,
+    /// Markdown; an empty string removes it.
+    summary: Option<String>,
+    start: Option<DateTime<Utc>>,
+    /// Only for resolved or dismissed incidents.
+    end: Option<DateTime<Utc>>,
+    /// Never e-mail subscribers about this incident.
+    silent: Option<bool>,
+    /// Planned maintenance only: start by itself at its start time.
+    auto_start: Option<bool>,
+}
+
+/// A state of the job queue.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for its time or a worker.
+    Pending,
+    /// A worker holds it now.
+    Running,
+    /// Gave up after its attempts, or failed for good; waits for someone to retry it.
+    Dead,
+    /// Finished recently.
+    Done,
+}
+
+impl JobState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Dead => "dead",
+            Self::Done => "done",
+        }
+    }
+}
+
+/// Work the server does in the background: a Slack message, a mail fan-out.
+pub struct Job(job::Model);
+
+#[Object]
+impl Job {
+    async fn id(&self) -> i64 {
+        self.0.id
+    }
+    /// e.g. `slack.sync`, `notify.subscribers`.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    /// `pending`, `running`, `dead` or `done`.
+    async fn state(&self) -> &str {
+        &self.0.status
+    }
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    async fn max_attempts(&self) -> i32 {
+        self.0.max_attempts
+    }
+    /// Why the last attempt failed.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    /// When it runs (next).
+    async fn run_at(&self) -> DateTime<Utc> {
+        self.0.run_at
+    }
+    async fn created(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The job's data, as JSON.
+    async fn payload(&self) -> &str {
+        &self.0.payload
+    }
+}
+
+/// The notification settings.
+#[derive(SimpleObject)]
+pub struct NotificationSettings {
+    /// Visitors may subscribe to e-mail notifications.
+    allow_subscriptions: bool,
+    /// Replies to notification mails go here.
+    reply_to: Option<String>,
+    /// Planned maintenance is announced when scheduled and when it starts.
+    notify_maintenance: bool,
+}
+
+/// The Slack settings. Secrets are never shown, only whether they are set.
+// Each flag is a separate fact the console shows; an enum would not read better.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(SimpleObject)]
+pub struct SlackSettingsInfo {
+    bot_token_set: bool,
+    signing_secret_set: bool,
+    /// Without `#`.
+    channel_name: Option<String>,
+    /// Resolved from the name when Slack is first used.
+    channel_id: Option<String>,
+    /// Set by `MONOSTAT_SLACK_BOT_TOKEN`; read-only here.
+    bot_token_from_environment: bool,
+    /// Set by `MONOSTAT_SLACK_SIGNING_SECRET`; read-only here.
+    signing_secret_from_environment: bool,
+    /// Set by `MONOSTAT_SLACK_CHANNEL`; read-only here.
+    channel_from_environment: bool,
+    /// Where Slack must send events, interactivity and the slash command.
+    events_url: String,
+    commands_url: String,
+}
+
+/// Slack settings to change; omitted ones stay, an empty string removes one.
+#[derive(InputObject)]
+pub struct SlackSettingsInput {
+    /// The Bot User OAuth Token (`xoxb-…`).
+    bot_token: Option<String>,
+    signing_secret: Option<String>,
+    /// The channel's name, with or without `#`.
+    channel_name: Option<String>,
+}
+
+async fn slack_info(services: &Services) -> Result<SlackSettingsInfo> {
+    let slack = services.settings.slack().await.gql()?;
+    let site_url = &services.settings.site_url();
+    Ok(SlackSettingsInfo {
+        bot_token_set: slack.bot_token.is_some(),
+        signing_secret_set: slack.signing_secret.is_some(),
+        channel_name: slack.channel_name,
+        channel_id: slack.channel_id,
+        bot_token_from_environment: slack.bot_token_from_env,
+        signing_secret_from_environment: slack.signing_secret_from_env,
+        channel_from_environment: slack.channel_from_env,
+        events_url: format!("{site_url}/integrations/slack/events"),
+        commands_url: format!("{site_url}/integrations/slack/commands"),
+    })
+}
+
+#[derive(Default)]
+pub struct ConsoleAdminQuery;
+
+#[Object]
+impl ConsoleAdminQuery {
+    /// Every incident, dismissed ones included, newest start first.
+    async fn console_incidents(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ConsoleIncidentFilter>,
+        #[graphql(default = 0)] offset: u64,
+        #[graphql(default = 20)] first: u64,
+    ) -> Result<ConsoleIncidentPage> {
+        let (_, services) = actor(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let filter = ConsoleFilter {
+            statuses: filter
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            severities: filter
+                .severities
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            from: filter.from,
+            to: filter.to,
+            text: filter.text,
+        };
+        let page = services
+            .incidents
+            .list(&filter, offset, first)
+            .await
+            .gql()?;
+        Ok(ConsoleIncidentPage {
+            incidents: page.incidents.into_iter().map(ConsoleIncident).collect(),
+            total: page.total,
+        })
+    }
+
+    /// One incident, whatever its status; absent when unknown.
+    async fn console_incident(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+    ) -> Result<Option<ConsoleIncident>> {
+        let (_, services) = actor(ctx)?;
+        match services.incidents.get(IncidentId(id)).await {
+            Ok(incident) => Ok(Some(ConsoleIncident(incident))),
+            Err(crate::services::IncidentError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error).gql(),
+        }
+    }
+
+    /// Jobs in one state: pending ones oldest first, dead and done ones newest first.
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        state: JobState,
+        #[graphql(default = 50)] first: u64,
+    ) -> Result<Vec<Job>> {
+        console_user(ctx)?;
+        let jobs = ctx
+            .data::<Queue>()?
+            .list(state.as_str(), first)
+            .await
+            .gql()?;
+        Ok(jobs.into_iter().map(Job).collect())
+    }
+
+    async fn notification_settings(&self, ctx: &Context<'_>) -> Result<NotificationSettings> {
+        let (_, services) = actor(ctx)?;
+        let settings = services.settings.notifications().await.gql()?;
+        Ok(NotificationSettings {
+            allow_subscriptions: settings.allow_subscriptions,
+            reply_to: settings.reply_to,
+            notify_maintenance: settings.notify_maintenance,
+        })
+    }
+
+    async fn slack_settings(&self, ctx: &Context<'_>) -> Result<SlackSettingsInfo> {
+        let (_, services) = actor(ctx)?;
+        slack_info(services).await
+    }
+}
+
+#[derive(Default)]
+pub struct ConsoleAdminMutation;
+
+#[Object]
+impl ConsoleAdminMutation {
+    /// Corrects an incident's fields; no notification, no Slack message.
+    async fn edit_incident(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        input: EditIncidentInput,
+    ) -> Result<ConsoleIncident> {
+        let (actor, services) = actor(ctx)?;
+        let edit = IncidentEdit {
+            title: input.title,
+            severity: input.severity.map(Into::into),
+            summary: input.summary,
+            start: input.start,
+            end: input.end,
+            silent: input.silent,
+            auto_start: input.auto_start,
+        };
+        let incident = services
+            .incidents
+            .edit(IncidentId(id), &actor, edit)
+            .await
+            .gql()?;
+        Ok(ConsoleIncident(incident))
+    }
+
+    /// Rewrites a timeline entry's text.
+    async fn edit_incident_update(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        message: String,
+    ) -> Result<TimelineEntry> {
+        let (actor, services) = actor(ctx)?;
+        let entry = services
+            .incidents
+            .edit_entry(id, &actor, &message)
+            .await
+            .gql()?;
+        Ok(TimelineEntry(entry))
+    }
+
+    /// Deletes a timeline entry; an incident's only entry stays.
+    async fn delete_incident_update(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        services.incidents.delete_entry(id, &actor).await.gql()?;
+        Ok(true)
+    }
+
+    /// Deletes an incident with its timeline and alerts; the audit log keeps a line.
+    async fn delete_incident(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .incidents
+            .delete(IncidentId(id), &actor)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// Changes the Slack settings; in force on every replica at once.
+    async fn update_slack_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SlackSettingsInput,
+    ) -> Result<SlackSettingsInfo> {
+        let (actor, services) = actor(ctx)?;
+        let change = SlackChange {
+            bot_token: input.bot_token,
+            signing_secret: input.signing_secret,
+            channel_name: input.channel_name,
+        };
+        services.settings.update_slack(change, &actor).await.gql()?;
+        slack_info(services).await
+    }
+
+    /// Replaces the logo (PNG, JPEG, GIF, WebP or SVG, up to 512 KiB), sent as a
+    /// GraphQL multipart request. Returns the logo's new URL.
+    async fn upload_logo(&self, ctx: &Context<'_>, file: Upload) -> Result<String> {
+        let (actor, services) = actor(ctx)?;
+        let upload = file.value(ctx).map_err(|error| {
+            Code::BadUserInput.error(format!("cannot read the uploaded file: {error}"))
+        })?;
+        let mut data = Vec::new();
+        upload
+            .into_read()
+            .take(LOGO_MAX_BYTES as u64 + 1)
+            .read_to_end(&mut data)
+            .map_err(|error| {
+                Code::BadUserInput.error(format!("cannot read the uploaded file: {error}"))
+            })?;
+        services.settings.set_logo(data, &actor).await.gql()?;
+        let site = services.public.site().await.gql()?;
+        Ok(site
+            .logo
+            .map(|logo| format!("/logo?v={}", logo.version))
+            .unwrap_or_default())
+    }
+
+    async fn remove_logo(&self, ctx: &Context<'_>) -> Result<bool> {
+        let (actor, services) = actor(ctx)?;
+        services.settings.remove_logo(&actor).await.gql()?;
+        Ok(true)
+    }
+}
