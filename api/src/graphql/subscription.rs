@@ -1,6 +1,8 @@
 //! Live updates over WebSocket, fed by the event bus — and so, through Redis, by every
 //! replica.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Result, SimpleObject, Subscription};
 use futures_util::Stream;
 use futures_util::stream::{self, StreamExt};
@@ -9,7 +11,8 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 use super::Caller;
 use super::types::{Incident, Status};
 use crate::domain::IncidentId;
-use crate::events::{DomainEvent, EventBus, SettingsSection};
+use crate::events::{DomainEvent, EventBus};
+use crate::public::{PublicSnapshot, Snapshot};
 use crate::services::Services;
 
 pub struct SubscriptionRoot;
@@ -73,48 +76,37 @@ async fn next_relevant(
     true
 }
 
-fn affects_status(event: &DomainEvent) -> bool {
-    matches!(
-        event,
-        DomainEvent::IncidentChanged { .. }
-            | DomainEvent::IncidentDeleted { .. }
-            | DomainEvent::Resync
-            | DomainEvent::SettingsChanged {
-                section: SettingsSection::Site | SettingsSection::Notifications
-            }
-    )
-}
-
 #[Subscription]
 impl SubscriptionRoot {
-    /// The current status now, and again after every change that affects it.
+    /// The current status now, and again after every change that affects it. Served
+    /// from the public snapshot: a change costs one database read per replica, however
+    /// many pages are open.
     async fn status_changed(
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Status> + use<>> {
-        let services = ctx.data::<Services>()?.clone();
-        let receiver = ctx.data::<EventBus>()?.subscribe();
+        let snapshot = ctx.data::<PublicSnapshot>()?.clone();
+        let changes = snapshot.watch();
         Ok(stream::unfold(
-            (services, receiver, true),
-            |(services, mut receiver, first)| async move {
+            (snapshot, changes, None::<Arc<Snapshot>>),
+            |(snapshot, mut changes, last)| async move {
                 loop {
-                    if !first && !next_relevant(&mut receiver, affects_status).await {
-                        return None;
-                    }
-                    match services.public.status().await {
-                        Ok(view) => {
-                            return Some((
-                                Status { view, stale: false },
-                                (services, receiver, false),
-                            ));
+                    let current = snapshot.get();
+                    let news = match (&current, &last) {
+                        (Some(current), Some(last)) => {
+                            current.view != last.view || current.stale != last.stale
                         }
-                        Err(error) => {
-                            tracing::warn!(%error, "cannot compute the status for a subscriber");
-                            if first {
-                                return None;
-                            }
-                        }
+                        (Some(_), None) => true,
+                        (None, _) => false,
+                    };
+                    if let (true, Some(current)) = (news, current) {
+                        let status = Status {
+                            view: current.view.clone(),
+                            stale: current.stale,
+                        };
+                        return Some((status, (snapshot, changes, Some(current))));
                     }
+                    changes.changed().await.ok()?;
                 }
             },
         ))

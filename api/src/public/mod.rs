@@ -23,6 +23,7 @@ use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::DomainEvent;
@@ -158,6 +159,9 @@ fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
 #[derive(Clone)]
 pub struct PublicSnapshot {
     current: Arc<RwLock<Option<Arc<Snapshot>>>>,
+    /// Bumped whenever `current` is replaced, so live subscribers follow the snapshot
+    /// instead of each querying the database after every event.
+    generation: Arc<watch::Sender<u64>>,
     services: Services,
     site_url: String,
 }
@@ -166,9 +170,15 @@ impl PublicSnapshot {
     pub fn new(services: Services, site_url: String) -> Self {
         Self {
             current: Arc::default(),
+            generation: Arc::new(watch::Sender::new(0)),
             services,
             site_url,
         }
+    }
+
+    /// Wakes whenever the snapshot is replaced (rebuilt, or marked stale).
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     /// The current snapshot; `None` only before the first successful build.
@@ -181,6 +191,12 @@ impl PublicSnapshot {
 
     /// Reads everything afresh. On failure the previous snapshot stays, marked stale.
     pub async fn rebuild(&self) -> Result<(), PublicError> {
+        let outcome = self.replace().await;
+        self.generation.send_modify(|generation| *generation += 1);
+        outcome
+    }
+
+    async fn replace(&self) -> Result<(), PublicError> {
         match self.read().await {
             Ok(snapshot) => {
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) =

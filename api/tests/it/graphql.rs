@@ -289,164 +289,179 @@ both_databases! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_logins_are_limited_and_uniform() {
-    let db = TestDb::sqlite().await;
-    let app = TestApp::start(db.app_config(&[])).await;
-    app.services
-        .users
-        .create("alice", PASSWORD, &Actor::System)
-        .await
-        .unwrap();
-    let attempt = |user: &'static str, password: &'static str| {
-        let app = &app;
-        async move {
-            gql(app, None, "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }", json!({ "u": user, "p": password })).await
+both_databases! {
+    async fn failed_logins_are_limited_and_uniform(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        app.services
+            .users
+            .create("alice", PASSWORD, &Actor::System)
+            .await
+            .unwrap();
+        let attempt = |user: &'static str, password: &'static str| {
+            let app = &app;
+            async move {
+                gql(app, None, "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }", json!({ "u": user, "p": password })).await
+            }
+        };
+        let unknown = attempt("mallory", "whatever it is").await;
+        let wrong = attempt("alice", "wrong password!").await;
+        assert_eq!(
+            unknown["errors"][0]["message"],
+            wrong["errors"][0]["message"]
+        );
+        assert_eq!(code(&wrong), "UNAUTHENTICATED");
+        for _ in 0..4 {
+            attempt("alice", "wrong password!").await;
         }
-    };
-    let unknown = attempt("mallory", "whatever it is").await;
-    let wrong = attempt("alice", "wrong password!").await;
-    assert_eq!(
-        unknown["errors"][0]["message"],
-        wrong["errors"][0]["message"]
-    );
-    assert_eq!(code(&wrong), "UNAUTHENTICATED");
-    for _ in 0..4 {
-        attempt("alice", "wrong password!").await;
+        let limited = attempt("alice", PASSWORD).await;
+        assert_eq!(code(&limited), "TOO_MANY_REQUESTS");
+        assert!(
+            limited["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("too many failed logins; try again in")
+        );
+        app.stop().await;
     }
-    let limited = attempt("alice", PASSWORD).await;
-    assert_eq!(code(&limited), "TOO_MANY_REQUESTS");
-    assert!(
-        limited["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("too many failed logins; try again in")
-    );
-    app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_coded_errors_never_500() {
-    let db = TestDb::sqlite().await;
-    let app = TestApp::start(db.app_config(&[])).await;
-    let bad_enum = gql(
-        &app,
-        None,
-        "{ incidents(filter: { statuses: [EXPLODED] }) { items { id } } }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(code(&bad_enum), "BAD_USER_INPUT");
-    let wrong_type = gql(
-        &app,
-        None,
-        "query($id: Int!) { incident(id: $id) { id } }",
-        json!({ "id": "seven" }),
-    )
-    .await;
-    assert_eq!(code(&wrong_type), "BAD_USER_INPUT");
-    let unknown_field = gql(&app, None, "{ status { nonsense } }", json!({})).await;
-    assert_eq!(code(&unknown_field), "BAD_USER_INPUT");
-    let bad_page = gql(
-        &app,
-        None,
-        "{ incidents(first: 1000) { items { id } } }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(code(&bad_page), "BAD_USER_INPUT");
-    let bad_cursor = gql(
-        &app,
-        None,
-        "{ incidents(after: \"zzz\") { items { id } } }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(code(&bad_cursor), "BAD_USER_INPUT");
-    let bad_date = gql(&app, None, "{ day(date: \"yesterday\") { id } }", json!({})).await;
-    assert_eq!(
-        bad_date["errors"][0]["message"],
-        "date must look like 2026-11-25"
-    );
-    assert!(
-        gql(
+both_databases! {
+    async fn bad_requests_get_coded_errors_never_500(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let bad_enum = gql(
             &app,
             None,
-            "{ status { site { theme { primary } } } }",
-            json!({})
+            "{ incidents(filter: { statuses: [EXPLODED] }) { items { id } } }",
+            json!({}),
         )
-        .await["errors"]
-            .is_null()
-    );
-    let too_deep = "query { __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }";
-    assert_eq!(
-        code(&gql(&app, None, too_deep, json!({})).await),
-        "BAD_USER_INPUT"
-    );
+        .await;
+        assert_eq!(code(&bad_enum), "BAD_USER_INPUT");
+        let wrong_type = gql(
+            &app,
+            None,
+            "query($id: Int!) { incident(id: $id) { id } }",
+            json!({ "id": "seven" }),
+        )
+        .await;
+        assert_eq!(code(&wrong_type), "BAD_USER_INPUT");
+        let unknown_field = gql(&app, None, "{ status { nonsense } }", json!({})).await;
+        assert_eq!(code(&unknown_field), "BAD_USER_INPUT");
+        let bad_page = gql(
+            &app,
+            None,
+            "{ incidents(first: 1000) { items { id } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(code(&bad_page), "BAD_USER_INPUT");
+        let bad_cursor = gql(
+            &app,
+            None,
+            "{ incidents(after: \"zzz\") { items { id } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(code(&bad_cursor), "BAD_USER_INPUT");
+        let bad_date = gql(&app, None, "{ day(date: \"yesterday\") { id } }", json!({})).await;
+        assert_eq!(
+            bad_date["errors"][0]["message"],
+            "date must look like 2026-11-25"
+        );
+        assert!(
+            gql(
+                &app,
+                None,
+                "{ status { site { theme { primary } } } }",
+                json!({})
+            )
+            .await["errors"]
+                .is_null()
+        );
+        let aliases: String = (0..600).map(|n| format!("a{n}: status {{ headline }} ")).collect();
+        let too_complex = gql(&app, None, &format!("{{ {aliases} }}"), json!({})).await;
+        assert_eq!(code(&too_complex), "BAD_USER_INPUT", "{too_complex}");
+        assert!(too_complex["errors"][0]["message"].as_str().unwrap().contains("complex"), "{too_complex}");
+        let too_deep = "query { __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }";
+        assert_eq!(
+            code(&gql(&app, None, too_deep, json!({})).await),
+            "BAD_USER_INPUT"
+        );
 
-    let malformed = app
-        .client
-        .post(app.url("/graphql"))
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(malformed.status(), 400);
-    assert_eq!(code(&malformed.json().await.unwrap()), "BAD_USER_INPUT");
-    let huge =
-        json!({ "query": "{ status { headline } }", "variables": { "x": "a".repeat(100 * 1024) } });
-    let oversized = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&huge)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(oversized.status(), 413);
+        let malformed = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(malformed.status(), 400);
+        assert_eq!(code(&malformed.json().await.unwrap()), "BAD_USER_INPUT");
+        let huge =
+            json!({ "query": "{ status { headline } }", "variables": { "x": "a".repeat(100 * 1024) } });
+        let oversized = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&huge)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(oversized.status(), 413);
 
-    let get = app
-        .client
-        .get(app.url("/graphql?query=%7Bstatus%7Bheadline%7D%7D"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(get.status(), 200);
-    assert_eq!(get.headers()["cache-control"], "public, max-age=5");
-    assert_eq!(get.headers()["access-control-allow-origin"], "*");
-    assert_eq!(
-        get.json::<Value>().await.unwrap()["data"]["status"]["headline"],
-        "OPERATIONAL"
-    );
-    let get_mutation = app
-        .client
-        .get(app.url("/graphql?query=mutation%7Blogout%7D"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(get_mutation.status(), 405);
-    let graphiql = app
-        .client
-        .get(app.url("/graphql"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert!(graphiql.text().await.unwrap().contains("graphiql"));
-    app.stop().await;
+        let get = app
+            .client
+            .get(app.url("/graphql?query=%7Bstatus%7Bheadline%7D%7D"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get.status(), 200);
+        assert_eq!(get.headers()["cache-control"], "public, max-age=5");
+        assert_eq!(get.headers()["access-control-allow-origin"], "*");
+        assert_eq!(
+            get.json::<Value>().await.unwrap()["data"]["status"]["headline"],
+            "OPERATIONAL"
+        );
+        let get_mutation = app
+            .client
+            .get(app.url("/graphql?query=mutation%7Blogout%7D"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get_mutation.status(), 405);
+        let graphiql = app
+            .client
+            .get(app.url("/graphql"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert!(graphiql.text().await.unwrap().contains("graphiql"));
+        app.stop().await;
+    }
 }
 
 /// Opens a `graphql-transport-ws` subscription and returns a function yielding payloads.
 async fn subscribe(app: &TestApp, query: &str, init: Value) -> tokio::sync::mpsc::Receiver<Value> {
+    subscribe_with(app, "graphql-transport-ws", query, init).await
+}
+
+/// The same over `protocol`: `graphql-transport-ws`, or the legacy `graphql-ws` that
+/// older clients (subscriptions-transport-ws) speak.
+async fn subscribe_with(
+    app: &TestApp,
+    protocol: &str,
+    query: &str,
+    init: Value,
+) -> tokio::sync::mpsc::Receiver<Value> {
+    let legacy = protocol == "graphql-ws";
     let mut request = app
         .url("/graphql")
         .replace("http://", "ws://")
         .into_client_request()
         .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     socket
         .send(Message::text(
@@ -456,7 +471,7 @@ async fn subscribe(app: &TestApp, query: &str, init: Value) -> tokio::sync::mpsc
         .unwrap();
     socket
         .send(Message::text(
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string(),
+            json!({ "id": "1", "type": if legacy { "start" } else { "subscribe" }, "payload": { "query": query } }).to_string(),
         ))
         .await
         .unwrap();
@@ -465,7 +480,7 @@ async fn subscribe(app: &TestApp, query: &str, init: Value) -> tokio::sync::mpsc
         while let Some(Ok(message)) = socket.next().await {
             if let Message::Text(text) = message {
                 let value: Value = serde_json::from_str(&text).unwrap();
-                if (value["type"] == "next" || value["type"] == "error")
+                if (value["type"] == "next" || value["type"] == "data" || value["type"] == "error")
                     && sender.send(value["payload"].clone()).await.is_err()
                 {
                     break;
@@ -602,111 +617,131 @@ both_databases! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deactivation_and_password_resets_end_sessions_at_once() {
-    let db = TestDb::sqlite().await;
-    let app = TestApp::start(db.app_config(&[])).await;
-    let alice = login(&app).await;
-    let created = gql(
-        &app,
-        Some(&alice),
-        "mutation { createUser(username: \"bob\", password: \"bobs long password\") { id } }",
-        json!({}),
-    )
-    .await;
-    let bob_id = created["data"]["createUser"]["id"].as_i64().unwrap();
-    let bob_login = |password: &'static str| {
-        let app = &app;
-        async move {
-            gql(
-                app,
-                None,
-                "mutation($p: String!) { login(username: \"bob\", password: $p) { accessToken } }",
-                json!({ "p": password }),
-            )
-            .await
-        }
-    };
-    let bob = bob_login("bobs long password").await["data"]["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        gql(&app, Some(&bob), "{ me { username } }", json!({})).await["data"]["me"]["username"],
-        "bob"
-    );
+both_databases! {
+    async fn deactivation_and_password_resets_end_sessions_at_once(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let alice = login(&app).await;
+        let created = gql(
+            &app,
+            Some(&alice),
+            "mutation { createUser(username: \"bob\", password: \"bobs long password\") { id } }",
+            json!({}),
+        )
+        .await;
+        let bob_id = created["data"]["createUser"]["id"].as_i64().unwrap();
+        let bob_login = |password: &'static str| {
+            let app = &app;
+            async move {
+                gql(
+                    app,
+                    None,
+                    "mutation($p: String!) { login(username: \"bob\", password: $p) { accessToken } }",
+                    json!({ "p": password }),
+                )
+                .await
+            }
+        };
+        let bob = bob_login("bobs long password").await["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            gql(&app, Some(&bob), "{ me { username } }", json!({})).await["data"]["me"]["username"],
+            "bob"
+        );
 
-    let deactivated = gql(
-        &app,
-        Some(&alice),
-        "mutation($id: Int!) { setUserActive(id: $id, active: false) { active } }",
-        json!({ "id": bob_id }),
-    )
-    .await;
-    assert_eq!(deactivated["data"]["setUserActive"]["active"], false);
-    assert_eq!(
-        code(&gql(&app, Some(&bob), "{ me { username } }", json!({})).await),
-        "UNAUTHENTICATED"
-    );
-    assert_eq!(
-        code(&bob_login("bobs long password").await),
-        "UNAUTHENTICATED"
-    );
+        let deactivated = gql(
+            &app,
+            Some(&alice),
+            "mutation($id: Int!) { setUserActive(id: $id, active: false) { active } }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+        assert_eq!(deactivated["data"]["setUserActive"]["active"], false);
+        assert_eq!(
+            code(&gql(&app, Some(&bob), "{ me { username } }", json!({})).await),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            code(&bob_login("bobs long password").await),
+            "UNAUTHENTICATED"
+        );
 
-    let alice_id = gql(&app, Some(&alice), "{ me { id } }", json!({})).await["data"]["me"]["id"]
-        .as_i64()
-        .unwrap();
-    let own = gql(
-        &app,
-        Some(&alice),
-        "mutation($id: Int!) { setUserActive(id: $id, active: false) { active } }",
-        json!({ "id": alice_id }),
-    )
-    .await;
-    assert_eq!(code(&own), "CONFLICT");
+        let alice_id = gql(&app, Some(&alice), "{ me { id } }", json!({})).await["data"]["me"]["id"]
+            .as_i64()
+            .unwrap();
+        let own = gql(
+            &app,
+            Some(&alice),
+            "mutation($id: Int!) { setUserActive(id: $id, active: false) { active } }",
+            json!({ "id": alice_id }),
+        )
+        .await;
+        assert_eq!(code(&own), "CONFLICT");
 
-    gql(
-        &app,
-        Some(&alice),
-        "mutation($id: Int!) { setUserActive(id: $id, active: true) { active } }",
-        json!({ "id": bob_id }),
-    )
-    .await;
-    let bob = bob_login("bobs long password").await["data"]["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let weak = gql(
-        &app,
-        Some(&alice),
-        "mutation($id: Int!) { resetPassword(id: $id, password: \"short\") }",
-        json!({ "id": bob_id }),
-    )
-    .await;
-    assert_eq!(code(&weak), "BAD_USER_INPUT");
-    let reset = gql(
-        &app,
-        Some(&alice),
-        "mutation($id: Int!) { resetPassword(id: $id, password: \"a brand new passphrase\") }",
-        json!({ "id": bob_id }),
-    )
-    .await;
-    assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
-    assert_eq!(
-        code(&gql(&app, Some(&bob), "{ me { username } }", json!({})).await),
-        "UNAUTHENTICATED"
-    );
-    assert!(bob_login("a brand new passphrase").await["data"]["login"]["accessToken"].is_string());
-    let users = gql(
-        &app,
-        Some(&alice),
-        "{ users { username active } }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(
-        users["data"]["users"],
-        json!([{ "username": "alice", "active": true }, { "username": "bob", "active": true }])
-    );
-    app.stop().await;
+        gql(
+            &app,
+            Some(&alice),
+            "mutation($id: Int!) { setUserActive(id: $id, active: true) { active } }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+        let bob = bob_login("bobs long password").await["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let weak = gql(
+            &app,
+            Some(&alice),
+            "mutation($id: Int!) { resetPassword(id: $id, password: \"short\") }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+        assert_eq!(code(&weak), "BAD_USER_INPUT");
+        let reset = gql(
+            &app,
+            Some(&alice),
+            "mutation($id: Int!) { resetPassword(id: $id, password: \"a brand new passphrase\") }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+        assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
+        assert_eq!(
+            code(&gql(&app, Some(&bob), "{ me { username } }", json!({})).await),
+            "UNAUTHENTICATED"
+        );
+        assert!(bob_login("a brand new passphrase").await["data"]["login"]["accessToken"].is_string());
+        let users = gql(
+            &app,
+            Some(&alice),
+            "{ users { username active } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            users["data"]["users"],
+            json!([{ "username": "alice", "active": true }, { "username": "bob", "active": true }])
+        );
+        app.stop().await;
+    }
+}
+
+both_databases! {
+    async fn one_incident_is_followed_live_over_the_legacy_protocol(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let token = login(&app).await;
+        let created = gql(&app, Some(&token), "mutation { createIncident(input: { title: \"Slow search\", status: CONFIRMED, severity: BUG }) { id } }", json!({})).await;
+        let id = created["data"]["createIncident"]["id"].as_i64().unwrap();
+        let query = format!("subscription {{ incidentChanged(id: {id}) {{ status updates {{ message }} }} }}");
+        let mut incident = subscribe_with(&app, "graphql-ws", &query, json!({})).await;
+        assert_eq!(next(&mut incident).await["data"]["incidentChanged"]["status"], "CONFIRMED");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        gql(&app, Some(&token), "mutation($id: Int!) { updateIncident(id: $id, input: { newStatus: WATCHING, text: \"A fix is out.\" }) { id } }", json!({ "id": id })).await;
+        let watching = next(&mut incident).await;
+        assert_eq!(watching["data"]["incidentChanged"]["status"], "WATCHING", "{watching}");
+        assert_eq!(watching["data"]["incidentChanged"]["updates"][0]["message"], "A fix is out.");
+        gql(&app, Some(&token), "mutation($id: Int!) { deleteIncident(id: $id) }", json!({ "id": id })).await;
+        assert_eq!(next(&mut incident).await["data"]["incidentChanged"], Value::Null, "gone from the public");
+        app.stop().await;
+    }
 }
