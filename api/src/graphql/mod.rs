@@ -11,13 +11,18 @@ mod console;
 mod console_admin;
 mod errors;
 mod public;
+mod read_only;
 mod subscription;
 mod types;
 
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
 use async_graphql::{MergedObject, Schema};
 
 pub use console::refresh_cookie;
 pub use errors::{Code, ensure_codes};
+pub use read_only::ReadOnly;
 pub use subscription::SubscriptionRoot;
 
 use crate::events::EventBus;
@@ -28,6 +33,8 @@ use crate::services::{ConsoleUser, Services};
 /// Nesting beyond this is no real client's query.
 const MAX_DEPTH: usize = 12;
 const MAX_COMPLEXITY: usize = 1_000;
+/// Distinct persisted queries kept per replica; real clients use a handful.
+const PERSISTED_QUERIES: usize = 256;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
@@ -80,6 +87,10 @@ pub fn schema(
     .data(queue)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+        PERSISTED_QUERIES,
+    )))
+    .extension(read_only::GetIsReadOnly)
     .finish()
 }
 

@@ -428,6 +428,23 @@ both_databases! {
             .await
             .unwrap();
         assert_eq!(get_mutation.status(), 405);
+
+        // Persisted queries: registered once over POST, then fetched by hash over GET.
+        let status_query = "{ status { headline } }";
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(status_query));
+        let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+        let unknown = app.client.get(app.url("/graphql")).query(&[("extensions", persisted.to_string())]).send().await.unwrap();
+        assert_eq!(unknown.json::<Value>().await.unwrap()["errors"][0]["message"], "PersistedQueryNotFound");
+        app.client.post(app.url("/graphql")).json(&json!({ "query": status_query, "extensions": persisted })).send().await.unwrap();
+        let by_hash = app.client.get(app.url("/graphql")).query(&[("extensions", persisted.to_string())]).send().await.unwrap();
+        assert_eq!(by_hash.json::<Value>().await.unwrap()["data"]["status"]["headline"], "OPERATIONAL");
+        // A mutation registered over POST stays POST-only, even by hash.
+        let logout = "mutation { logout }";
+        let mutation_hash = json!({ "persistedQuery": { "version": 1, "sha256Hash": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(logout)) } });
+        app.client.post(app.url("/graphql")).json(&json!({ "query": logout, "extensions": mutation_hash })).send().await.unwrap();
+        let sneaky = app.client.get(app.url("/graphql")).query(&[("extensions", mutation_hash.to_string())]).send().await.unwrap();
+        let sneaky: Value = sneaky.json().await.unwrap();
+        assert_eq!(sneaky["errors"][0]["message"], "mutations need POST", "{sneaky}");
         let graphiql = app
             .client
             .get(app.url("/graphql"))
