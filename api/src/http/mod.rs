@@ -23,6 +23,7 @@ use crate::spool::AlertSpool;
 mod error;
 mod graphql;
 mod public;
+mod web;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -59,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .merge(graphql::routes())
         .merge(public::routes())
         .merge(crate::adapters::email::web::routes())
+        .merge(web::routes())
+        .fallback(web::not_found)
         .with_state(Arc::new(state))
         .layer(middleware::from_fn(track_requests))
 }

@@ -9,7 +9,9 @@
 
 mod badge;
 mod feeds;
+pub mod page;
 mod statuspage;
+pub mod web;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -27,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::DomainEvent;
 use crate::services::{HistoryDay, PublicError, PublicIncident, Services, StatusView};
+pub use web::WebBuild;
 
 const REBUILD_INTERVAL: Duration = Duration::from_secs(30);
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
@@ -76,17 +79,29 @@ pub struct Snapshot {
     pub stale: bool,
     /// When the data was read from the database.
     pub built_at: DateTime<Utc>,
-    /// Pre-rendered bodies by path, e.g. `/api/v2/summary.json`, `/badge.svg`.
+    /// Pre-rendered bodies by path, e.g. `/api/v2/summary.json`, `/badge.svg`, and
+    /// `/` for the HTML page every public page URL serves.
     pub rendered: HashMap<&'static str, Rendered>,
+    /// The uploaded logo, served at `/logo`.
+    pub logo: Option<Logo>,
+    web: Arc<WebBuild>,
+}
+
+/// The site's logo as uploaded.
+#[derive(Clone, Debug)]
+pub struct Logo {
+    pub content_type: String,
+    pub data: Bytes,
 }
 
 impl Snapshot {
-    fn new(parts: Parts, site_url: String, stale: bool) -> Self {
+    fn new(parts: Parts, site_url: String, stale: bool, web: Arc<WebBuild>) -> Self {
         let Parts {
             view,
             incidents,
             maintenances,
             history,
+            logo,
         } = parts;
         let mut snapshot = Self {
             built_at: view.generated_at,
@@ -97,6 +112,8 @@ impl Snapshot {
             site_url,
             stale,
             rendered: HashMap::new(),
+            logo,
+            web,
         };
         snapshot.rendered = render_all(&snapshot);
         snapshot
@@ -109,8 +126,21 @@ impl Snapshot {
             incidents: self.incidents,
             maintenances: self.maintenances,
             history: self.history,
+            logo: self.logo,
         };
-        Self::new(parts, self.site_url, true)
+        Self::new(parts, self.site_url, true, self.web)
+    }
+
+    /// The public incident with this number, if the snapshot holds it.
+    pub fn find_incident(&self, id: crate::domain::IncidentId) -> Option<&PublicIncident> {
+        let view = &self.view;
+        view.current
+            .iter()
+            .chain(&view.recent)
+            .chain(&view.planned)
+            .chain(&self.incidents)
+            .chain(&self.maintenances)
+            .find(|public| public.incident.id == id)
     }
 }
 
@@ -120,6 +150,7 @@ struct Parts {
     incidents: Vec<PublicIncident>,
     maintenances: Vec<PublicIncident>,
     history: Vec<HistoryDay>,
+    logo: Option<Logo>,
 }
 
 fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
@@ -151,6 +182,13 @@ fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
             badge::render(snapshot.view.headline).into_bytes(),
         ),
     );
+    rendered.insert(
+        "/",
+        Rendered::new(
+            "text/html; charset=utf-8",
+            page::render(&snapshot.web.index, snapshot).into_bytes(),
+        ),
+    );
     rendered
 }
 
@@ -160,15 +198,39 @@ pub struct PublicSnapshot {
     current: Arc<RwLock<Option<Arc<Snapshot>>>>,
     services: Services,
     site_url: String,
+    web: Arc<WebBuild>,
+    /// The page without state, for requests before the first snapshot.
+    bare_page: Arc<Rendered>,
 }
 
 impl PublicSnapshot {
     pub fn new(services: Services, site_url: String) -> Self {
+        Self::with_web(services, site_url, WebBuild::default())
+    }
+
+    /// With the web frontend whose page the snapshot renders.
+    pub fn with_web(services: Services, site_url: String, web: WebBuild) -> Self {
+        let bare_page = Rendered::new(
+            "text/html; charset=utf-8",
+            page::render_bare(&web.index).into_bytes(),
+        );
         Self {
             current: Arc::default(),
             services,
             site_url,
+            web: Arc::new(web),
+            bare_page: Arc::new(bare_page),
         }
+    }
+
+    /// The frontend build: its hashed assets.
+    pub fn web(&self) -> &WebBuild {
+        &self.web
+    }
+
+    /// The page with no state inlined.
+    pub fn bare_page(&self) -> &Rendered {
+        &self.bare_page
     }
 
     /// The current snapshot; `None` only before the first successful build.
@@ -209,13 +271,27 @@ impl PublicSnapshot {
         let incidents = public.latest(LIST_LENGTH, false).await?;
         let maintenances = public.latest(LIST_LENGTH, true).await?;
         let history = public.history().await?;
+        let logo = if view.site.has_logo {
+            public.logo().await?.map(|(content_type, data)| Logo {
+                content_type,
+                data: Bytes::from(data),
+            })
+        } else {
+            None
+        };
         let parts = Parts {
             view,
             incidents,
             maintenances,
             history,
+            logo,
         };
-        Ok(Snapshot::new(parts, self.site_url.clone(), false))
+        Ok(Snapshot::new(
+            parts,
+            self.site_url.clone(),
+            false,
+            self.web.clone(),
+        ))
     }
 
     /// Keeps the snapshot current until `stop`: after events, on a timer, and again
@@ -261,6 +337,12 @@ fn clone_snapshot(snapshot: &Snapshot) -> Snapshot {
         incidents: snapshot.incidents.clone(),
         maintenances: snapshot.maintenances.clone(),
         history: snapshot.history.clone(),
+        logo: snapshot.logo.clone(),
     };
-    Snapshot::new(parts, snapshot.site_url.clone(), snapshot.stale)
+    Snapshot::new(
+        parts,
+        snapshot.site_url.clone(),
+        snapshot.stale,
+        snapshot.web.clone(),
+    )
 }

@@ -139,6 +139,25 @@ impl PublicService {
         })
     }
 
+    /// The uploaded logo: content type and bytes.
+    pub async fn logo(&self) -> Result<Option<(String, Vec<u8>)>, PublicError> {
+        let row = site_settings::Entity::find_by_id(1)
+            .select_only()
+            .columns([
+                site_settings::Column::LogoContentType,
+                site_settings::Column::LogoData,
+            ])
+            .into_tuple::<(Option<String>, Option<Vec<u8>>)>()
+            .one(&self.deps.db)
+            .await?;
+        Ok(row.and_then(|(content_type, data)| {
+            Some((
+                content_type.unwrap_or_else(|| "application/octet-stream".into()),
+                data?,
+            ))
+        }))
+    }
+
     pub async fn status(&self) -> Result<StatusView, PublicError> {
         let now = Utc::now();
         let site = self.site().await?;
