@@ -40,10 +40,14 @@ export function App({ initial }: { initial: Status | null }) {
   const live = useMemo(
     () =>
       new Live((state: LiveState) => {
-        clearTimeout(offlineTimer.current);
-        if (state === "live") setOffline(false);
-        else if (state === "offline")
+        if (state === "live") {
+          clearTimeout(offlineTimer.current);
+          offlineTimer.current = undefined;
+          setOffline(false);
+        } else if (state === "offline" && offlineTimer.current === undefined) {
+          // Counted from the first loss, not from each failed retry.
           offlineTimer.current = setTimeout(() => setOffline(true), OFFLINE_GRACE_MS) as unknown as number;
+        }
       }),
     [],
   );
@@ -131,7 +135,9 @@ export function App({ initial }: { initial: Status | null }) {
             <span>{t("statusOf", { name: site.systemName })}</span>
           </a>
           <nav aria-label={t("history")}>
-            <a href="/history">{t("history")}</a>
+            <a href="/history" aria-current={current.page === "history" ? "page" : undefined}>
+              {t("history")}
+            </a>
           </nav>
         </div>
       </header>

@@ -1,21 +1,26 @@
 import { useEffect, useState } from "preact/hooks";
 import { Icon, statusIcon } from "./icons";
 import { t } from "./i18n";
-import { duration, formatTime, relative } from "./time";
+import { duration, formatSpan, formatTime, relative } from "./time";
 import type { Incident } from "./types";
 
 /** A time in the visitor's zone with a relative hint, refreshed every minute. */
 export function Time({ iso }: { iso: string }) {
-  const [, tick] = useState(0);
-  useEffect(() => {
-    const timer = setInterval(() => tick((n) => n + 1), 60_000);
-    return () => clearInterval(timer);
-  }, []);
+  useMinuteTick();
   return (
     <time dateTime={iso}>
       {formatTime(iso)} <span class="relative">({relative(iso)})</span>
     </time>
   );
+}
+
+/** Re-renders every minute, so relative hints stay true on a page left open. */
+function useMinuteTick() {
+  const [, tick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => tick((n) => n + 1), 60_000);
+    return () => clearInterval(timer);
+  }, []);
 }
 
 /** HTML the server rendered from Markdown and sanitised (api/src/markdown.rs). */
@@ -35,12 +40,26 @@ export function StatusLabel({ incident }: { incident: Incident }) {
   );
 }
 
+/** When it happened: start and end in one range with its length, or since when. */
 export function Span({ incident }: { incident: Incident }) {
-  if (incident.status === "PLANNED") return <p class="meta">{t("scheduledFor", { time: "" })}<Time iso={incident.start} /></p>;
+  useMinuteTick();
+  if (incident.status === "PLANNED")
+    return (
+      <p class="meta">
+        {t("scheduledFor", { time: "" })}
+        <Time iso={incident.start} />
+      </p>
+    );
+  if (!incident.end)
+    return (
+      <p class="meta">
+        <Time iso={incident.start} /> – {t("ongoing")}
+      </p>
+    );
   return (
     <p class="meta">
-      <Time iso={incident.start} /> – {incident.end ? <Time iso={incident.end} /> : t("ongoing")}
-      {incident.end ? <span class="relative"> · {duration(incident.start, incident.end)}</span> : null}
+      <time dateTime={incident.start}>{formatSpan(incident.start, incident.end)}</time> ·{" "}
+      {duration(incident.start, incident.end)} <span class="relative">({relative(incident.end)})</span>
     </p>
   );
 }

@@ -1,4 +1,4 @@
-import { language } from "./i18n";
+import { language, t } from "./i18n";
 
 // Times are shown in the visitor's own time zone and language, with a relative hint.
 
@@ -27,7 +27,13 @@ export function relative(iso: string, now = Date.now()): string {
   for (const [unit, size] of units) {
     if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
   }
-  return format.format(0, "minute");
+  return t("justNow");
+}
+
+/** "Nov 28, 2026, 1:29 – 2:45 AM": the second date only where it differs. */
+export function formatSpan(startIso: string, endIso: string): string {
+  const format = new Intl.DateTimeFormat(language(), { dateStyle: "medium", timeStyle: "short" });
+  return format.formatRange(new Date(startIso), new Date(endIso));
 }
 
 export function duration(startIso: string, endIso: string): string {

@@ -313,14 +313,36 @@ test("German from the browser's language, and switchable", async () => {
   await page.context().close();
 });
 
-test("a lost connection shows a discreet stale notice and recovers by itself", async () => {
+test("a lost connection shows a discreet stale notice, and the page catches up when it is back", async () => {
   const page = await newPage();
+  let reachable = true;
+  let socket;
+  // Stand between the page and the server's WebSocket, to cut it at will.
+  await page.routeWebSocket(/\/graphql$/, (ws) => {
+    if (!reachable) return ws.close();
+    socket = ws;
+    ws.connectToServer();
+  });
   await open(page, "/");
-  await page.waitForTimeout(300);
-  await page.context().setOffline(true);
-  // Going offline does not close an open WebSocket in Chromium; drop it from inside.
-  await page.evaluate(() => window.dispatchEvent(new Event("offline")));
-  await page.context().setOffline(false);
+  await expectHeadline(page, "OPERATIONAL");
+  await eventually(() => socket);
+  assert.equal(await page.locator(".stale").count(), 0);
+
+  reachable = false;
+  await socket.close();
+  await page.waitForSelector(".stale", { timeout: 10_000 });
+  assert.match(await page.textContent(".stale"), /Live updates paused; this page shows the status as of/);
+  await assertAccessible(page, "/ (stale)");
+  await page.screenshot({ path: `${SHOTS}status-stale-desktop.png` });
+
+  // What happens meanwhile is shown as soon as the connection is back.
+  await server.opsgenie("create.json", "while-offline");
+  reachable = true;
+  await page.evaluate(() => window.dispatchEvent(new Event("online")));
+  await expectHeadline(page, "MIGHT_HAVE_ISSUES");
+  await page.waitForSelector(".stale", { state: "detached", timeout: 10_000 });
+  await server.opsgenie("close.json", "while-offline");
+  await expectHeadline(page, "OPERATIONAL");
   assert.deepEqual(page.errors ?? [], []);
   await page.context().close();
 });

@@ -3,7 +3,7 @@
 // the data directory, which the tests read like an inbox).
 
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,10 +12,12 @@ const ROOT = resolve(new URL("../..", import.meta.url).pathname);
 
 function binary() {
   if (process.env.MONOSTAT_BIN) return process.env.MONOSTAT_BIN;
-  for (const profile of ["release", "debug"]) {
-    const path = join(ROOT, "target", profile, "monostat");
-    if (existsSync(path)) return path;
-  }
+  // The newer of the two builds, so an old release binary is not tested by mistake.
+  const built = ["release", "debug"]
+    .map((profile) => join(ROOT, "target", profile, "monostat"))
+    .filter((path) => existsSync(path))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (built.length) return built[0];
   throw new Error("no monostat binary: run `cargo build -p monostat` first (or set MONOSTAT_BIN)");
 }
 

@@ -41,6 +41,9 @@ export function StatusPage({ status, setTitle }: PageProps) {
           </h1>
           <p>{t(`detail.${status.headline}`)}</p>
           {status.headline === "OPERATIONAL" && (site.supportEmail || site.supportPhone) ? (
+            <p>{t("contactSupport")}</p>
+          ) : null}
+          {status.headline === "OPERATIONAL" && (site.supportEmail || site.supportPhone) ? (
             <p class="support">
               {site.supportEmail ? (
                 <span>
