@@ -12,6 +12,7 @@ import { DayPage } from "./pages/Day";
 import { SubscribePage } from "./pages/Subscribe";
 import { NotFound } from "./pages/NotFound";
 import { Icon } from "./icons";
+import { safeUrl } from "./components";
 
 export interface PageProps {
   status: Status;
@@ -176,12 +177,12 @@ export function App({ initial }: { initial: Status | null }) {
             ) : null}
             {site.legalNoticeUrl ? (
               <li>
-                <a href={site.legalNoticeUrl}>{t("legalNotice")}</a>
+                <a href={safeUrl(site.legalNoticeUrl)}>{t("legalNotice")}</a>
               </li>
             ) : null}
             {site.privacyUrl ? (
               <li>
-                <a href={site.privacyUrl}>{t("privacy")}</a>
+                <a href={safeUrl(site.privacyUrl)}>{t("privacy")}</a>
               </li>
             ) : null}
           </ul>

@@ -104,3 +104,12 @@ export function Failed({ retry }: { retry: () => void }) {
     </div>
   );
 }
+
+/** Links from the settings: web addresses only, never `javascript:` and the like. */
+export function safeUrl(url: string): string {
+  try {
+    return ["http:", "https:", "mailto:"].includes(new URL(url, location.href).protocol) ? url : "#";
+  } catch {
+    return "#";
+  }
+}

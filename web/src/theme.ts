@@ -66,10 +66,15 @@ export function severityColor(theme: Theme, severity: Severity): string {
   }
 }
 
-export function applyTheme(given: Partial<Theme> | undefined): Theme {
-  const theme = Object.fromEntries(
+/** The configured colours, each replaced by its default unless it is a hex colour. */
+export function themeOf(given: Partial<Theme> | undefined): Theme {
+  return Object.fromEntries(
     Object.entries(DEFAULTS).map(([key, value]) => [key, valid(given?.[key as keyof Theme], value)]),
   ) as unknown as Theme;
+}
+
+export function applyTheme(given: Partial<Theme> | undefined): Theme {
+  const theme = themeOf(given);
   const style = document.documentElement.style;
   for (const [key, value] of Object.entries(theme)) {
     style.setProperty(`--${key}`, value);

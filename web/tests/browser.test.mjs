@@ -54,6 +54,13 @@ async function newPage({ locale = "en-US", mobile = false } = {}) {
   return page;
 }
 
+/** Closes a page after checking it asked no other host and threw nothing. */
+async function done(page) {
+  assert.deepEqual(page.foreignRequests ?? [], [], "requests to other hosts");
+  assert.deepEqual(page.errors ?? [], [], "errors in the page");
+  await page.context().close();
+}
+
 async function open(page, path) {
   const response = await page.goto(server.base + path);
   await page.waitForSelector("main h1");
@@ -91,7 +98,7 @@ async function screenshots(path, name, setup) {
     await open(page, path);
     if (setup) await setup(page);
     await page.screenshot({ path: `${SHOTS}${name}-${mobile ? "mobile" : "desktop"}.png`, fullPage: true });
-    await page.context().close();
+    await done(page);
   }
 }
 
@@ -124,9 +131,7 @@ test("operational: the headline is painted from the inlined state, with no reque
   assert.equal(await page.locator("footer a[href='/feed/atom']").count(), 1);
   assert.equal(await page.locator("footer a[href='/subscribe']").count(), 0, "subscriptions are closed by default");
   await assertAccessible(page, "/ (operational)");
-  assert.deepEqual(page.foreignRequests ?? [], []);
-  assert.deepEqual(page.errors ?? [], []);
-  await page.context().close();
+  await done(page);
 });
 
 test("the headline follows the precedence of SPEC §3 for every state", async () => {
@@ -165,7 +170,7 @@ test("the headline follows the precedence of SPEC §3 for every state", async ()
   await expectHeadline(page, "OPERATIONAL");
   assert.equal(await headline(page), "Our product is up and running");
   assert.ok((await page.locator("#recent ~ article").count()) >= 6, "resolved incidents are listed as recent");
-  await page.context().close();
+  await done(page);
 });
 
 test("an OpsGenie alert turns an open page to 'might be having issues' without reload", async () => {
@@ -185,7 +190,7 @@ test("an OpsGenie alert turns an open page to 'might be having issues' without r
   await screenshots("/", "status-suspected");
   await server.opsgenie("close.json", "live-alert");
   await expectHeadline(page, "OPERATIONAL");
-  await page.context().close();
+  await done(page);
 });
 
 test("incident pages: details, timeline, and 404 for a wrong date or unknown id", async () => {
@@ -223,7 +228,7 @@ test("incident pages: details, timeline, and 404 for a wrong date or unknown id"
   }
   await assertAccessible(page, "404");
   await screenshots("/no-such-page", "not-found");
-  await page.context().close();
+  await done(page);
 });
 
 test("history shows twelve months with the worst severity per day, and the day page lists them", async () => {
@@ -250,13 +255,13 @@ test("history shows twelve months with the worst severity per day, and the day p
   assert.equal(await page.evaluate(() => document.activeElement?.tagName), "H1");
   await assertAccessible(page, `/${today}`);
   await screenshots(`/${today}`, "day", (p) => p.waitForSelector("main article"));
-  await page.context().close();
+  await done(page);
 });
 
 test("subscribe, confirm through the link in the mail, unsubscribe", async () => {
   const closed = await newPage();
   assert.equal((await closed.goto(`${server.base}/subscribe`)).status(), 404);
-  await closed.context().close();
+  await done(closed);
   await server.gql(`mutation { setSubscriptionsOpen(open: true) }`);
 
   const page = await newPage();
@@ -292,7 +297,7 @@ test("subscribe, confirm through the link in the mail, unsubscribe", async () =>
   await page.click("button[type=submit]");
   await page.waitForSelector("text=You are unsubscribed");
   await resolve(incident.id);
-  await page.context().close();
+  await done(page);
 });
 
 test("German from the browser's language, and switchable", async () => {
@@ -310,7 +315,7 @@ test("German from the browser's language, and switchable", async () => {
   // The choice is remembered.
   await open(page, "/history");
   assert.equal(await headline(page), "History");
-  await page.context().close();
+  await done(page);
 });
 
 test("a lost connection shows a discreet stale notice, and the page catches up when it is back", async () => {
@@ -343,6 +348,5 @@ test("a lost connection shows a discreet stale notice, and the page catches up w
   await page.waitForSelector(".stale", { state: "detached", timeout: 10_000 });
   await server.opsgenie("close.json", "while-offline");
   await expectHeadline(page, "OPERATIONAL");
-  assert.deepEqual(page.errors ?? [], []);
-  await page.context().close();
+  await done(page);
 });

@@ -213,3 +213,52 @@ async fn without_a_build_the_page_says_how_to_make_one() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_uploaded_logo_is_served_from_the_snapshot_and_named_in_the_state() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let db = TestDb::sqlite().await;
+    let web = web_dir();
+    let app =
+        TestApp::start(db.app_config(&[("MONOSTAT_WEB_DIR", web.path().to_str().unwrap())])).await;
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec();
+    monostat::store::site_settings::ActiveModel {
+        id: Set(1),
+        logo_content_type: Set(Some("image/svg+xml".into())),
+        logo_data: Set(Some(svg.clone())),
+        ..Default::default()
+    }
+    .update(&db.conn)
+    .await
+    .unwrap();
+    app.events
+        .publish(monostat::events::DomainEvent::SettingsChanged {
+            section: monostat::events::SettingsSection::Site,
+        });
+    let mut response = None;
+    for _ in 0..100 {
+        let got = app.client.get(app.url("/logo")).send().await.unwrap();
+        if got.status() == 200 {
+            response = Some(got);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let response = response.expect("the logo appears after the settings change");
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    // Opened on its own, an SVG logo must not run its scripts.
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    assert_eq!(response.bytes().await.unwrap().to_vec(), svg);
+    let (_, html) = page(&app, "/").await;
+    assert_eq!(inlined_state(&html)["site"]["logoUrl"], "/logo");
+    assert!(
+        html.contains("<link rel=\"icon\" href=\"/logo\">"),
+        "{html}"
+    );
+    app.stop().await;
+}

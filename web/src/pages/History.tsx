@@ -3,7 +3,7 @@ import type { PageProps } from "../app";
 import { graphql, HISTORY_QUERY } from "../api";
 import { Failed } from "../components";
 import { language, t } from "../i18n";
-import { applyTheme, severityColor, textOn } from "../theme";
+import { severityColor, textOn, themeOf } from "../theme";
 import { formatDate } from "../time";
 import { SEVERITIES, type Day, type Severity, type Theme } from "../types";
 
@@ -58,7 +58,7 @@ export function HistoryPage({ status, setTitle }: PageProps) {
     load();
   }, []);
   useEffect(() => setTitle(t("history")), []);
-  const theme = applyTheme(status.site.theme);
+  const theme = themeOf(status.site.theme);
   const names = weekdays();
   const monthName = new Intl.DateTimeFormat(language(), { month: "long", year: "numeric", timeZone: "UTC" });
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { PageProps } from "../app";
+import { safeUrl } from "../components";
 import { graphql, GraphQLError, SUBSCRIBE_MUTATION } from "../api";
 import { t } from "../i18n";
 
@@ -80,7 +81,7 @@ export function SubscribePage({ status, setTitle }: PageProps) {
             </div>
             {site.privacyUrl ? (
               <p>
-                <a href={site.privacyUrl}>{t("privacyLink")}</a>
+                <a href={safeUrl(site.privacyUrl)}>{t("privacyLink")}</a>
               </p>
             ) : null}
             {error?.error ? (
