@@ -135,7 +135,7 @@ export function App({ initial }: { initial: Status | null }) {
             {site.logoUrl ? <img src={site.logoUrl} alt="" height={32} /> : null}
             <span>{t("statusOf", { name: site.systemName })}</span>
           </a>
-          <nav aria-label={t("history")}>
+          <nav>
             <a href="/history" aria-current={current.page === "history" ? "page" : undefined}>
               {t("history")}
             </a>

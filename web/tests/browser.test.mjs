@@ -160,6 +160,20 @@ test("the headline follows the precedence of SPEC §3 for every state", async ()
       await screenshots("/", "status-down");
     }
   }
+  // Planned maintenance has its own list and does not change the headline.
+  const planned = await create({
+    status: "PLANNED",
+    severity: "MAINTENANCE",
+    title: "Network maintenance",
+    start: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+  });
+  await page.waitForSelector("#planned");
+  assert.match(await page.textContent("section[aria-labelledby=planned]"), /Network maintenance/);
+  assert.match(await page.textContent("section[aria-labelledby=planned]"), /Scheduled for/);
+  await expectHeadline(page, "DOWN");
+  await server.gql(`mutation($id: Int!) { updateIncident(id: $id, input: { newStatus: RESOLVED }) { id } }`, {
+    id: planned.id,
+  }).catch(() => {});
   // The suspected one shows that no details are known yet.
   assert.equal(await page.locator("text=No details yet").count(), 1);
   // Markdown arrives as sanitised HTML.
@@ -242,6 +256,10 @@ test("history shows twelve months with the worst severity per day, and the day p
   // Today had a confirmed outage (the precedence test): the worst of the day.
   const today = await page.evaluate(() => new Date().toISOString().slice(0, 10));
   const link = page.locator(`a.day[href='/${today}']`);
+  // Days after today are blank.
+  const dayOfMonth = Number(today.slice(8));
+  const thisMonth = page.locator(".month").first();
+  assert.equal(await thisMonth.locator(".day").count(), dayOfMonth);
   assert.match(await link.getAttribute("aria-label"), /Outage/);
   await assertAccessible(page, "/history");
   await screenshots("/history", "history");
@@ -284,6 +302,7 @@ test("subscribe, confirm through the link in the mail, unsubscribe", async () =>
   const confirmUrl = /(http:\/\/127\.0\.0\.1:\d+\/subscribe\/confirm\/[A-Za-z0-9_-]+)/.exec(optIn)[1];
   await page.goto(confirmUrl);
   assert.match(await page.textContent("h1"), /Confirm your subscription/);
+  await assertAccessible(page, "confirm page");
   await page.click("button[type=submit]");
   await page.waitForSelector("text=You are subscribed");
 
@@ -294,6 +313,8 @@ test("subscribe, confirm through the link in the mail, unsubscribe", async () =>
   );
   const unsubscribeUrl = /(http:\/\/127\.0\.0\.1:\d+\/unsubscribe\/[A-Za-z0-9_-]+)/.exec(notification)[1];
   await page.goto(unsubscribeUrl);
+  await assertAccessible(page, "unsubscribe page");
+  await page.screenshot({ path: `${SHOTS}unsubscribe-desktop.png` });
   await page.click("button[type=submit]");
   await page.waitForSelector("text=You are unsubscribed");
   await resolve(incident.id);

@@ -49,7 +49,7 @@ const de: Messages = {
   timeline: "Verlauf",
   update: "Meldung",
   incidentTitle: "Störung #{id}",
-  history: "Verlauf der letzten Monate",
+  history: "Verlauf",
   historyIntro: "Jeder Tag zeigt die schwerste Störung, die ihn betraf (Zeitzone {zone}).",
   legend: "Legende",
   noIncidents: "Keine Störungen",
