@@ -1,3 +1,4 @@
+import { Fragment } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { graphql, Live, STATUS_QUERY, STATUS_SUBSCRIPTION, type LiveState } from "./api";
 import { LANGUAGES, language, pickLanguage, setLanguage, t } from "./i18n";
@@ -36,6 +37,7 @@ export function App({ initial }: { initial: Status | null }) {
   const [announcement, setAnnouncement] = useState("");
   const [lastGood, setLastGood] = useState<string | null>(initial?.generatedAt ?? null);
   const navigated = useRef(false);
+  const shownHeadline = useRef(initial?.headline);
   const offlineTimer = useRef<number | undefined>(undefined);
 
   const live = useMemo(
@@ -63,17 +65,17 @@ export function App({ initial }: { initial: Status | null }) {
       setCurrent(route(location.pathname));
     });
     if (!initial) graphql<{ status: Status }>(STATUS_QUERY).then((d) => setStatus(d.status), () => {});
-    return live.subscribe<{ statusChanged: Status }>(STATUS_SUBSCRIPTION, {}, (data) =>
-      setStatus((previous) => {
-        const next = data.statusChanged;
-        if (previous && previous.headline !== next.headline) {
-          setAnnouncement(
-            t("announceChange", { headline: t(`headline.${next.headline}`, { name: next.site.systemName }) }),
-          );
-        }
-        return next;
-      }),
-    );
+    return live.subscribe<{ statusChanged: Status }>(STATUS_SUBSCRIPTION, {}, (data) => {
+      const next = data.statusChanged;
+      // Announced to screen readers only when it changes, not on every reconnect.
+      if (shownHeadline.current && shownHeadline.current !== next.headline) {
+        setAnnouncement(
+          t("announceChange", { headline: t(`headline.${next.headline}`, { name: next.site.systemName }) }),
+        );
+      }
+      shownHeadline.current = next.headline;
+      setStatus(next);
+    });
   }, []);
 
   useEffect(() => {
@@ -150,7 +152,8 @@ export function App({ initial }: { initial: Status | null }) {
         </div>
       ) : null}
       <main id="main" tabIndex={-1} class="container">
-        {page}
+        {/* A new language renders the page afresh, title included. */}
+        <Fragment key={lang}>{page}</Fragment>
       </main>
       <div class="visually-hidden" aria-live="polite" aria-atomic="true">
         {announcement}

@@ -330,8 +330,10 @@ test("German from the browser's language, and switchable", async () => {
   assert.equal(await page.locator("footer a", { hasText: "Abonnieren" }).count(), 1);
   await assertAccessible(page, "/ (de)");
   await page.screenshot({ path: `${SHOTS}status-de-desktop.png`, fullPage: true });
+  assert.equal(await page.title(), "Status von Our product");
   await page.selectOption("footer select", "en");
   assert.equal(await headline(page), "Our product is up and running");
+  assert.equal(await page.title(), "Our product status");
   assert.equal(await page.getAttribute("html", "lang"), "en");
   // The choice is remembered.
   await open(page, "/history");

@@ -184,7 +184,7 @@ pub async fn build_if_needed(configured: Option<&Path>) {
             .args(args)
             .current_dir(web)
             // npm talks on stdout; keep ours for the server's own lines.
-            .stdout(std::process::Stdio::null())
+            .stdout(std::io::stderr())
             .status()
             .await;
         match status {
