@@ -21,7 +21,7 @@ export default defineConfig({
       "/graphql": { target: "http://127.0.0.1:8080", ws: true },
       "/feed": "http://127.0.0.1:8080",
       "/logo": "http://127.0.0.1:8080",
-      "/subscribe": "http://127.0.0.1:8080",
+      "^/subscribe/.+": "http://127.0.0.1:8080",
       "/unsubscribe": "http://127.0.0.1:8080",
     },
   },

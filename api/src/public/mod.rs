@@ -1,4 +1,5 @@
-//! The public snapshot: everything the public read path serves, computed once after
+//! The public snapshot: everything the public read path serves — the JSON, feeds, badge
+//! and the status page's HTML with its state inlined (`page.rs`) — computed once after
 //! each change and held in memory as ready-to-send bytes.
 //!
 //! During an outage everyone opens the status page at once, and the database may be
