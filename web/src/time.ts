@@ -46,7 +46,8 @@ export function duration(startIso: string, endIso: string): string {
   const parts = [];
   if (days) parts.push(unit(days, "day"));
   if (hours) parts.push(unit(hours, "hour"));
-  if (rest || parts.length === 0) parts.push(unit(rest, "minute"));
+  if (minutes === 0) return `< ${unit(1, "minute")}`;
+  if (rest) parts.push(unit(rest, "minute"));
   return parts.join(" ");
 }
 
