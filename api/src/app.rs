@@ -16,7 +16,7 @@ use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
 use crate::http::{self, AppState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
-use crate::public::PublicSnapshot;
+use crate::public::{PublicSnapshot, WebBuild};
 use crate::secret::Secret;
 use crate::services::Services;
 use crate::spool::AlertSpool;
@@ -141,7 +141,11 @@ impl App {
     async fn run(self, role: Role, listener: Option<TcpListener>) {
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(listener) = listener {
-            let snapshot = PublicSnapshot::new(self.services.clone(), self.config.site_url.clone());
+            let snapshot = PublicSnapshot::with_web(
+                self.services.clone(),
+                self.config.site_url.clone(),
+                WebBuild::load(self.config.web_dir.as_deref()),
+            );
             let changes = self.events.subscribe();
             if let Err(error) = snapshot.rebuild().await {
                 tracing::warn!(%error, "cannot build the public snapshot yet; retrying");

@@ -36,6 +36,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub slack_api_url: String,
     pub overrides: IntegrationOverrides,
+    /// The built web frontend (`web/dist`); `None` means: look for it next to the
+    /// working directory and the binary, and build it there if it is missing or old.
+    pub web_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -247,6 +250,11 @@ impl Config {
             slack_api_url.push('/');
         }
 
+        let web_dir = env
+            .get("MONOSTAT_WEB_DIR")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from);
+
         let alert_source_secrets = Origin::ALL
             .iter()
             .filter(|origin| **origin != Origin::Manual)
@@ -276,6 +284,7 @@ impl Config {
             log_format,
             slack_api_url,
             overrides,
+            web_dir,
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod markdown;
 pub mod public;
 pub mod ratelimit;
 pub mod secret;

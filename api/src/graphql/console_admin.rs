@@ -503,10 +503,7 @@ impl ConsoleAdminMutation {
             })?;
         services.settings.set_logo(data, &actor).await.gql()?;
         let site = services.public.site().await.gql()?;
-        Ok(site
-            .logo
-            .map(|logo| format!("/logo?v={}", logo.version))
-            .unwrap_or_default())
+        Ok(site.logo.map(|logo| logo.url()).unwrap_or_default())
     }
 
     async fn remove_logo(&self, ctx: &Context<'_>) -> Result<bool> {

@@ -5,6 +5,7 @@ use async_graphql::{Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain;
+use crate::markdown::markdown_html;
 use crate::services::{HistoryDay, PublicIncident, PublicUpdate, SiteInfo, StatusView};
 
 /// Mirrors a domain enum as a GraphQL enum with conversions both ways.
@@ -125,6 +126,11 @@ impl Incident {
         self.0.incident.summary.as_deref()
     }
 
+    /// The summary as sanitised HTML, safe to insert into a page.
+    async fn summary_html(&self) -> Option<String> {
+        self.0.incident.summary.as_deref().map(markdown_html)
+    }
+
     /// When it started (or, for planned maintenance, will start).
     async fn start(&self) -> DateTime<Utc> {
         self.0.incident.start
@@ -166,6 +172,11 @@ impl IncidentUpdate {
     /// Markdown.
     async fn message(&self) -> &str {
         &self.0.message
+    }
+
+    /// The message as sanitised HTML, safe to insert into a page.
+    async fn message_html(&self) -> String {
+        markdown_html(&self.0.message)
     }
 
     /// The status the incident moved to with this entry, if it did.

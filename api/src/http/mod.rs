@@ -24,6 +24,7 @@ mod error;
 mod graphql;
 mod logo;
 mod public;
+mod web;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -61,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .merge(public::routes())
         .merge(logo::routes())
         .merge(crate::adapters::email::web::routes())
+        .merge(web::routes())
+        .fallback(web::not_found)
         .with_state(Arc::new(state))
         .layer(middleware::from_fn(track_requests))
 }

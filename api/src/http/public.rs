@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{ApiError, AppState};
+use crate::public::Rendered;
 
 pub fn routes() -> Router<Arc<AppState>> {
     let mut router = Router::new();
@@ -56,6 +57,27 @@ async fn serve(
     let Some(rendered) = snapshot.rendered.get(uri.path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let mut response = respond(rendered, &headers, StatusCode::OK, "public, max-age=5");
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if snapshot.stale {
+        response
+            .headers_mut()
+            .insert("x-monostat-stale", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// A pre-rendered body with its ETag, revalidation (200 answers only) and gzip when the
+/// client takes it.
+pub(super) fn respond(
+    rendered: &Rendered,
+    headers: &HeaderMap,
+    status: StatusCode,
+    cache_control: &'static str,
+) -> Response {
     let mut response_headers = HeaderMap::new();
     response_headers.insert(
         header::CONTENT_TYPE,
@@ -63,23 +85,17 @@ async fn serve(
     );
     response_headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=5"),
-    );
-    response_headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
+        HeaderValue::from_static(cache_control),
     );
     response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Ok(etag) = HeaderValue::from_str(&rendered.etag) {
         response_headers.insert(header::ETAG, etag);
     }
-    if snapshot.stale {
-        response_headers.insert("x-monostat-stale", HeaderValue::from_static("true"));
-    }
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == rendered.etag));
+    let fresh = status == StatusCode::OK
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == rendered.etag));
     if fresh {
         return (StatusCode::NOT_MODIFIED, response_headers).into_response();
     }
@@ -89,7 +105,7 @@ async fn serve(
         .is_some_and(|accepted| accepted.split(',').any(|e| e.trim().starts_with("gzip")));
     if gzip {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        return (response_headers, rendered.gzip.clone()).into_response();
+        return (status, response_headers, rendered.gzip.clone()).into_response();
     }
-    (response_headers, rendered.body.clone()).into_response()
+    (status, response_headers, rendered.body.clone()).into_response()
 }

@@ -1,4 +1,5 @@
-//! The public snapshot: everything the public read path serves, computed once after
+//! The public snapshot: everything the public read path serves — the JSON, feeds, badge
+//! and the status page's HTML with its state inlined (`page.rs`) — computed once after
 //! each change and held in memory as ready-to-send bytes.
 //!
 //! During an outage everyone opens the status page at once, and the database may be
@@ -9,7 +10,9 @@
 
 mod badge;
 mod feeds;
+pub mod page;
 mod statuspage;
+pub mod web;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -28,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::DomainEvent;
 use crate::services::{HistoryDay, PublicError, PublicIncident, Services, StatusView};
+pub use web::WebBuild;
 
 const REBUILD_INTERVAL: Duration = Duration::from_secs(30);
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
@@ -77,12 +81,14 @@ pub struct Snapshot {
     pub stale: bool,
     /// When the data was read from the database.
     pub built_at: DateTime<Utc>,
-    /// Pre-rendered bodies by path, e.g. `/api/v2/summary.json`, `/badge.svg`.
+    /// Pre-rendered bodies by path, e.g. `/api/v2/summary.json`, `/badge.svg`, and
+    /// `/` for the HTML page every public page URL serves.
     pub rendered: HashMap<&'static str, Rendered>,
+    web: Arc<WebBuild>,
 }
 
 impl Snapshot {
-    fn new(parts: Parts, site_url: String, stale: bool) -> Self {
+    fn new(parts: Parts, site_url: String, stale: bool, web: Arc<WebBuild>) -> Self {
         let Parts {
             view,
             incidents,
@@ -98,6 +104,7 @@ impl Snapshot {
             site_url,
             stale,
             rendered: HashMap::new(),
+            web,
         };
         snapshot.rendered = render_all(&snapshot);
         snapshot
@@ -111,7 +118,19 @@ impl Snapshot {
             maintenances: self.maintenances,
             history: self.history,
         };
-        Self::new(parts, self.site_url, true)
+        Self::new(parts, self.site_url, true, self.web)
+    }
+
+    /// The public incident with this number, if the snapshot holds it.
+    pub fn find_incident(&self, id: crate::domain::IncidentId) -> Option<&PublicIncident> {
+        let view = &self.view;
+        view.current
+            .iter()
+            .chain(&view.recent)
+            .chain(&view.planned)
+            .chain(&self.incidents)
+            .chain(&self.maintenances)
+            .find(|public| public.incident.id == id)
     }
 }
 
@@ -152,6 +171,13 @@ fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
             badge::render(snapshot.view.headline).into_bytes(),
         ),
     );
+    rendered.insert(
+        "/",
+        Rendered::new(
+            "text/html; charset=utf-8",
+            page::render(&snapshot.web.index, snapshot).into_bytes(),
+        ),
+    );
     rendered
 }
 
@@ -164,21 +190,45 @@ pub struct PublicSnapshot {
     generation: Arc<watch::Sender<u64>>,
     services: Services,
     site_url: String,
+    web: Arc<WebBuild>,
+    /// The page without state, for requests before the first snapshot.
+    bare_page: Arc<Rendered>,
 }
 
 impl PublicSnapshot {
     pub fn new(services: Services, site_url: String) -> Self {
+        Self::with_web(services, site_url, WebBuild::default())
+    }
+
+    /// With the web frontend whose page the snapshot renders.
+    pub fn with_web(services: Services, site_url: String, web: WebBuild) -> Self {
+        let bare_page = Rendered::new(
+            "text/html; charset=utf-8",
+            page::render_bare(&web.index).into_bytes(),
+        );
         Self {
             current: Arc::default(),
             generation: Arc::new(watch::Sender::new(0)),
             services,
             site_url,
+            web: Arc::new(web),
+            bare_page: Arc::new(bare_page),
         }
     }
 
     /// Wakes whenever the snapshot is replaced (rebuilt, or marked stale).
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
+    }
+
+    /// The frontend build: its hashed assets.
+    pub fn web(&self) -> &WebBuild {
+        &self.web
+    }
+
+    /// The page with no state inlined.
+    pub fn bare_page(&self) -> &Rendered {
+        &self.bare_page
     }
 
     /// The current snapshot; `None` only before the first successful build.
@@ -231,7 +281,12 @@ impl PublicSnapshot {
             maintenances,
             history,
         };
-        Ok(Snapshot::new(parts, self.site_url.clone(), false))
+        Ok(Snapshot::new(
+            parts,
+            self.site_url.clone(),
+            false,
+            self.web.clone(),
+        ))
     }
 
     /// Keeps the snapshot current until `stop`: after events, on a timer, and again
@@ -278,5 +333,10 @@ fn clone_snapshot(snapshot: &Snapshot) -> Snapshot {
         maintenances: snapshot.maintenances.clone(),
         history: snapshot.history.clone(),
     };
-    Snapshot::new(parts, snapshot.site_url.clone(), snapshot.stale)
+    Snapshot::new(
+        parts,
+        snapshot.site_url.clone(),
+        snapshot.stale,
+        snapshot.web.clone(),
+    )
 }

@@ -33,8 +33,8 @@ pub use notifications::{
     DeliveryProgress, FanOut, NotificationError, NotificationService, PendingDelivery, Preparation,
 };
 pub use public::{
-    HistoryDay, IncidentFilter, MAX_PAGE, PublicError, PublicIncident, PublicService, PublicUpdate,
-    SiteInfo, StatusView, Theme,
+    HistoryDay, IncidentFilter, Logo, MAX_PAGE, PublicError, PublicIncident, PublicService,
+    PublicUpdate, SiteInfo, StatusView, Theme,
 };
 pub use settings::{
     LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackChange,

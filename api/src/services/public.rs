@@ -67,6 +67,11 @@ pub struct Logo {
 }
 
 impl Logo {
+    /// Where the public pages link it.
+    pub fn url(&self) -> String {
+        format!("/logo?v={}", self.version)
+    }
+
     fn new(content_type: String, data: Vec<u8>) -> Self {
         use sha2::{Digest, Sha256};
         let version = hex::encode(&Sha256::digest(&data)[..8]);

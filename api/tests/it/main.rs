@@ -20,3 +20,4 @@ mod lifecycle;
 mod opsgenie;
 mod public;
 mod server;
+mod web;

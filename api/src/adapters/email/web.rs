@@ -199,8 +199,9 @@ fn page(status: StatusCode, system: &str, title: &str, body: &str) -> Response {
          <title>{title} – {system} status</title><style>\
          body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#111827}}\
          button{{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1f2937;color:#fff;cursor:pointer}}\
-         button:focus-visible{{outline:3px solid #1d4ed8;outline-offset:2px}}\
-         </style></head><body><main><p>{system} status</p><h1>{title}</h1>{body}</main></body></html>\n",
+         button:focus-visible,a:focus-visible{{outline:3px solid #1d4ed8;outline-offset:2px}}a{{color:#1d4ed8}}\
+         </style></head><body><main><p>{system} status</p><h1>{title}</h1>{body}\
+         <p><a href=\"/\">Back to the status page</a></p></main></body></html>\n",
         title = escape(title),
         system = escape(system),
     );

@@ -1,0 +1,163 @@
+//! The public pages of the web frontend: every page URL of SPEC §3 answers the
+//! snapshot's pre-rendered `index.html` (state inlined, no database), the frontend's
+//! hashed assets are cached for ever, and anything else is a real 404 — with the same
+//! page, which shows its "not found" view.
+//!
+//! Only `/{date}/{id}` may read the database: an incident that is not in the snapshot
+//! (older than its lists) is looked up to tell a wrong date from a right one.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+
+use super::AppState;
+use super::public::respond;
+use crate::domain::IncidentId;
+
+/// Pages change with every snapshot; a CDN may hold them as briefly as the JSON.
+const PAGE_CACHE: &str = "public, max-age=5";
+const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
+/// The page talks only to its own origin; Markdown HTML is sanitised on the server
+/// as well.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/history", get(status_page))
+        .route("/subscribe", get(subscribe_page))
+        .route("/{date}", get(day_page))
+        .route("/{date}/{id}", get(incident_page))
+        .route("/assets/{*file}", get(asset))
+}
+
+/// Everything no route claims: the page's "not found" view, with a 404.
+pub async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    page(&state, &headers, StatusCode::NOT_FOUND)
+}
+
+async fn status_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    page(&state, &headers, StatusCode::OK)
+}
+
+/// The form exists only while the site takes subscriptions.
+async fn subscribe_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let open = state
+        .snapshot
+        .get()
+        .is_none_or(|snapshot| snapshot.view.site.subscriptions_open);
+    page(
+        &state,
+        &headers,
+        if open {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        },
+    )
+}
+
+async fn day_page(
+    State(state): State<Arc<AppState>>,
+    Path(date): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let status = if parse_date(&date).is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    page(&state, &headers, status)
+}
+
+async fn incident_page(
+    State(state): State<Arc<AppState>>,
+    Path((date, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (Some(date), Ok(id)) = (parse_date(&date), id.parse::<i64>()) else {
+        return page(&state, &headers, StatusCode::NOT_FOUND);
+    };
+    let id = IncidentId(id);
+    let start = match state.snapshot.get().and_then(|s| {
+        s.find_incident(id)
+            .map(|public| public.incident.start.date_naive())
+    }) {
+        Some(start) => Some(start),
+        None => match state.services.public.incident(id).await {
+            Ok(found) => found.map(|public| public.incident.start.date_naive()),
+            // Cannot tell while the database is away: let the page decide.
+            Err(_) => Some(date),
+        },
+    };
+    let status = if start == Some(date) {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    page(&state, &headers, status)
+}
+
+/// `YYYY-MM-DD` exactly; `2026-1-5` or `2026-02-30` are not dates of this site.
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    if text.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+fn page(state: &AppState, headers: &HeaderMap, status: StatusCode) -> Response {
+    let snapshot = state.snapshot.get();
+    let rendered = snapshot
+        .as_ref()
+        .and_then(|snapshot| snapshot.rendered.get("/"))
+        .unwrap_or_else(|| state.snapshot.bare_page());
+    let mut response = respond(rendered, headers, status, PAGE_CACHE);
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    response_headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response_headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    response
+}
+
+async fn asset(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match state.snapshot.web().assets.get(&format!("/assets/{file}")) {
+        Some(rendered) => respond(rendered, &headers, StatusCode::OK, ASSET_CACHE),
+        None => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
+    }
+}
+
+/// The uploaded logo, from the snapshot. An SVG must not run scripts when opened on
+/// its own, hence the strict policy.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_full_dates_are_dates() {
+        assert!(parse_date("2026-11-28").is_some());
+        assert!(parse_date("2026-1-5").is_none());
+        assert!(parse_date("2026-02-30").is_none());
+        assert!(parse_date("favicon.ico").is_none());
+    }
+}

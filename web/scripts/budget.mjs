@@ -1,0 +1,34 @@
+// Fails the build when the status page grows past its budget: 30 KB of gzipped
+// JavaScript, 60 KB gzipped for everything the first load fetches (HTML, JS, CSS),
+// not counting the logo. Reads what dist/index.html actually references.
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { join } from "node:path";
+
+const DIST = new URL("../dist/", import.meta.url).pathname;
+// Overridable only so a test can prove that the check fails.
+const JS_BUDGET = Number(process.env.BUDGET_JS_KB ?? 30) * 1024;
+const TOTAL_BUDGET = Number(process.env.BUDGET_TOTAL_KB ?? 60) * 1024;
+
+const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+const html = readFileSync(join(DIST, "index.html"));
+const refs = [...html.toString().matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
+let js = 0;
+let total = gz(html);
+const rows = [["index.html", total]];
+for (const ref of new Set(refs)) {
+  const size = gz(readFileSync(join(DIST, ref)));
+  rows.push([ref, size]);
+  total += size;
+  if (ref.endsWith(".js")) js += size;
+}
+for (const [name, size] of rows) console.log(`${(size / 1024).toFixed(1).padStart(6)} KB gz  ${name}`);
+console.log(`JavaScript ${(js / 1024).toFixed(1)} KB gz of ${JS_BUDGET / 1024}; first load ${(total / 1024).toFixed(1)} KB gz of ${TOTAL_BUDGET / 1024}`);
+if (js > JS_BUDGET || total > TOTAL_BUDGET) {
+  console.error("over budget: the status page must stay small (SPEC §3, issue 8)");
+  process.exit(1);
+}
+if (!refs.some((ref) => ref.endsWith(".js"))) {
+  console.error("dist/index.html references no script; the budget check cannot be trusted");
+  process.exit(1);
+}

@@ -1,0 +1,161 @@
+// GraphQL over HTTP for one-off reads and writes, and a minimal graphql-transport-ws
+// client for the live subscriptions (a library would cost more bytes than the page).
+
+const INCIDENT_FIELDS = `id status severity title summaryHtml start end path
+  updates { id created messageHtml newStatus }`;
+
+// The server inlines exactly this selection into index.html (api/src/public/page.rs);
+// keep the two in step.
+export const STATUS_FIELDS = `headline generatedAt stale
+  site { systemName supportEmail supportPhone legalNoticeUrl privacyUrl logoUrl timeZone
+    defaultLanguage subscriptionsOpen
+    theme { primary link success warning danger info textPrimary textSecondary } }
+  current { ${INCIDENT_FIELDS} } recent { ${INCIDENT_FIELDS} } planned { ${INCIDENT_FIELDS} }`;
+export const STATUS_QUERY = `{ status { ${STATUS_FIELDS} } }`;
+export const STATUS_SUBSCRIPTION = `subscription { statusChanged { ${STATUS_FIELDS} } }`;
+
+export const INCIDENT_QUERY = `query($id: Int!) { incident(id: $id) { ${INCIDENT_FIELDS} } }`;
+export const INCIDENT_SUBSCRIPTION = `subscription($id: Int!) { incidentChanged(id: $id) { ${INCIDENT_FIELDS} } }`;
+export const DAY_QUERY = `query($date: String!) { day(date: $date) { ${INCIDENT_FIELDS} } }`;
+export const HISTORY_QUERY = `{ history { date worstSeverity } }`;
+export const SUBSCRIBE_MUTATION = `mutation($email: String!, $consent: Boolean!) { subscribe(email: $email, consent: $consent) }`;
+
+export class GraphQLError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ErrorShape {
+  message: string;
+  extensions?: { code?: string; field?: string };
+}
+
+export async function graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetch("/graphql", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  let body: { data?: T; errors?: ErrorShape[] };
+  try {
+    body = await response.json();
+  } catch {
+    throw new GraphQLError(`HTTP ${response.status}`);
+  }
+  if (body.errors?.length) {
+    const first = body.errors[0];
+    throw new GraphQLError(first.message, first.extensions?.code, first.extensions?.field);
+  }
+  if (!body.data) throw new GraphQLError(`HTTP ${response.status}`);
+  return body.data;
+}
+
+export type LiveState = "connecting" | "live" | "offline";
+
+interface Subscription {
+  query: string;
+  variables: Record<string, unknown>;
+  onData: (data: unknown) => void;
+}
+
+/**
+ * One WebSocket for all live views of the page. Reconnects with back-off after any loss
+ * and re-subscribes; the server answers each subscription with the current value first,
+ * so nothing missed while offline stays missed.
+ */
+export class Live {
+  private socket: WebSocket | null = null;
+  private subscriptions = new Map<string, Subscription>();
+  private nextId = 1;
+  private attempt = 0;
+  private retryTimer: number | undefined;
+  private state: LiveState = "connecting";
+
+  constructor(private readonly onState: (state: LiveState) => void) {
+    addEventListener("online", () => this.reconnectNow());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible" && this.state === "offline") this.reconnectNow();
+    });
+  }
+
+  subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void): () => void {
+    const id = String(this.nextId++);
+    this.subscriptions.set(id, { query, variables, onData: onData as (data: unknown) => void });
+    if (this.state === "live") this.send({ id, type: "subscribe", payload: { query, variables } });
+    else if (!this.socket) this.connect();
+    return () => {
+      this.subscriptions.delete(id);
+      if (this.state === "live") this.send({ id, type: "complete" });
+    };
+  }
+
+  private connect() {
+    clearTimeout(this.retryTimer);
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(url, "graphql-transport-ws");
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => this.send({ type: "connection_init", payload: {} });
+    socket.onmessage = (event) => {
+      let message: { id?: string; type: string; payload?: { data?: unknown } };
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      switch (message.type) {
+        case "connection_ack":
+          this.attempt = 0;
+          this.setState("live");
+          for (const [id, sub] of this.subscriptions) {
+            this.send({ id, type: "subscribe", payload: { query: sub.query, variables: sub.variables } });
+          }
+          break;
+        case "ping":
+          this.send({ type: "pong" });
+          break;
+        case "next":
+          if (message.id && message.payload?.data) this.subscriptions.get(message.id)?.onData(message.payload.data);
+          break;
+      }
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.setState("offline");
+      this.scheduleRetry();
+    };
+  }
+
+  private scheduleRetry() {
+    // 1 s, 2 s, 4 s … at most 30 s, with jitter so a herd of pages does not reconnect in step.
+    const delay = Math.min(30_000, 1000 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt = Math.min(this.attempt + 1, 5);
+    this.retryTimer = setTimeout(() => this.connect(), delay) as unknown as number;
+  }
+
+  private reconnectNow() {
+    if (this.socket) return;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  private send(message: object) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  private setState(state: LiveState) {
+    this.state = state;
+    this.onState(state);
+  }
+}
