@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::errors::GqlResultExt;
 use super::types::{AlertSourceKind, Incident, IncidentStatus, Severity};
 use super::{Caller, ClientAddress, Code, RefreshCookie};
+use crate::adapters::slack::Slack;
 use crate::domain::{Actor, IncidentId, Origin};
 use crate::jobs::Queue;
 use crate::services::{ConsoleUser, IncidentChange, NewIncident, REFRESH_TTL, Services, Session};
@@ -112,6 +113,15 @@ pub struct AuditEntry {
     actor_kind: String,
     actor_name: String,
     incident_id: Option<i64>,
+    message: String,
+}
+
+/// The outcome of testing the Slack settings.
+#[derive(SimpleObject)]
+pub struct SlackCheck {
+    /// The token works and the bot is in the channel.
+    ok: bool,
+    /// What works, or what is wrong and how to fix it.
     message: String,
 }
 
@@ -606,6 +616,17 @@ impl ConsoleMutation {
         Ok(User {
             id: user.id,
             username: user.username,
+        })
+    }
+
+    /// Tests the Slack settings: the bot token (`auth.test`) and the channel. Says in
+    /// plain words what is wrong. Finding the channel also joins it.
+    async fn test_slack(&self, ctx: &Context<'_>) -> Result<SlackCheck> {
+        console_user(ctx)?;
+        let check = ctx.data::<Slack>()?.check().await;
+        Ok(SlackCheck {
+            ok: check.ok,
+            message: check.message,
         })
     }
 

@@ -19,6 +19,7 @@ pub use console::refresh_cookie;
 pub use errors::{Code, ensure_codes};
 pub use subscription::SubscriptionRoot;
 
+use crate::adapters::slack::Slack;
 use crate::events::EventBus;
 use crate::jobs::Queue;
 use crate::public::PublicSnapshot;
@@ -58,6 +59,7 @@ pub fn schema(
     events: EventBus,
     queue: Queue,
     snapshot: PublicSnapshot,
+    slack: Slack,
 ) -> MonostatSchema {
     Schema::build(
         QueryRoot::default(),
@@ -69,6 +71,7 @@ pub fn schema(
     .data(snapshot)
     .data(events)
     .data(queue)
+    .data(slack)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .finish()

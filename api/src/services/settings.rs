@@ -291,6 +291,23 @@ impl SettingsService {
         Ok(secret)
     }
 
+    /// Remembers the id the Slack channel name resolved to (`None` forgets it, so the
+    /// next message resolves the name again). Bookkeeping, not a human change: no audit.
+    pub async fn set_slack_channel_id(
+        &self,
+        channel_id: Option<&str>,
+    ) -> Result<(), SettingsError> {
+        slack_settings::ActiveModel {
+            id: Set(SINGLETON),
+            channel_id: Set(channel_id.map(str::to_owned)),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .update(&self.deps.db)
+        .await?;
+        Ok(())
+    }
+
     /// Turns new subscriptions on or off.
     pub async fn set_allow_subscriptions(
         &self,
