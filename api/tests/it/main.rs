@@ -19,3 +19,4 @@ mod lifecycle;
 mod opsgenie;
 mod public;
 mod server;
+mod slack;
