@@ -10,7 +10,10 @@ use super::{Caller, ClientAddress, Code, RefreshCookie};
 use crate::adapters::slack::Slack;
 use crate::domain::{Actor, IncidentId, Origin};
 use crate::jobs::Queue;
-use crate::services::{ConsoleUser, IncidentChange, NewIncident, REFRESH_TTL, Services, Session};
+use crate::secret::Secret;
+use crate::services::{
+    ConsoleUser, IncidentChange, NewIncident, REFRESH_TTL, Services, Session, SlackSettingsChange,
+};
 
 const REFRESH_COOKIE: &str = "monostat_refresh";
 
@@ -116,6 +119,43 @@ pub struct AuditEntry {
     message: String,
 }
 
+/// The Slack settings, as the console shows them. Secrets never leave the server.
+#[derive(SimpleObject)]
+pub struct SlackSettingsInfo {
+    bot_token_set: bool,
+    signing_secret_set: bool,
+    channel: Option<String>,
+    /// The id the channel name resolved to; empty until the first message or test.
+    channel_id: Option<String>,
+    bot_token_from_environment: bool,
+    signing_secret_from_environment: bool,
+    channel_from_environment: bool,
+}
+
+impl From<crate::services::SlackSettings> for SlackSettingsInfo {
+    fn from(settings: crate::services::SlackSettings) -> Self {
+        Self {
+            bot_token_set: settings.bot_token.is_some(),
+            signing_secret_set: settings.signing_secret.is_some(),
+            channel: settings.channel_name,
+            channel_id: settings.channel_id,
+            bot_token_from_environment: settings.bot_token_from_env,
+            signing_secret_from_environment: settings.signing_secret_from_env,
+            channel_from_environment: settings.channel_from_env,
+        }
+    }
+}
+
+/// A change of the Slack settings: a missing field keeps its value, an empty string
+/// clears it.
+#[derive(InputObject)]
+pub struct SlackSettingsInput {
+    bot_token: Option<String>,
+    signing_secret: Option<String>,
+    /// The name of a public channel, with or without `#`.
+    channel: Option<String>,
+}
+
 /// The outcome of testing the Slack settings.
 #[derive(SimpleObject)]
 pub struct SlackCheck {
@@ -206,6 +246,12 @@ impl ConsoleQuery {
             });
         }
         Ok(sources)
+    }
+
+    /// The Slack settings in force; secrets only say whether they are set.
+    async fn slack_settings(&self, ctx: &Context<'_>) -> Result<SlackSettingsInfo> {
+        let (_, services) = actor(ctx)?;
+        Ok(services.settings.slack().await.gql()?.into())
     }
 
     /// The audit log, newest first: of one incident, or of everything.
@@ -617,6 +663,28 @@ impl ConsoleMutation {
             id: user.id,
             username: user.username,
         })
+    }
+
+    /// Changes the Slack settings; in force at once on every replica.
+    async fn set_slack_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SlackSettingsInput,
+    ) -> Result<SlackSettingsInfo> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .settings
+            .update_slack(
+                SlackSettingsChange {
+                    bot_token: input.bot_token.map(Secret::new),
+                    signing_secret: input.signing_secret.map(Secret::new),
+                    channel_name: input.channel,
+                },
+                &actor,
+            )
+            .await
+            .gql()?;
+        Ok(services.settings.slack().await.gql()?.into())
     }
 
     /// Tests the Slack settings: the bot token (`auth.test`) and the channel. Says in

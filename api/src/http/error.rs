@@ -69,9 +69,10 @@ impl From<IncidentError> for ApiError {
 impl From<SettingsError> for ApiError {
     fn from(error: SettingsError) -> Self {
         match &error {
-            SettingsError::SetByEnvironment(_) => {
+            SettingsError::SetByEnvironment(_) | SettingsError::SlackSetByEnvironment { .. } => {
                 Self::new(StatusCode::CONFLICT, error.to_string())
             }
+            SettingsError::Invalid { .. } => Self::new(StatusCode::BAD_REQUEST, error.to_string()),
             SettingsError::NotAnAlertSource(_) => {
                 Self::new(StatusCode::NOT_FOUND, error.to_string())
             }

@@ -32,7 +32,7 @@ pub use public::{
     HistoryDay, IncidentFilter, MAX_PAGE, PublicError, PublicIncident, PublicService, PublicUpdate,
     SiteInfo, StatusView, Theme,
 };
-pub use settings::{SettingsError, SettingsService, SlackSettings};
+pub use settings::{SettingsError, SettingsService, SlackSettings, SlackSettingsChange};
 pub use subscribers::{
     ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,
     TokenState,

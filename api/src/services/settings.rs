@@ -25,6 +25,16 @@ pub enum SettingsError {
     SetByEnvironment(Origin),
     #[error("{0} is not an alert source")]
     NotAnAlertSource(Origin),
+    #[error("the Slack {what} is set by the environment ({var}); change it there")]
+    SlackSetByEnvironment {
+        what: &'static str,
+        var: &'static str,
+    },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -48,6 +58,33 @@ pub struct SlackSettings {
     pub bot_token_from_env: bool,
     pub signing_secret_from_env: bool,
     pub channel_from_env: bool,
+}
+
+/// A change of the Slack settings: `None` keeps a value, an empty string clears it.
+#[derive(Clone, Debug, Default)]
+pub struct SlackSettingsChange {
+    pub bot_token: Option<Secret>,
+    pub signing_secret: Option<Secret>,
+    /// With or without the leading `#`.
+    pub channel_name: Option<String>,
+}
+
+/// Slack channel names: lower-case letters, digits, `-` and `_`, at most 80.
+fn normalise_channel_name(name: &str) -> Result<String, SettingsError> {
+    let name = name.trim().trim_start_matches('#').to_lowercase();
+    let valid = name.chars().count() <= 80
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(SettingsError::Invalid {
+            field: "channel",
+            message: "a Slack channel name has at most 80 characters: letters, digits, - and _"
+                .into(),
+        })
+    }
 }
 
 /// How long a cached webhook secret is trusted before it is read again. Rotation
@@ -289,6 +326,103 @@ impl SettingsService {
             section: SettingsSection::AlertSources,
         });
         Ok(secret)
+    }
+
+    /// Changes the Slack settings. A new channel name forgets the channel id, so the
+    /// next message finds and joins the new channel. Every replica reads the settings
+    /// on each use, so the change is in force everywhere at once.
+    pub async fn update_slack(
+        &self,
+        change: SlackSettingsChange,
+        actor: &Actor,
+    ) -> Result<(), SettingsError> {
+        let env = &self.deps.config.overrides;
+        let overridden = [
+            (
+                change.bot_token.is_some() && env.slack_bot_token.is_some(),
+                "bot token",
+                "MONOSTAT_SLACK_BOT_TOKEN",
+            ),
+            (
+                change.signing_secret.is_some() && env.slack_signing_secret.is_some(),
+                "signing secret",
+                "MONOSTAT_SLACK_SIGNING_SECRET",
+            ),
+            (
+                change.channel_name.is_some() && env.slack_channel.is_some(),
+                "channel",
+                "MONOSTAT_SLACK_CHANNEL",
+            ),
+        ];
+        if let Some((_, what, var)) = overridden.into_iter().find(|(set, ..)| *set) {
+            return Err(SettingsError::SlackSetByEnvironment { what, var });
+        }
+        let token = change
+            .bot_token
+            .as_ref()
+            .map(|t| t.expose().trim().to_owned());
+        if let Some(token) = token.as_deref()
+            && !token.is_empty()
+            && !token.starts_with("xoxb-")
+        {
+            return Err(SettingsError::Invalid {
+                field: "bot token",
+                message: "use the app's Bot User OAuth Token; it starts with xoxb-".into(),
+            });
+        }
+        let secret = change
+            .signing_secret
+            .as_ref()
+            .map(|s| s.expose().trim().to_owned());
+        let channel = change
+            .channel_name
+            .as_deref()
+            .map(normalise_channel_name)
+            .transpose()?;
+        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
+            let stored = slack_settings::Entity::find_by_id(SINGLETON)
+                .one(txn)
+                .await?
+                .ok_or_else(|| missing("Slack"))?;
+            let mut changed = Vec::new();
+            let mut row = slack_settings::ActiveModel {
+                id: Set(SINGLETON),
+                updated_at: Set(Utc::now()),
+                ..Default::default()
+            };
+            if let Some(token) = &token {
+                row.bot_token = Set(Some(token.clone()).filter(|t| !t.is_empty()));
+                changed.push("bot token");
+            }
+            if let Some(secret) = &secret {
+                row.signing_secret = Set(Some(secret.clone()).filter(|s| !s.is_empty()));
+                changed.push("signing secret");
+            }
+            if let Some(channel) = &channel {
+                let channel = Some(channel.clone()).filter(|c| !c.is_empty());
+                if channel != stored.channel_name {
+                    row.channel_name = Set(channel);
+                    row.channel_id = Set(None);
+                    changed.push("channel");
+                }
+            }
+            row.update(txn).await?;
+            if !changed.is_empty() {
+                // Names what changed, never the values: they are secrets.
+                audit::record(
+                    txn,
+                    actor,
+                    None,
+                    format!("Changed the Slack {}", changed.join(", ")),
+                )
+                .await?;
+            }
+            Ok::<_, SettingsError>(())
+        })?;
+        self.deps.events.publish(DomainEvent::SettingsChanged {
+            section: SettingsSection::Slack,
+        });
+        Ok(())
     }
 
     /// Remembers the id the Slack channel name resolved to (`None` forgets it, so the

@@ -67,7 +67,11 @@ both_databases! {
         let incidents = &app.services.incidents;
         let partial = incidents.create(&Actor::System, new_incident(IncidentStatus::Confirmed, Severity::Partial, "Login fails")).await.unwrap();
         incidents.create(&Actor::System, new_incident(IncidentStatus::Planned, Severity::Maintenance, "Database upgrade")).await.unwrap();
-        let summary = eventually(&app, "/api/v2/summary.json", |s| s["status"]["indicator"] == "major").await;
+        // Both creations must be in the snapshot, not only the first one's rebuild.
+        let summary = eventually(&app, "/api/v2/summary.json", |s| {
+            s["status"]["indicator"] == "major" && s["scheduled_maintenances"].as_array().is_some_and(|m| !m.is_empty())
+        })
+        .await;
         assert_eq!(summary["status"]["description"], "Partial System Outage");
         assert_eq!(summary["components"][0]["status"], "partial_outage");
         assert_eq!(summary["incidents"][0]["name"], "Login fails");

@@ -680,6 +680,44 @@ both_databases! {
     }
 }
 
+both_databases! {
+    async fn slack_settings_changed_in_the_console_are_in_force_at_once(db: TestDb) {
+        let slack = FakeSlack::start().await;
+        let app = TestApp::start(db.app_config(&[("MONOSTAT_SLACK_API_URL", &slack.url), ("MONOSTAT_SITE_URL", SITE)])).await;
+        let token = login(&app).await;
+        let body = fixture("slack/url_verification.json");
+        assert_eq!(signed(&app, EVENTS, &body, JSON).await.0, 401, "no signing secret yet");
+
+        let set = "mutation($input: SlackSettingsInput!) { setSlackSettings(input: $input) { botTokenSet signingSecretSet channel channelId channelFromEnvironment } }";
+        let response = gql(&app, &token, set, json!({ "input": { "botToken": "xoxb-console-token", "signingSecret": SECRET, "channel": "#StatusPage" } })).await;
+        assert_eq!(response["data"]["setSlackSettings"], json!({ "botTokenSet": true, "signingSecretSet": true, "channel": "statuspage", "channelId": null, "channelFromEnvironment": false }), "{response}");
+        assert_eq!(signed(&app, EVENTS, &body, JSON).await.0, 200, "the new secret is used at once");
+
+        app.services.incidents.alert_opened(report("alert-1", "Down")).await.unwrap();
+        let calls = slack.exactly(4).await;
+        assert_eq!(calls[3].authorization.as_deref(), Some("Bearer xoxb-console-token"));
+        settled(&db, SLACK_SYNC).await;
+        slack.clear();
+
+        // Another channel: the remembered id is forgotten and the new one found.
+        let response = gql(&app, &token, set, json!({ "input": { "channel": "general", "signingSecret": "a-new-secret" } })).await;
+        assert_eq!(response["data"]["setSlackSettings"]["channelId"], Value::Null, "{response}");
+        assert_eq!(signed(&app, EVENTS, &body, JSON).await.0, 401, "the old secret stops working at once");
+        let response = gql(&app, &token, "mutation { testSlack { ok message } }", json!({})).await;
+        assert_eq!(response["data"]["testSlack"]["ok"], true, "{response}");
+        assert_eq!(methods(&slack.calls()), ["auth.test", "conversations.list", "conversations.join"]);
+        let settings = gql(&app, &token, "{ slackSettings { channel channelId } }", json!({})).await;
+        assert_eq!(settings["data"]["slackSettings"], json!({ "channel": "general", "channelId": "C0GENERAL1" }));
+        assert!(!settings.to_string().contains("xoxb"), "secrets never leave the server");
+
+        let bad = gql(&app, &token, set, json!({ "input": { "botToken": "xoxp-user-token" } })).await;
+        assert_eq!(bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{bad}");
+        let audit = gql(&app, &token, "{ auditLog { message } }", json!({})).await;
+        assert!(audit.to_string().contains("Changed the Slack bot token, signing secret, channel"), "{audit}");
+        app.stop().await;
+    }
+}
+
 const PASSWORD: &str = "correct horse battery";
 
 async fn login(app: &TestApp) -> String {

@@ -483,3 +483,77 @@ pub fn status_summary(open: &[Incident], links: &Links<'_>) -> Message {
         blocks,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{IncidentId, Origin};
+
+    fn incident(status: IncidentStatus) -> Incident {
+        let now = Utc::now();
+        Incident {
+            id: IncidentId(7),
+            status,
+            severity: Severity::Outage,
+            title: "Outage <b>".into(),
+            summary: None,
+            start: now,
+            end: None,
+            silent: false,
+            last_notified_status: None,
+            origin: Origin::Opsgenie,
+            auto_start: false,
+            slack_channel: None,
+            slack_ts: None,
+            created: now,
+            updated: now,
+        }
+    }
+
+    fn action_ids(message: &Message) -> Vec<String> {
+        let json = serde_json::to_value(&message.blocks).unwrap();
+        json.as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().unwrap().clone())
+            .map(|e| e["action_id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_parent_message_shows_only_the_buttons_its_state_allows() {
+        let links = Links {
+            site_url: "https://status.example.com",
+        };
+        for status in IncidentStatus::ALL {
+            let shown = action_ids(&parent_message(&incident(*status), None, &links));
+            let expected: &[&str] = match status {
+                IncidentStatus::Suspected => &[CONFIRM, DISMISS],
+                IncidentStatus::Confirmed | IncidentStatus::Watching => &[UPDATE],
+                IncidentStatus::Planned => &[START_MAINTENANCE, UPDATE],
+                IncidentStatus::Resolved | IncidentStatus::Dismissed => &[],
+            };
+            assert_eq!(shown, expected, "{status}");
+            for id in &shown {
+                let action = match id.as_str() {
+                    CONFIRM => Action::Confirm,
+                    DISMISS => Action::Dismiss,
+                    START_MAINTENANCE => Action::StartMaintenance,
+                    _ => Action::Update { new_status: None },
+                };
+                assert!(action.apply(*status).is_ok(), "{id} on {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn titles_cannot_inject_slack_markup() {
+        let links = Links {
+            site_url: "https://status.example.com",
+        };
+        let message = parent_message(&incident(IncidentStatus::Confirmed), None, &links);
+        let json = serde_json::to_string(&message.blocks).unwrap();
+        assert!(json.contains("Outage &lt;b&gt;"), "{json}");
+    }
+}
