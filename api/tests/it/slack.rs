@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use monostat::adapters::slack::verify::sign;
 use monostat::domain::{Actor, IncidentId, IncidentStatus, Severity};
-use monostat::services::follow_up::{NOTIFY_SUBSCRIBERS, SLACK_SYNC};
+use monostat::services::follow_up::{self, NOTIFY_SUBSCRIBERS, SLACK_SYNC, SlackNote};
 use monostat::services::{IncidentChange, NewIncident};
 use monostat::store::{incident, job, slack_settings};
 use sea_orm::EntityTrait;
@@ -306,6 +306,14 @@ both_databases! {
         let settings = slack_settings::Entity::find_by_id(1).one(&db.conn).await.unwrap().unwrap();
         assert_eq!(settings.channel_id.as_deref(), Some(CHANNEL), "the channel id is remembered");
 
+        // The same sync again (a worker died before finishing it): the parent is
+        // edited, never posted twice.
+        slack.clear();
+        follow_up::slack_sync(outcome.incident_id, Some(SlackNote::Opened)).enqueue(&db.conn).await.unwrap();
+        let calls = slack.exactly(1).await;
+        assert_parent_update(&calls[0], &["confirm_incident", "dismiss_incident"]);
+        settled(&db, SLACK_SYNC).await;
+
         // A second alert joins: the parent is edited, not posted again, and the channel
         // is not looked up again.
         slack.clear();
@@ -382,6 +390,15 @@ both_databases! {
         let summary = blocks.iter().find(|b| b["block_id"] == "new_summary").unwrap();
         assert_eq!(summary["element"]["initial_value"], "Most requests fail.");
         assert!(view.to_string().contains("Subscribers will be e-mailed"), "{view}");
+
+        // Too slow a click: Slack refuses the trigger, the person is told.
+        slack.clear();
+        slack.fail_next("views.open", "expired_trigger_id");
+        let (status, _) = signed(&app, EVENTS, &interaction("block_actions_update", Some(id), |_| {}), FORM).await;
+        assert_eq!(status, 200);
+        let calls = slack.exactly(2).await;
+        assert_eq!(methods(&calls), ["views.open", "chat.postEphemeral"]);
+        assert!(calls[1].body["text"].as_str().unwrap().contains("click again"));
         app.stop().await;
     }
 

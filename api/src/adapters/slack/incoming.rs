@@ -65,16 +65,16 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     let json = is_json(&headers);
-    let form: HashMap<String, String> = if json {
-        HashMap::new()
+    let form: Result<HashMap<String, String>, _> = if json {
+        Ok(HashMap::new())
     } else {
-        match serde_urlencoded::from_bytes(&body) {
-            Ok(form) => form,
-            Err(error) => return bad_request(format!("the body is not form-encoded: {error}")),
-        }
+        serde_urlencoded::from_bytes(&body)
     };
     // Slack testing the certificate of a slash command URL; Bolt answers it unsigned.
-    if form.get("ssl_check").is_some_and(|v| v == "1") {
+    if form
+        .as_ref()
+        .is_ok_and(|form| form.get("ssl_check").is_some_and(|v| v == "1"))
+    {
         return StatusCode::OK.into_response();
     }
     let slack = &state.slack;
@@ -103,6 +103,11 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         return unauthorized();
     }
 
+    // Only a signed request learns what was wrong with its body.
+    let form = match form {
+        Ok(form) => form,
+        Err(error) => return bad_request(format!("the body is not form-encoded: {error}")),
+    };
     if json {
         return match serde_json::from_slice::<Envelope>(&body) {
             Ok(envelope) => event(slack, envelope).await,
@@ -228,6 +233,8 @@ struct ActionItem {
     value: Option<String>,
 }
 
+const MODAL_FAILED: &str = "Slack did not open the form in time; please click again.";
+
 fn incident_id(value: Option<&str>) -> Option<IncidentId> {
     value?.trim().parse().ok().map(IncidentId)
 }
@@ -259,9 +266,12 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
     let id = incident_id(action.value.as_deref());
     let outcome = match (action.action_id.as_str(), id) {
         (views::CREATE, _) => {
-            slack
+            if !slack
                 .open_modal(&click.trigger_id, &views::create_modal())
-                .await;
+                .await
+            {
+                tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
+            }
             return StatusCode::OK.into_response();
         }
         (views::UPDATE, Some(id)) => {
@@ -274,7 +284,9 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
                         .await
                         .is_ok_and(|n| n.notify_maintenance);
                     let view = views::update_modal(&incident, notify_maintenance);
-                    slack.open_modal(&click.trigger_id, &view).await;
+                    if !slack.open_modal(&click.trigger_id, &view).await {
+                        tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
+                    }
                 }
                 Err(error) => {
                     tell(
