@@ -633,6 +633,33 @@ both_databases! {
         app.stop().await;
     }
 
+    async fn a_channel_that_cannot_be_found_parks_the_job(db: TestDb) {
+        let slack = FakeSlack::start().await;
+        let app = TestApp::start(db.app_config(&[
+            ("MONOSTAT_SLACK_API_URL", &slack.url),
+            ("MONOSTAT_SLACK_BOT_TOKEN", "xoxb-test-token"),
+            ("MONOSTAT_SLACK_SIGNING_SECRET", SECRET),
+            ("MONOSTAT_SLACK_CHANNEL", "incidents"),
+        ])).await;
+        app.services.incidents.alert_opened(report("alert-1", "Down")).await.unwrap();
+        assert_eq!(methods(&slack.exactly(2).await), ["conversations.list", "conversations.list"]);
+        let jobs = settled(&db, SLACK_SYNC).await;
+        assert_eq!(jobs[0].status, "dead");
+        assert!(jobs[0].last_error.as_deref().unwrap().contains("no channel named #incidents"), "{:?}", jobs[0].last_error);
+        app.stop().await;
+    }
+
+    async fn monitoring_activity_is_told_in_the_thread(db: TestDb) {
+        let (app, slack) = start(&db).await;
+        suspected(&app, &slack, &db).await;
+        app.services.incidents.alert_activity(monostat::domain::Origin::Opsgenie, "alert-1", monostat::services::AlertActivity::Acknowledged { by: "ops@example.com".into() }).await.unwrap();
+        let calls = slack.exactly(2).await;
+        assert_parent_update(&calls[0], &["confirm_incident", "dismiss_incident"]);
+        assert_thread_reply(&calls[1], false);
+        assert_eq!(calls[1].body["text"], "ops@example.com (opsgenie) acknowledged the alert");
+        app.stop().await;
+    }
+
     async fn a_lost_channel_is_found_and_joined_again(db: TestDb) {
         let (app, slack) = start(&db).await;
         let first = suspected(&app, &slack, &db).await;
