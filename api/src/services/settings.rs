@@ -69,9 +69,13 @@ pub struct SlackSettingsChange {
     pub channel_name: Option<String>,
 }
 
+fn normalise_channel_name_lossy(name: &str) -> String {
+    name.trim().trim_start_matches('#').to_lowercase()
+}
+
 /// Slack channel names: lower-case letters, digits, `-` and `_`, at most 80.
 fn normalise_channel_name(name: &str) -> Result<String, SettingsError> {
-    let name = name.trim().trim_start_matches('#').to_lowercase();
+    let name = normalise_channel_name_lossy(name);
     let valid = name.chars().count() <= 80
         && name
             .chars()
@@ -214,8 +218,19 @@ impl SettingsService {
                 .slack_signing_secret
                 .clone()
                 .or(stored.signing_secret.map(Secret::new)),
+            channel_id: stored.channel_id.filter(|_| {
+                let in_force = env
+                    .slack_channel
+                    .as_deref()
+                    .or(stored.channel_name.as_deref());
+                // The id was found for the stored name; another name needs another id.
+                in_force.map(normalise_channel_name_lossy)
+                    == stored
+                        .channel_name
+                        .as_deref()
+                        .map(normalise_channel_name_lossy)
+            }),
             channel_name: env.slack_channel.clone().or(stored.channel_name),
-            channel_id: stored.channel_id,
         })
     }
 
@@ -425,15 +440,28 @@ impl SettingsService {
         Ok(())
     }
 
-    /// Remembers the id the Slack channel name resolved to (`None` forgets it, so the
-    /// next message resolves the name again). Bookkeeping, not a human change: no audit.
-    pub async fn set_slack_channel_id(
-        &self,
-        channel_id: Option<&str>,
-    ) -> Result<(), SettingsError> {
+    /// Remembers that the channel `name` resolved to `id`. The name is stored with
+    /// it, so an id found for another name (the environment's channel changed between
+    /// restarts) is never used for this one.
+    pub async fn remember_slack_channel(&self, name: &str, id: &str) -> Result<(), SettingsError> {
         slack_settings::ActiveModel {
             id: Set(SINGLETON),
-            channel_id: Set(channel_id.map(str::to_owned)),
+            channel_name: Set(Some(normalise_channel_name(name)?)),
+            channel_id: Set(Some(id.to_owned())),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .update(&self.deps.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the channel id, so the next message resolves the name again.
+    /// Bookkeeping of the Slack adapter, not a human change: no audit entry.
+    pub async fn forget_slack_channel(&self) -> Result<(), SettingsError> {
+        slack_settings::ActiveModel {
+            id: Set(SINGLETON),
+            channel_id: Set(None),
             updated_at: Set(Utc::now()),
             ..Default::default()
         }

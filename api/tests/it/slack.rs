@@ -649,6 +649,28 @@ both_databases! {
         app.stop().await;
     }
 
+    async fn another_channel_in_the_environment_is_found_after_a_restart(db: TestDb) {
+        let (app, slack) = start(&db).await;
+        let first = suspected(&app, &slack, &db).await;
+        app.services.incidents.dismiss(first, &Actor::System).await.unwrap();
+        slack.exactly(2).await;
+        settled(&db, SLACK_SYNC).await;
+        app.stop().await;
+        slack.clear();
+
+        let app = TestApp::start(db.app_config(&[
+            ("MONOSTAT_SLACK_API_URL", &slack.url),
+            ("MONOSTAT_SLACK_BOT_TOKEN", "xoxb-test-token"),
+            ("MONOSTAT_SLACK_SIGNING_SECRET", SECRET),
+            ("MONOSTAT_SLACK_CHANNEL", "#general"),
+        ])).await;
+        app.services.incidents.alert_opened(report("alert-2", "Down again")).await.unwrap();
+        let calls = slack.exactly(3).await;
+        assert_eq!(methods(&calls), ["conversations.list", "conversations.join", "chat.postMessage"]);
+        assert_eq!((calls[1].body["channel"].as_str(), calls[2].body["channel"].as_str()), (Some("C0GENERAL1"), Some("C0GENERAL1")));
+        app.stop().await;
+    }
+
     async fn monitoring_activity_is_told_in_the_thread(db: TestDb) {
         let (app, slack) = start(&db).await;
         suspected(&app, &slack, &db).await;

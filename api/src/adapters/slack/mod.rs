@@ -133,7 +133,7 @@ impl Slack {
         self.api.conversations_join(token, &id).await?;
         self.services
             .settings
-            .set_slack_channel_id(Some(&id))
+            .remember_slack_channel(&name, &id)
             .await
             .map_err(|e| JobError::Temporary(e.to_string()))?;
         Ok(id)
@@ -163,7 +163,7 @@ impl Slack {
     async fn forget_channel(&self) -> Result<(), JobError> {
         self.services
             .settings
-            .set_slack_channel_id(None)
+            .forget_slack_channel()
             .await
             .map_err(|e| JobError::Temporary(e.to_string()))
     }
@@ -244,7 +244,7 @@ impl Slack {
         if let Err(error) = self
             .services
             .settings
-            .set_slack_channel_id(Some(&channel))
+            .remember_slack_channel(&name, &channel)
             .await
         {
             return failed(format!(
