@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::email::{Mailer, NotifyHandler, SubscriberMailHandler};
+use crate::adapters::slack::{Slack, SlackEphemeralHandler, SlackHomeHandler, SlackSyncHandler};
 use crate::config::Config;
 use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
@@ -140,6 +141,12 @@ impl App {
 
     async fn run(self, role: Role, listener: Option<TcpListener>) {
         let mut tasks = tokio::task::JoinSet::new();
+        let slack = Slack::new(
+            self.services.clone(),
+            self.config.clone(),
+            self.db.clone(),
+            self.jobs.clone(),
+        );
         if let Some(listener) = listener {
             let snapshot = PublicSnapshot::with_web(
                 self.services.clone(),
@@ -162,8 +169,10 @@ impl App {
                     self.events.clone(),
                     self.queue.clone(),
                     snapshot.clone(),
+                    slack.clone(),
                 ),
                 snapshot,
+                slack: slack.clone(),
             });
             let stop = self.stop.clone();
             tasks.spawn(async move {
@@ -205,7 +214,10 @@ impl App {
                 self.services.clone(),
                 self.config.clone(),
                 self.mailer.clone(),
-            ));
+            ))
+            .register(SlackSyncHandler(slack.clone()))
+            .register(SlackHomeHandler(slack.clone()))
+            .register(SlackEphemeralHandler(slack.clone()));
             tasks.spawn(pool.run(self.stop.clone(), SHUTDOWN_GRACE));
             tasks.spawn(timers(
                 self.services.clone(),
@@ -218,8 +230,8 @@ impl App {
     }
 }
 
-/// Work that happens because time passes: maintenance that starts by itself, and
-/// forgetting long-finished jobs.
+/// Work that happens because time passes: maintenance that starts by itself, asking
+/// in Slack about maintenance that does not, and forgetting long-finished jobs.
 async fn timers(services: Services, queue: Queue, stop: CancellationToken) {
     let mut interval = tokio::time::interval(TIMER_INTERVAL);
     loop {
@@ -233,6 +245,9 @@ async fn timers(services: Services, queue: Queue, stop: CancellationToken) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "could not start scheduled maintenance"),
+        }
+        if let Err(error) = services.incidents.prompt_due_maintenance().await {
+            tracing::warn!(%error, "could not ask about due maintenance");
         }
         if let Err(error) = queue.purge_done(Duration::from_hours(7 * 24)).await {
             tracing::warn!(%error, "could not purge finished jobs");

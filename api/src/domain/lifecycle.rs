@@ -10,7 +10,8 @@
 //! Choices where the spec is silent, written down here so there is one place to look:
 //! - "Update" applies to planned, confirmed, watching and resolved incidents, and may
 //!   move them to confirmed, watching or resolved. Moving a planned incident to resolved
-//!   is how a maintenance is called off.
+//!   is how a maintenance is called off; that needs an update text saying why (the
+//!   service refuses it without one), as a generic sentence would leave visitors guessing.
 //! - Only a suspected incident can be dismissed; an incident a human confirmed is
 //!   resolved instead, so the public history keeps it.
 

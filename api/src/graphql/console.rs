@@ -7,11 +7,13 @@ use chrono::{DateTime, Utc};
 use super::errors::GqlResultExt;
 use super::types::{AlertSourceKind, Incident, IncidentStatus, Severity};
 use super::{Caller, ClientAddress, Code, RefreshCookie};
+use crate::adapters::slack::Slack;
 use crate::domain::{Actor, IncidentId, Origin};
 use crate::jobs::Queue;
+use crate::secret::Secret;
 use crate::services::{
     ConsoleUser, IncidentChange, NewIncident, NotificationChange, REFRESH_TTL, Services, Session,
-    SiteChange,
+    SiteChange, SlackSettingsChange,
 };
 
 const REFRESH_COOKIE: &str = "monostat_refresh";
@@ -140,6 +142,54 @@ pub struct AuditEntry {
     message: String,
 }
 
+/// The Slack settings, as the console shows them. Secrets never leave the server.
+// Independent yes/no facts the settings page shows side by side, not a state machine.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(SimpleObject)]
+pub struct SlackSettingsInfo {
+    bot_token_set: bool,
+    signing_secret_set: bool,
+    channel: Option<String>,
+    /// The id the channel name resolved to; empty until the first message or test.
+    channel_id: Option<String>,
+    bot_token_from_environment: bool,
+    signing_secret_from_environment: bool,
+    channel_from_environment: bool,
+}
+
+impl From<crate::services::SlackSettings> for SlackSettingsInfo {
+    fn from(settings: crate::services::SlackSettings) -> Self {
+        Self {
+            bot_token_set: settings.bot_token.is_some(),
+            signing_secret_set: settings.signing_secret.is_some(),
+            channel: settings.channel_name,
+            channel_id: settings.channel_id,
+            bot_token_from_environment: settings.bot_token_from_env,
+            signing_secret_from_environment: settings.signing_secret_from_env,
+            channel_from_environment: settings.channel_from_env,
+        }
+    }
+}
+
+/// A change of the Slack settings: a missing field keeps its value, an empty string
+/// clears it.
+#[derive(InputObject)]
+pub struct SlackSettingsInput {
+    bot_token: Option<String>,
+    signing_secret: Option<String>,
+    /// The name of a public channel, with or without `#`.
+    channel: Option<String>,
+}
+
+/// The outcome of testing the Slack settings.
+#[derive(SimpleObject)]
+pub struct SlackCheck {
+    /// The token works and the bot is in the channel.
+    ok: bool,
+    /// What works, or what is wrong and how to fix it.
+    message: String,
+}
+
 /// How many jobs are in each state.
 #[derive(SimpleObject)]
 pub struct JobCount {
@@ -221,6 +271,12 @@ impl ConsoleQuery {
             });
         }
         Ok(sources)
+    }
+
+    /// The Slack settings in force; secrets only say whether they are set.
+    async fn slack_settings(&self, ctx: &Context<'_>) -> Result<SlackSettingsInfo> {
+        let (_, services) = actor(ctx)?;
+        Ok(services.settings.slack().await.gql()?.into())
     }
 
     /// The audit log, newest first: of one incident, or of everything.
@@ -765,6 +821,39 @@ impl ConsoleMutation {
             .await
             .gql()?;
         Ok(true)
+    }
+
+    /// Changes the Slack settings; in force at once on every replica.
+    async fn set_slack_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SlackSettingsInput,
+    ) -> Result<SlackSettingsInfo> {
+        let (actor, services) = actor(ctx)?;
+        services
+            .settings
+            .update_slack(
+                SlackSettingsChange {
+                    bot_token: input.bot_token.map(Secret::new),
+                    signing_secret: input.signing_secret.map(Secret::new),
+                    channel_name: input.channel,
+                },
+                &actor,
+            )
+            .await
+            .gql()?;
+        Ok(services.settings.slack().await.gql()?.into())
+    }
+
+    /// Tests the Slack settings: the bot token (`auth.test`) and the channel. Says in
+    /// plain words what is wrong. Finding the channel also joins it.
+    async fn test_slack(&self, ctx: &Context<'_>) -> Result<SlackCheck> {
+        console_user(ctx)?;
+        let check = ctx.data::<Slack>()?.check().await;
+        Ok(SlackCheck {
+            ok: check.ok,
+            message: check.message,
+        })
     }
 
     /// Puts a dead job back in the queue with fresh attempts. Returns whether it was dead.

@@ -1,6 +1,6 @@
 //! Console fields for setting up and correcting: the full incident list with dismissed
-//! ones, corrections of incidents and timeline entries, jobs, Slack and notification
-//! settings, the logo. All need a console session.
+//! ones, corrections of incidents and timeline entries, jobs, notification settings,
+//! the logo. All need a console session.
 
 use std::io::Read;
 
@@ -13,7 +13,7 @@ use super::errors::GqlResultExt;
 use super::types::{AlertSourceKind, IncidentStatus, Severity};
 use crate::domain::{self, IncidentId};
 use crate::jobs::Queue;
-use crate::services::{ConsoleFilter, IncidentEdit, LOGO_MAX_BYTES, Services, SlackChange};
+use crate::services::{ConsoleFilter, IncidentEdit, LOGO_MAX_BYTES, Services};
 use crate::store::{alert, incident_update, job};
 
 /// An incident with everything the console shows and may correct.
@@ -269,54 +269,6 @@ pub struct NotificationSettings {
     notify_maintenance: bool,
 }
 
-/// The Slack settings. Secrets are never shown, only whether they are set.
-// Each flag is a separate fact the console shows; an enum would not read better.
-#[allow(clippy::struct_excessive_bools)]
-#[derive(SimpleObject)]
-pub struct SlackSettingsInfo {
-    bot_token_set: bool,
-    signing_secret_set: bool,
-    /// Without `#`.
-    channel_name: Option<String>,
-    /// Resolved from the name when Slack is first used.
-    channel_id: Option<String>,
-    /// Set by `MONOSTAT_SLACK_BOT_TOKEN`; read-only here.
-    bot_token_from_environment: bool,
-    /// Set by `MONOSTAT_SLACK_SIGNING_SECRET`; read-only here.
-    signing_secret_from_environment: bool,
-    /// Set by `MONOSTAT_SLACK_CHANNEL`; read-only here.
-    channel_from_environment: bool,
-    /// Where Slack must send events, interactivity and the slash command.
-    events_url: String,
-    commands_url: String,
-}
-
-/// Slack settings to change; omitted ones stay, an empty string removes one.
-#[derive(InputObject)]
-pub struct SlackSettingsInput {
-    /// The Bot User OAuth Token (`xoxb-…`).
-    bot_token: Option<String>,
-    signing_secret: Option<String>,
-    /// The channel's name, with or without `#`.
-    channel_name: Option<String>,
-}
-
-async fn slack_info(services: &Services) -> Result<SlackSettingsInfo> {
-    let slack = services.settings.slack().await.gql()?;
-    let site_url = &services.settings.site_url();
-    Ok(SlackSettingsInfo {
-        bot_token_set: slack.bot_token.is_some(),
-        signing_secret_set: slack.signing_secret.is_some(),
-        channel_name: slack.channel_name,
-        channel_id: slack.channel_id,
-        bot_token_from_environment: slack.bot_token_from_env,
-        signing_secret_from_environment: slack.signing_secret_from_env,
-        channel_from_environment: slack.channel_from_env,
-        events_url: format!("{site_url}/integrations/slack/events"),
-        commands_url: format!("{site_url}/integrations/slack/commands"),
-    })
-}
-
 #[derive(Default)]
 pub struct ConsoleAdminQuery;
 
@@ -399,11 +351,6 @@ impl ConsoleAdminQuery {
             notify_maintenance: settings.notify_maintenance,
         })
     }
-
-    async fn slack_settings(&self, ctx: &Context<'_>) -> Result<SlackSettingsInfo> {
-        let (_, services) = actor(ctx)?;
-        slack_info(services).await
-    }
 }
 
 #[derive(Default)]
@@ -468,22 +415,6 @@ impl ConsoleAdminMutation {
             .await
             .gql()?;
         Ok(true)
-    }
-
-    /// Changes the Slack settings; in force on every replica at once.
-    async fn update_slack_settings(
-        &self,
-        ctx: &Context<'_>,
-        input: SlackSettingsInput,
-    ) -> Result<SlackSettingsInfo> {
-        let (actor, services) = actor(ctx)?;
-        let change = SlackChange {
-            bot_token: input.bot_token,
-            signing_secret: input.signing_secret,
-            channel_name: input.channel_name,
-        };
-        services.settings.update_slack(change, &actor).await.gql()?;
-        slack_info(services).await
     }
 
     /// Replaces the logo (PNG, JPEG, GIF, WebP or SVG, up to 512 KiB), sent as a

@@ -84,13 +84,13 @@ impl ToGql for SettingsError {
     fn to_gql(self) -> Error {
         let error = self;
         match &error {
-            SettingsError::SetByEnvironment(_) | SettingsError::EnvironmentWins { .. } => {
+            SettingsError::SetByEnvironment(_) | SettingsError::SlackSetByEnvironment { .. } => {
                 Code::Conflict.error(error.to_string())
             }
+            SettingsError::NotAnAlertSource(_) => Code::NotFound.error(error.to_string()),
             SettingsError::Invalid { field, .. } => Code::BadUserInput
                 .error(error.to_string())
                 .extend_with(|_, e| e.set("field", *field)),
-            SettingsError::NotAnAlertSource(_) => Code::NotFound.error(error.to_string()),
             SettingsError::Database(db) => database(db),
         }
     }

@@ -25,6 +25,7 @@ pub use errors::{Code, ensure_codes};
 pub use read_only::ReadOnly;
 pub use subscription::SubscriptionRoot;
 
+use crate::adapters::slack::Slack;
 use crate::events::EventBus;
 use crate::jobs::Queue;
 use crate::public::PublicSnapshot;
@@ -74,6 +75,7 @@ pub fn schema(
     events: EventBus,
     queue: Queue,
     snapshot: PublicSnapshot,
+    slack: Slack,
 ) -> MonostatSchema {
     Schema::build(
         QueryRoot::default(),
@@ -85,6 +87,7 @@ pub fn schema(
     .data(snapshot)
     .data(events)
     .data(queue)
+    .data(slack)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .extension(ApolloPersistedQueries::new(LruCacheStorage::new(

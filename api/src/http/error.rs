@@ -69,7 +69,7 @@ impl From<IncidentError> for ApiError {
 impl From<SettingsError> for ApiError {
     fn from(error: SettingsError) -> Self {
         match &error {
-            SettingsError::SetByEnvironment(_) | SettingsError::EnvironmentWins { .. } => {
+            SettingsError::SetByEnvironment(_) | SettingsError::SlackSetByEnvironment { .. } => {
                 Self::new(StatusCode::CONFLICT, error.to_string())
             }
             SettingsError::Invalid { .. } => {

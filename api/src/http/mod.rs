@@ -36,6 +36,7 @@ pub struct AppState {
     pub spool: AlertSpool,
     pub schema: crate::graphql::MonostatSchema,
     pub snapshot: crate::public::PublicSnapshot,
+    pub slack: crate::adapters::slack::Slack,
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .merge(crate::adapters::opsgenie::routes())
+        .merge(crate::adapters::slack::incoming::routes())
         .merge(graphql::routes())
         .merge(public::routes())
         .merge(logo::routes())

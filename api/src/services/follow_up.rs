@@ -34,6 +34,9 @@ pub enum SlackNote {
     /// Every alert of a confirmed incident closed: broadcast, reminding the team to
     /// resolve it when it is really over.
     AlertsClosed,
+    /// A planned maintenance reached its start time and does not start by itself:
+    /// ask the team whether to start it now.
+    MaintenanceDue,
     /// Activity on an alert in the monitoring tool (acknowledged, note added).
     AlertActivity {
         source: Origin,

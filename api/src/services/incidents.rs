@@ -601,6 +601,73 @@ impl IncidentService {
         Ok(started)
     }
 
+    /// Incidents the team still has to deal with: suspected, confirmed, watching and
+    /// planned; oldest start first.
+    pub async fn open(&self) -> Result<Vec<Incident>, IncidentError> {
+        let rows = incident::Entity::find()
+            .filter(incident::Column::Status.is_in([
+                IncidentStatus::Suspected.as_str(),
+                IncidentStatus::Confirmed.as_str(),
+                IncidentStatus::Watching.as_str(),
+                IncidentStatus::Planned.as_str(),
+            ]))
+            .order_by_asc(incident::Column::StartAt)
+            .order_by_asc(incident::Column::Id)
+            .all(&self.deps.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(Incident::try_from)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Remembers where the incident's Slack parent message is, so later changes update
+    /// it instead of posting another. Bookkeeping of the Slack adapter: no audit entry.
+    pub async fn record_slack_message(
+        &self,
+        id: IncidentId,
+        channel: &str,
+        ts: &str,
+    ) -> Result<(), IncidentError> {
+        incident::ActiveModel {
+            id: Set(id.0),
+            slack_channel: Set(Some(channel.to_owned())),
+            slack_ts: Set(Some(ts.to_owned())),
+            ..Default::default()
+        }
+        .update(&self.deps.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Asks the team in Slack, once per planned start time, whether to start each
+    /// planned maintenance whose time has come and that does not start by itself.
+    /// Returns how many prompts were enqueued (0 when all were asked before).
+    pub async fn prompt_due_maintenance(&self) -> Result<usize, IncidentError> {
+        let due: Vec<(i64, DateTime<Utc>)> = incident::Entity::find()
+            .select_only()
+            .column(incident::Column::Id)
+            .column(incident::Column::StartAt)
+            .filter(incident::Column::Status.eq(IncidentStatus::Planned.as_str()))
+            .filter(incident::Column::AutoStart.eq(false))
+            .filter(incident::Column::StartAt.lte(Utc::now()))
+            .into_tuple()
+            .all(&self.deps.db)
+            .await?;
+        let mut prompted = 0;
+        for (id, start) in due {
+            let job = follow_up::slack_sync(IncidentId(id), Some(SlackNote::MaintenanceDue))
+                .dedupe(format!("maintenance-due:{id}:{}", start.timestamp()));
+            if job.enqueue(&self.deps.db).await?.is_some() {
+                prompted += 1;
+            }
+        }
+        if prompted > 0 {
+            self.deps.jobs.wake();
+        }
+        Ok(prompted)
+    }
+
     /// A status change, update text, new severity and/or summary for an incident that
     /// is neither suspected nor dismissed.
     pub async fn update(
@@ -633,6 +700,17 @@ impl IncidentService {
                 new_status: change.new_status,
             }
             .apply(before.status)?;
+            // Calling off a maintenance that never started is news to the public
+            // page; a generic sentence would not say why, so ask for one.
+            if before.status == IncidentStatus::Planned
+                && after == IncidentStatus::Resolved
+                && text.is_none()
+            {
+                return Err(invalid(
+                    "text",
+                    "say why the planned maintenance is called off",
+                ));
+            }
             let entry = match (text, after != before.status) {
                 (Some(text), _) => Some(text.to_owned()),
                 (None, true) => Some(default_status_text(after).to_owned()),

@@ -37,8 +37,8 @@ pub use public::{
     PublicUpdate, SiteInfo, StatusView, Theme,
 };
 pub use settings::{
-    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackChange,
-    SlackSettings,
+    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackSettings,
+    SlackSettingsChange,
 };
 pub use subscribers::{
     ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,

@@ -143,11 +143,11 @@ both_databases! {
         assert_eq!(retried["data"]["retryJob"], true);
         assert_eq!(gql(&app, Some(&token), "{ jobs(state: DEAD) { id } }", json!({})).await["data"]["jobs"], json!([]));
 
-        let set = "mutation($i: SlackSettingsInput!) { updateSlackSettings(input: $i) { botTokenSet signingSecretSet channelName botTokenFromEnvironment eventsUrl } }";
+        let set = "mutation($i: SlackSettingsInput!) { setSlackSettings(input: $i) { botTokenSet signingSecretSet channel botTokenFromEnvironment } }";
         let bad = gql(&app, Some(&token), set, json!({ "i": { "botToken": "xoxp-user-token" } })).await;
         assert_eq!((code(&bad), &bad["errors"][0]["extensions"]["field"]), ("BAD_USER_INPUT", &json!("bot token")), "{bad}");
-        let saved = gql(&app, Some(&token), set, json!({ "i": { "botToken": "xoxb-1-2-abc", "signingSecret": "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "channelName": "#status" } })).await;
-        assert_eq!(saved["data"]["updateSlackSettings"], json!({ "botTokenSet": true, "signingSecretSet": true, "channelName": "status", "botTokenFromEnvironment": false, "eventsUrl": "http://127.0.0.1:0/integrations/slack/events" }), "{saved}");
+        let saved = gql(&app, Some(&token), set, json!({ "i": { "botToken": "xoxb-1-2-abc", "signingSecret": "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "channel": "#status" } })).await;
+        assert_eq!(saved["data"]["setSlackSettings"], json!({ "botTokenSet": true, "signingSecretSet": true, "channel": "status", "botTokenFromEnvironment": false }), "{saved}");
         let slack = app.services.settings.slack().await.unwrap();
         assert_eq!(slack.bot_token.unwrap().expose(), "xoxb-1-2-abc");
 
@@ -285,9 +285,10 @@ async fn every_console_field_needs_a_session() {
         ),
         ("deleteIncident", "mutation { deleteIncident(id: 1) }"),
         (
-            "updateSlackSettings",
-            "mutation { updateSlackSettings(input: { channelName: \"x\" }) { channelName } }",
+            "setSlackSettings",
+            "mutation { setSlackSettings(input: { channel: \"x\" }) { channel } }",
         ),
+        ("testSlack", "mutation { testSlack { ok } }"),
         ("removeLogo", "mutation { removeLogo }"),
         ("me", "{ me { id } }"),
         ("alertSources", "{ alertSources { webhookUrl } }"),
@@ -308,7 +309,7 @@ async fn every_console_field_needs_a_session() {
             "notificationSettings",
             "{ notificationSettings { replyTo } }",
         ),
-        ("slackSettings", "{ slackSettings { channelName } }"),
+        ("slackSettings", "{ slackSettings { channel } }"),
     ];
     for (name, query) in console {
         let answer = gql(&app, None, query, json!({})).await;

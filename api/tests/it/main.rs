@@ -20,4 +20,5 @@ mod lifecycle;
 mod opsgenie;
 mod public;
 mod server;
+mod slack;
 mod web;

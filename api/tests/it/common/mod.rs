@@ -19,6 +19,7 @@ use monostat::app::{App, Role};
 use monostat::spool::AlertSpool;
 
 pub mod chaos;
+pub mod slack;
 pub mod smtp;
 
 /// Runs the async body once on SQLite and once on PostgreSQL, as two tests.

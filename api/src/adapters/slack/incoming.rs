@@ -1,0 +1,623 @@
+//! What Slack sends us (protocols.md §2.1–2.4): events, clicks, modal submissions and
+//! the `/status` command. Routing follows Bolt: JSON is the Events API, a form with
+//! `payload=` is interactivity, a form with `command=` a slash command, `ssl_check=1`
+//! Slack testing TLS. Everything but `ssl_check` must carry a valid signature.
+//!
+//! Modal validation, as answered inline (`response_action: errors`):
+//! - create: a title is required, and a severity; an empty start means now;
+//! - update: at least one of status, text, severity or summary must change; resolving
+//!   a planned maintenance that never started (calling it off) needs a text saying why.
+//!
+//! The update modal comes with the current summary filled in, so a summary that comes
+//! back empty was cleared on purpose and removes the summary.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::verify::{self, SignatureError};
+use super::{Slack, jobs, views};
+use crate::domain::{Actor, IncidentId, IncidentStatus, Severity};
+use crate::http::AppState;
+use crate::services::{IncidentChange, IncidentError, NewIncident};
+
+/// Interactivity payloads carry whole messages and views; a few hundred KiB at most.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/integrations/slack/events", post(receive))
+        .route("/integrations/slack/commands", post(receive))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": "invalid request" })),
+    )
+        .into_response()
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": message.into() })),
+    )
+        .into_response()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let json = is_json(&headers);
+    let form: Result<HashMap<String, String>, _> = if json {
+        Ok(HashMap::new())
+    } else {
+        serde_urlencoded::from_bytes(&body)
+    };
+    // Slack testing the certificate of a slash command URL; Bolt answers it unsigned.
+    if form
+        .as_ref()
+        .is_ok_and(|form| form.get("ssl_check").is_some_and(|v| v == "1"))
+    {
+        return StatusCode::OK.into_response();
+    }
+    let slack = &state.slack;
+    let secret = match slack.services().settings.slack().await {
+        Ok(settings) => settings.signing_secret,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the Slack settings");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let Some(secret) = secret.filter(|s| !s.expose().is_empty()) else {
+        tracing::warn!("a Slack request arrived, but no signing secret is set");
+        return unauthorized();
+    };
+    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(error) = verify::verify(
+        secret.expose().as_bytes(),
+        header_text("x-slack-request-timestamp"),
+        header_text("x-slack-signature"),
+        &body,
+        Utc::now().timestamp(),
+    ) {
+        if error != SignatureError::Missing {
+            tracing::warn!(%error, "refused a Slack request");
+        }
+        return unauthorized();
+    }
+
+    // Only a signed request learns what was wrong with its body.
+    let form = match form {
+        Ok(form) => form,
+        Err(error) => return bad_request(format!("the body is not form-encoded: {error}")),
+    };
+    if json {
+        return match serde_json::from_slice::<Envelope>(&body) {
+            Ok(envelope) => event(slack, envelope).await,
+            Err(error) => bad_request(format!("unreadable event: {error}")),
+        };
+    }
+    if let Some(payload) = form.get("payload") {
+        return match serde_json::from_str::<Interaction>(payload) {
+            Ok(Interaction::BlockActions(click)) => block_actions(slack, click).await,
+            Ok(Interaction::ViewSubmission(submission)) => view_submission(slack, submission).await,
+            Ok(Interaction::Other) => StatusCode::OK.into_response(),
+            Err(error) => bad_request(format!("unreadable interaction payload: {error}")),
+        };
+    }
+    if form.contains_key("command") {
+        return command(slack, &form).await;
+    }
+    bad_request("neither an event, an interaction nor a command")
+}
+
+// ----- Events API -----
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Envelope {
+    UrlVerification {
+        challenge: String,
+    },
+    EventCallback {
+        event_id: String,
+        event: Value,
+    },
+    #[serde(other)]
+    Other,
+}
+
+async fn event(slack: &Slack, envelope: Envelope) -> Response {
+    match envelope {
+        Envelope::UrlVerification { challenge } => {
+            Json(json!({ "challenge": challenge })).into_response()
+        }
+        Envelope::EventCallback { event_id, event } => {
+            let kind = event.get("type").and_then(Value::as_str);
+            let tab = event.get("tab").and_then(Value::as_str);
+            let user = event.get("user").and_then(Value::as_str);
+            if let (Some("app_home_opened"), Some("home"), Some(user)) = (kind, tab, user) {
+                // Slack retries an event it thinks we missed; the event id makes the
+                // retry enqueue nothing new.
+                if let Err(error) = slack
+                    .enqueue(jobs::publish_home(user, Some(&event_id)))
+                    .await
+                {
+                    tracing::warn!(%error, "cannot enqueue the App Home update");
+                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                }
+            }
+            StatusCode::OK.into_response()
+        }
+        Envelope::Other => StatusCode::OK.into_response(),
+    }
+}
+
+// ----- Interactivity -----
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Interaction {
+    BlockActions(BlockActions),
+    ViewSubmission(ViewSubmission),
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct SlackUser {
+    id: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl SlackUser {
+    fn actor(&self) -> Actor {
+        let name = self
+            .username
+            .as_deref()
+            .or(self.name.as_deref())
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.id);
+        Actor::Slack(name.to_owned())
+    }
+}
+
+#[derive(Deserialize)]
+struct BlockActions {
+    user: SlackUser,
+    trigger_id: String,
+    #[serde(default)]
+    container: Option<Container>,
+    #[serde(default)]
+    channel: Option<ChannelRef>,
+    actions: Vec<ActionItem>,
+}
+
+#[derive(Deserialize)]
+struct Container {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    channel_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChannelRef {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct ActionItem {
+    action_id: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+const MODAL_FAILED: &str = "Slack did not open the form in time; please click again.";
+
+fn incident_id(value: Option<&str>) -> Option<IncidentId> {
+    value?.trim().parse().ok().map(IncidentId)
+}
+
+/// Tells the person who clicked why it did not work, in the channel where they
+/// clicked (or nowhere, for clicks in the Home tab).
+async fn tell(slack: &Slack, channel: Option<&str>, user: &str, text: &str) {
+    let Some(channel) = channel else {
+        tracing::info!(text, "a Slack action failed in the Home tab");
+        return;
+    };
+    if let Err(error) = slack.enqueue(jobs::ephemeral(channel, user, text)).await {
+        tracing::warn!(%error, "cannot enqueue a Slack ephemeral message");
+    }
+}
+
+async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
+    let Some(action) = click.actions.first() else {
+        return StatusCode::OK.into_response();
+    };
+    let actor = click.user.actor();
+    let channel = click
+        .channel
+        .as_ref()
+        .map(|c| c.id.clone())
+        .or_else(|| click.container.as_ref().and_then(|c| c.channel_id.clone()));
+    let from_home = click.container.as_ref().is_some_and(|c| c.kind == "view");
+    let incidents = &slack.services().incidents;
+    let id = incident_id(action.value.as_deref());
+    let outcome = match (action.action_id.as_str(), id) {
+        (views::CREATE, _) => {
+            if !slack
+                .open_modal(&click.trigger_id, &views::create_modal())
+                .await
+            {
+                tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
+            }
+            return StatusCode::OK.into_response();
+        }
+        (views::UPDATE, Some(id)) => {
+            match incidents.get(id).await {
+                Ok(incident) => {
+                    let notify_maintenance = slack
+                        .services()
+                        .settings
+                        .notifications()
+                        .await
+                        .is_ok_and(|n| n.notify_maintenance);
+                    let view = views::update_modal(&incident, notify_maintenance);
+                    if !slack.open_modal(&click.trigger_id, &view).await {
+                        tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
+                    }
+                }
+                Err(error) => {
+                    tell(
+                        slack,
+                        channel.as_deref(),
+                        &click.user.id,
+                        &error.to_string(),
+                    )
+                    .await;
+                }
+            }
+            return StatusCode::OK.into_response();
+        }
+        (views::CONFIRM, Some(id)) => incidents.confirm(id, &actor, false).await.map(|_| ()),
+        (views::DISMISS, Some(id)) => incidents.dismiss(id, &actor).await.map(|_| ()),
+        (views::START_MAINTENANCE, Some(id)) => incidents
+            .start_maintenance(id, &actor, false)
+            .await
+            .map(|_| ()),
+        // Buttons of other apps' messages, links, or a button without its incident.
+        _ => return StatusCode::OK.into_response(),
+    };
+    match outcome {
+        Ok(()) if from_home => {
+            if let Err(error) = slack
+                .enqueue(jobs::publish_home(&click.user.id, None))
+                .await
+            {
+                tracing::warn!(%error, "cannot enqueue the App Home update");
+            }
+        }
+        Ok(()) => {}
+        Err(error) if error.is_unavailable() => {
+            tell(
+                slack,
+                channel.as_deref(),
+                &click.user.id,
+                "The status page cannot reach its database right now; please try again in a minute.",
+            )
+            .await;
+        }
+        Err(error) => {
+            tell(
+                slack,
+                channel.as_deref(),
+                &click.user.id,
+                &format!("That did not work: {error}."),
+            )
+            .await;
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+#[derive(Deserialize)]
+struct ViewSubmission {
+    user: SlackUser,
+    view: SubmittedView,
+}
+
+#[derive(Deserialize)]
+struct SubmittedView {
+    #[serde(default)]
+    callback_id: String,
+    #[serde(default)]
+    private_metadata: String,
+    state: ViewState,
+}
+
+#[derive(Deserialize)]
+struct ViewState {
+    #[serde(default)]
+    values: HashMap<String, HashMap<String, InputValue>>,
+}
+
+#[derive(Default, Deserialize)]
+struct InputValue {
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    selected_option: Option<Selected>,
+    #[serde(default)]
+    selected_date_time: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Selected {
+    value: String,
+}
+
+impl ViewState {
+    fn input(&self, block_id: &str) -> Option<&InputValue> {
+        self.values.get(block_id)?.values().next()
+    }
+
+    fn text(&self, block_id: &str) -> Option<String> {
+        self.input(block_id)?
+            .value
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    }
+
+    fn selected(&self, block_id: &str) -> Option<&str> {
+        self.input(block_id)?
+            .selected_option
+            .as_ref()
+            .map(|s| s.value.as_str())
+    }
+
+    fn date_time(&self, block_id: &str) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp(self.input(block_id)?.selected_date_time?, 0)
+    }
+}
+
+/// Keeps the modal open and shows `message` under the input block `block_id`.
+fn modal_errors(errors: &[(&str, String)]) -> Response {
+    let errors: serde_json::Map<String, Value> = errors
+        .iter()
+        .map(|(block, message)| ((*block).to_owned(), Value::String(message.clone())))
+        .collect();
+    Json(json!({ "response_action": "errors", "errors": errors })).into_response()
+}
+
+/// Reads a select's value; an unknown one is a tampered or outdated modal.
+fn parse_choice<T: std::str::FromStr>(
+    state: &ViewState,
+    block: &'static str,
+) -> Result<Option<T>, (&'static str, String)> {
+    state
+        .selected(block)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| (block, format!("\u{201c}{v}\u{201d} is not a choice here")))
+        })
+        .transpose()
+}
+
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!(
+            "{}{}.",
+            first.to_uppercase(),
+            chars.as_str().trim_end_matches('.')
+        ),
+        None => String::new(),
+    }
+}
+
+async fn view_submission(slack: &Slack, submission: ViewSubmission) -> Response {
+    let actor = submission.user.actor();
+    let view = submission.view;
+    match view.callback_id.as_str() {
+        views::UPDATE_MODAL => {
+            let Some(id) = incident_id(Some(&view.private_metadata)) else {
+                return modal_errors(&[("new_status", "This modal lost its incident; close it and click \u{201c}Update incident\u{201d} again.".into())]);
+            };
+            submit_update(slack, id, &actor, &view.state).await
+        }
+        views::CREATE_MODAL => submit_create(slack, &actor, &view.state).await,
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+async fn submit_update(
+    slack: &Slack,
+    id: IncidentId,
+    actor: &Actor,
+    state: &ViewState,
+) -> Response {
+    let incidents = &slack.services().incidents;
+    let choices = (
+        parse_choice::<IncidentStatus>(state, "new_status"),
+        parse_choice::<Severity>(state, "new_severity"),
+    );
+    let (new_status, severity) = match choices {
+        (Ok(status), Ok(severity)) => (status, severity),
+        (Err(error), _) | (_, Err(error)) => return modal_errors(&[error]),
+    };
+    let current = match incidents.get(id).await {
+        Ok(incident) => incident,
+        Err(error) => return modal_errors(&[("new_status", update_error_text(&error))]),
+    };
+    let summary = match state.text("new_summary") {
+        Some(summary) => Some(summary),
+        // The field came pre-filled: empty now means the person cleared it.
+        None if current.summary.is_some() => Some(String::new()),
+        None => None,
+    };
+    let change = IncidentChange {
+        new_status,
+        text: state.text("update_text"),
+        severity,
+        summary,
+        do_not_notify: false,
+    };
+    match incidents.update(id, actor, change).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(error) => {
+            let block = match &error {
+                IncidentError::Invalid { field: "text", .. } | IncidentError::NothingToUpdate => {
+                    "update_text"
+                }
+                IncidentError::Invalid {
+                    field: "severity", ..
+                } => "new_severity",
+                IncidentError::Invalid {
+                    field: "summary", ..
+                } => "new_summary",
+                _ => "new_status",
+            };
+            modal_errors(&[(block, update_error_text(&error))])
+        }
+    }
+}
+
+fn update_error_text(error: &IncidentError) -> String {
+    match error {
+        IncidentError::NothingToUpdate => {
+            "Choose a new status, write an update, or change the severity or summary.".into()
+        }
+        IncidentError::Invalid { message, .. } => sentence(message),
+        error if error.is_unavailable() => {
+            "The status page cannot reach its database; try again in a minute.".into()
+        }
+        IncidentError::NotFound(_) | IncidentError::Transition(_) => sentence(&error.to_string()),
+        _ => {
+            tracing::error!(%error, "a Slack modal could not be saved");
+            "Could not save this; the error has been logged.".into()
+        }
+    }
+}
+
+async fn submit_create(slack: &Slack, actor: &Actor, state: &ViewState) -> Response {
+    let mut errors = Vec::new();
+    let title = state.text("title").unwrap_or_default();
+    if title.is_empty() {
+        errors.push(("title", "Please enter a title.".to_owned()));
+    }
+    let status = match parse_choice::<IncidentStatus>(state, "status") {
+        Ok(Some(status)) => Some(status),
+        Ok(None) => {
+            errors.push(("status", "Choose a status.".to_owned()));
+            None
+        }
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    let severity = match parse_choice::<Severity>(state, "severity") {
+        Ok(Some(severity)) => Some(severity),
+        Ok(None) => {
+            errors.push(("severity", "Choose a severity.".to_owned()));
+            None
+        }
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    let (Some(status), Some(severity), true) = (status, severity, errors.is_empty()) else {
+        return modal_errors(&errors);
+    };
+    let new = NewIncident {
+        title,
+        status,
+        severity,
+        start: state.date_time("start"),
+        text: state.text("update_text"),
+        summary: state.text("summary"),
+        silent: false,
+        auto_start: false,
+        do_not_notify: false,
+    };
+    match slack.services().incidents.create(actor, new).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(error) => {
+            let block = match &error {
+                IncidentError::Invalid { field, .. } => match *field {
+                    "status" => "status",
+                    "severity" => "severity",
+                    "start" | "auto start" => "start",
+                    "text" => "update_text",
+                    "summary" => "summary",
+                    _ => "title",
+                },
+                _ => "title",
+            };
+            modal_errors(&[(block, update_error_text(&error))])
+        }
+    }
+}
+
+// ----- Slash command -----
+
+async fn command(slack: &Slack, form: &HashMap<String, String>) -> Response {
+    let text = form.get("text").map_or("", |t| t.trim());
+    if text.eq_ignore_ascii_case("new") {
+        if let Some(trigger_id) = form.get("trigger_id")
+            && !slack.open_modal(trigger_id, &views::create_modal()).await
+        {
+            return ephemeral("Slack did not open the form; please try again.", &[]);
+        }
+        return StatusCode::OK.into_response();
+    }
+    let open = match slack.services().incidents.open().await {
+        Ok(open) => open,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list open incidents for /status");
+            return ephemeral("The status page cannot reach its database right now.", &[]);
+        }
+    };
+    let summary = views::status_summary(&open, &slack.links());
+    let text = if text.is_empty() {
+        summary.text
+    } else {
+        format!(
+            "Usage: `/status` shows the open incidents, `/status new` creates one.\n{}",
+            summary.text
+        )
+    };
+    ephemeral(&text, &summary.blocks)
+}
+
+fn ephemeral(text: &str, blocks: &[super::blocks::Block]) -> Response {
+    let mut body = json!({ "response_type": "ephemeral", "text": text });
+    if !blocks.is_empty() {
+        body["blocks"] = json!(blocks);
+    }
+    Json(body).into_response()
+}
