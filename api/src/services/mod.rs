@@ -11,6 +11,7 @@ pub mod follow_up;
 mod incidents;
 mod notifications;
 mod public;
+mod second_factors;
 mod settings;
 mod subscribers;
 pub mod tx;
@@ -20,7 +21,9 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-pub use auth::{AuthError, AuthService, ConsoleUser, REFRESH_TTL, Session};
+pub use auth::{
+    AuthError, AuthService, ConsoleUser, LoginOutcome, PendingLogin, REFRESH_TTL, Session,
+};
 pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
     IncidentService, NewIncident,
@@ -31,6 +34,9 @@ pub use notifications::{
 pub use public::{
     HistoryDay, IncidentFilter, MAX_PAGE, PublicError, PublicIncident, PublicService, PublicUpdate,
     SiteInfo, StatusView, Theme,
+};
+pub use second_factors::{
+    FactorKind, SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
 pub use settings::{
     LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackSettings,
@@ -62,6 +68,7 @@ pub struct Services {
     pub users: UserService,
     pub public: PublicService,
     pub auth: AuthService,
+    pub second_factors: SecondFactorService,
     pub audit: audit::AuditLog,
     pub subscribers: SubscriberService,
     pub notifications: NotificationService,
@@ -83,9 +90,16 @@ impl Services {
             config,
         };
         let users = UserService::new(deps.clone());
+        let second_factors = SecondFactorService::new(deps.clone());
         Self {
             audit: audit::AuditLog::new(deps.clone()),
-            auth: AuthService::new(deps.clone(), users.clone(), session_key),
+            auth: AuthService::new(
+                deps.clone(),
+                users.clone(),
+                second_factors.clone(),
+                session_key,
+            ),
+            second_factors,
             incidents: IncidentService::new(deps.clone()),
             settings: SettingsService::new(deps.clone()),
             users,

@@ -15,9 +15,14 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::alerts::report;
 use crate::common::{TestApp, TestDb, both_databases};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
-async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+pub(crate) async fn gql(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
     let mut request = app
         .client
         .post(app.url("/graphql"))
@@ -28,13 +33,13 @@ async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) 
     request.send().await.unwrap().json().await.unwrap()
 }
 
-fn code(response: &Value) -> &str {
+pub(crate) fn code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or("<no error>")
 }
 
-async fn login(app: &TestApp) -> String {
+pub(crate) async fn login(app: &TestApp) -> String {
     app.services
         .users
         .create("alice", PASSWORD, &Actor::System)

@@ -18,4 +18,5 @@ mod jobs;
 mod lifecycle;
 mod opsgenie;
 mod public;
+mod second_factors;
 mod server;
