@@ -1031,6 +1031,15 @@ impl ConsoleMutation {
         Ok(true)
     }
 
+    /// Removes every second factor of a user who lost their phone or security key;
+    /// they log in with the password alone until they enrol again. Returns how many
+    /// were removed.
+    async fn reset_second_factors(&self, ctx: &Context<'_>, user_id: i64) -> Result<i64> {
+        let (actor, services) = actor(ctx)?;
+        let removed = services.second_factors.reset(user_id, &actor).await.gql()?;
+        Ok(i64::try_from(removed).unwrap_or(i64::MAX))
+    }
+
     /// Puts a dead job back in the queue with fresh attempts. Returns whether it was dead.
     async fn retry_job(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
         console_user(ctx)?;

@@ -130,7 +130,7 @@ impl ToGql for AuthError {
 impl ToGql for SecondFactorError {
     fn to_gql(self) -> Error {
         match &self {
-            Self::NotFound(_) => Code::NotFound.error(self.to_string()),
+            Self::NotFound(_) | Self::UserNotFound(_) => Code::NotFound.error(self.to_string()),
             Self::InvalidName | Self::WrongCode | Self::Expired | Self::InvalidCredential(_) => {
                 Code::BadUserInput.error(self.to_string())
             }

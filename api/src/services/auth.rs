@@ -110,6 +110,10 @@ struct PendingClaims {
     /// The WebAuthn login challenge issued with this token, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     chl: Option<i64>,
+    /// The user's last login (µs) when the token was issued: any login finished since
+    /// voids it, so one password step buys one session at most.
+    #[serde(default)]
+    lla: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -196,6 +200,7 @@ impl AuthService {
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             chl: challenge,
+            lla: user.last_login_at.map(|at| at.timestamp_micros()),
         };
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -291,7 +296,10 @@ impl AuthService {
             .filter(admin_user::Column::Active.eq(true))
             .one(&self.deps.db)
             .await?
-            .filter(|user| user.token_version == claims.ver)
+            .filter(|user| {
+                user.token_version == claims.ver
+                    && user.last_login_at.map(|at| at.timestamp_micros()) == claims.lla
+            })
             .ok_or(AuthError::PendingLoginExpired)?;
         Ok((user, claims.chl))
     }

@@ -77,6 +77,8 @@ impl FactorKind {
 pub enum SecondFactorError {
     #[error("second factor {0} does not exist")]
     NotFound(i64),
+    #[error("user {0} does not exist")]
+    UserNotFound(i64),
     #[error("the name must be at most {MAX_NAME_CHARS} characters")]
     InvalidName,
     #[error(
@@ -417,6 +419,42 @@ impl SecondFactorService {
                 .await?;
             }
             Ok(())
+        })
+    }
+
+    /// Removes every second factor of a user, for one who lost their phone or key:
+    /// they log in with the password alone until they enrol again. Returns how many
+    /// confirmed factors were removed.
+    pub async fn reset(&self, user_id: i64, actor: &Actor) -> Result<u64, SecondFactorError> {
+        tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
+            let user = crate::store::admin_user::Entity::find_by_id(user_id)
+                .one(txn)
+                .await?
+                .ok_or(SecondFactorError::UserNotFound(user_id))?;
+            let confirmed = second_factor::Entity::find()
+                .filter(second_factor::Column::UserId.eq(user_id))
+                .filter(second_factor::Column::Confirmed.eq(true))
+                .all(txn)
+                .await?
+                .len() as u64;
+            second_factor::Entity::delete_many()
+                .filter(second_factor::Column::UserId.eq(user_id))
+                .exec(txn)
+                .await?;
+            second_factor_challenge::Entity::delete_many()
+                .filter(second_factor_challenge::Column::UserId.eq(user_id))
+                .exec(txn)
+                .await?;
+            if confirmed > 0 {
+                audit::record(
+                    txn,
+                    actor,
+                    None,
+                    format!("Removed every second factor of {}", user.username),
+                )
+                .await?;
+            }
+            Ok(confirmed)
         })
     }
 

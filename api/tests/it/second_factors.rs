@@ -18,7 +18,7 @@ use crate::graphql::{PASSWORD, code, gql, login};
 
 const SITE: &str = "https://status.example.com";
 const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) {
-    accessToken user { username } secondFactor { pendingToken expiresAt methods webauthnOptions } } }";
+    accessToken user { id username } secondFactor { pendingToken expiresAt methods webauthnOptions } } }";
 const LOGIN_TOTP: &str = "mutation($t: String!, $c: String!) { loginTotp(pendingToken: $t, code: $c) { accessToken user { username } } }";
 const LOGIN_WEBAUTHN: &str = "mutation($t: String!, $c: String!) { loginWebauthn(pendingToken: $t, credential: $c) { accessToken } }";
 
@@ -145,6 +145,9 @@ both_databases! {
         assert_eq!(session["data"]["loginTotp"]["user"]["username"], "alice");
         let me = gql(&app, Some(&access), "{ me { username } }", json!({})).await;
         assert_eq!(me["data"]["me"]["username"], "alice");
+        // One password step buys one session: the pending token is spent.
+        let spent = gql(&app, None, LOGIN_TOTP, json!({ "t": pending_token, "c": secret.code_at(step + 2) })).await;
+        assert_eq!(spent["errors"][0]["message"], "the login has expired; enter your username and password again");
 
         // The same code again, with a fresh pending login: refused.
         let (again, _) = pending(&app).await;
@@ -304,11 +307,23 @@ both_databases! {
         assert!(one_step["data"]["login"]["accessToken"].is_string(), "{one_step}");
         assert_eq!(one_step["data"]["login"]["secondFactor"], Value::Null);
 
+        // A user who lost their phone: another user resets their factors.
+        enrol_totp(&app, &token).await;
+        let (_, _) = pending(&app).await;
+        let reset = "mutation($id: Int!) { resetSecondFactors(userId: $id) }";
+        let unknown = gql(&app, Some(&bob), reset, json!({ "id": 999_999 })).await;
+        assert_eq!(code(&unknown), "NOT_FOUND");
+        let alice_id = one_step["data"]["login"]["user"]["id"].clone();
+        let reset = gql(&app, Some(&bob), reset, json!({ "id": alice_id })).await;
+        assert_eq!(reset["data"]["resetSecondFactors"], 1, "{reset}");
+        assert!(password_step(&app).await["data"]["login"]["accessToken"].is_string());
+
         let audit = gql(&app, Some(&token), "{ auditLog { message } }", json!({})).await;
         let messages: Vec<&str> = audit["data"]["auditLog"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
         assert!(messages.contains(&"Removed the authenticator app “Phone” as a second factor"), "{messages:?}");
         assert!(messages.contains(&"Removed the security key “Security key” as a second factor"), "{messages:?}");
         assert!(messages.contains(&"Added the security key “Security key” as a second factor"), "{messages:?}");
+        assert!(messages.contains(&"Removed every second factor of alice"), "{messages:?}");
         app.stop().await;
     }
 }
