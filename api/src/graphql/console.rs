@@ -114,10 +114,13 @@ pub struct SecondFactorChallenge {
 /// A second factor of the logged-in user.
 #[derive(SimpleObject)]
 pub struct SecondFactor {
+    /// Pass to `removeSecondFactor`.
     id: i64,
+    /// Authenticator app or security key.
     kind: SecondFactorKind,
     /// The name the user gave it, e.g. "YubiKey on my keyring".
     name: String,
+    /// When it was enrolled.
     created: DateTime<Utc>,
     /// When it last passed a login.
     last_used: Option<DateTime<Utc>>,
@@ -687,7 +690,11 @@ impl ConsoleMutation {
 
     /// Removes one of the logged-in user's second factors. Without any, logins need
     /// only the password again.
-    async fn remove_second_factor(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+    async fn remove_second_factor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`id` of one of `secondFactors`.")] id: i64,
+    ) -> Result<bool> {
         let user = console_user(ctx)?;
         ctx.data::<Services>()?
             .second_factors
@@ -1034,7 +1041,11 @@ impl ConsoleMutation {
     /// Removes every second factor of a user who lost their phone or security key;
     /// they log in with the password alone until they enrol again. Returns how many
     /// were removed.
-    async fn reset_second_factors(&self, ctx: &Context<'_>, user_id: i64) -> Result<i64> {
+    async fn reset_second_factors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's `id`, as `users` lists it.")] user_id: i64,
+    ) -> Result<i64> {
         let (actor, services) = actor(ctx)?;
         let removed = services.second_factors.reset(user_id, &actor).await.gql()?;
         Ok(i64::try_from(removed).unwrap_or(i64::MAX))

@@ -116,6 +116,13 @@ both_databases! {
         // A pending-login token is no access token.
         let me = gql(&app, Some(&pending_token), "{ me { username } }", json!({})).await;
         assert_eq!(code(&me), "UNAUTHENTICATED");
+        // A tampered pending-login token is refused.
+        let mut tampered = pending_token.clone();
+        let signature_start = tampered.rfind('.').unwrap() + 1;
+        let flipped = if tampered[signature_start..].starts_with('A') { "B" } else { "A" };
+        tampered.replace_range(signature_start..=signature_start, flipped);
+        let refused = gql(&app, None, LOGIN_TOTP, json!({ "t": tampered, "c": secret.code_at(step + 1) })).await;
+        assert_eq!(refused["errors"][0]["message"], "the login has expired; enter your username and password again");
         // Nor is an access token a pending-login token.
         let swapped = gql(&app, None, LOGIN_TOTP, json!({ "t": token, "c": secret.code_at(step + 1) })).await;
         assert_eq!(code(&swapped), "UNAUTHENTICATED");
