@@ -135,7 +135,9 @@ impl ToGql for SecondFactorError {
                 Code::BadUserInput.error(self.to_string())
             }
             Self::AlreadyRegistered => Code::Conflict.error(self.to_string()),
-            Self::WebauthnUnavailable(_) => Code::Unavailable.error(self.to_string()),
+            Self::WebauthnUnavailable(_) | Self::Unusable => {
+                Code::Unavailable.error(self.to_string())
+            }
             Self::Database(db) => database(db),
             Self::Corrupt(_) => internal(&self),
         }

@@ -180,8 +180,14 @@ impl AuthService {
             return Err(AuthError::InvalidCredentials);
         };
         let factors = self.factors.login_factors(user.id).await?;
-        if !factors.any() {
+        if !factors.enrolled() {
             return self.complete(&user, &keys).await.map(LoginOutcome::Session);
+        }
+        // Fail closed: a security key that cannot be checked is no reason to let the
+        // password alone in.
+        if !factors.usable() {
+            self.factors.webauthn()?;
+            return Err(AuthError::SecondFactor(SecondFactorError::Unusable));
         }
         let now = Utc::now();
         let expires_at = now + second_factors::CHALLENGE_TTL;

@@ -95,6 +95,10 @@ pub enum SecondFactorError {
     AlreadyRegistered,
     #[error("stored second factor {0} cannot be read")]
     Corrupt(i64),
+    #[error(
+        "this account's second factors cannot be checked on this server; ask another console user to reset them"
+    )]
+    Unusable,
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -131,11 +135,21 @@ pub struct WebauthnRegistration {
 pub(super) struct LoginFactors {
     pub totp: bool,
     pub webauthn: Vec<SecurityKey>,
+    /// Registered security keys this server cannot check now (WebAuthn disabled by
+    /// `MONOSTAT_SITE_URL`, or an unreadable row).
+    pub unusable: bool,
 }
 
 impl LoginFactors {
-    pub fn any(&self) -> bool {
+    /// Whether some factor can be checked now.
+    pub fn usable(&self) -> bool {
         self.totp || !self.webauthn.is_empty()
+    }
+
+    /// Whether the user has any factor at all, checkable or not: then the password
+    /// alone must never do.
+    pub fn enrolled(&self) -> bool {
+        self.usable() || self.unusable
     }
 }
 
@@ -170,7 +184,7 @@ impl SecondFactorService {
         Self { deps, webauthn }
     }
 
-    fn webauthn(&self) -> Result<&Webauthn, SecondFactorError> {
+    pub(super) fn webauthn(&self) -> Result<&Webauthn, SecondFactorError> {
         self.webauthn
             .as_deref()
             .map_err(|reason| SecondFactorError::WebauthnUnavailable(reason.clone()))
@@ -458,8 +472,8 @@ impl SecondFactorService {
         })
     }
 
-    /// The confirmed factors a login must pass. Security keys are left out, with an
-    /// error in the log, when the server's URL cannot serve WebAuthn.
+    /// The confirmed factors a login must pass. Security keys the server cannot check
+    /// (its URL cannot serve WebAuthn) are marked unusable, with an error in the log.
     pub(super) async fn login_factors(&self, user_id: i64) -> Result<LoginFactors, DbErr> {
         let rows = second_factor::Entity::find()
             .filter(second_factor::Column::UserId.eq(user_id))
@@ -474,17 +488,20 @@ impl SecondFactorService {
                     match serde_json::from_str::<SecurityKey>(&row.secret) {
                         Ok(key) => factors.webauthn.push(key),
                         Err(error) => {
+                            factors.unusable = true;
                             tracing::error!(factor = row.id, %error, "unreadable security key");
                         }
                     }
                 }
                 Some(FactorKind::Webauthn) => {
+                    factors.unusable = true;
                     tracing::error!(
                         factor = row.id,
                         "a security key is registered but WebAuthn is disabled; check MONOSTAT_SITE_URL"
                     );
                 }
                 None => {
+                    factors.unusable = true;
                     tracing::error!(factor = row.id, kind = %row.kind, "unknown second factor kind");
                 }
             }

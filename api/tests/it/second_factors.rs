@@ -518,3 +518,40 @@ fn cbor_map(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_key_the_server_cannot_check_never_lets_the_password_alone_in() {
+    let db = TestDb::sqlite().await;
+    let app = TestApp::start(db.app_config(&[("MONOSTAT_SITE_URL", SITE)])).await;
+    let token = login(&app).await;
+    let mut key = SoftKey::new(13);
+    let begun = gql(
+        &app,
+        Some(&token),
+        "mutation { beginWebauthnRegistration { registrationId options } }",
+        json!({}),
+    )
+    .await;
+    let registration = &begun["data"]["beginWebauthnRegistration"];
+    let options: Value = serde_json::from_str(registration["options"].as_str().unwrap()).unwrap();
+    let added = gql(
+        &app,
+        Some(&token),
+        "mutation($id: Int!, $c: String!) { finishWebauthnRegistration(registrationId: $id, credential: $c) { id } }",
+        json!({ "id": registration["registrationId"], "c": key.register(&options, None) }),
+    )
+    .await;
+    assert!(
+        added["data"]["finishWebauthnRegistration"]["id"].is_i64(),
+        "{added}"
+    );
+    app.stop().await;
+
+    // The same database behind a URL that cannot serve WebAuthn.
+    let app =
+        TestApp::start(db.app_config(&[("MONOSTAT_SITE_URL", "http://127.0.0.1:8080")])).await;
+    let refused = password_step(&app).await;
+    assert_eq!(code(&refused), "UNAVAILABLE", "{refused}");
+    assert_eq!(refused["data"], Value::Null);
+    app.stop().await;
+}
