@@ -1,5 +1,5 @@
 //! Console queries and mutations: everything here needs a valid access token, except
-//! `login` and `refresh`, which hand one out.
+//! `login`, `loginTotp`, `loginWebauthn` and `refresh`, which hand one out.
 
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
