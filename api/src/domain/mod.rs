@@ -10,6 +10,7 @@ mod headline;
 mod incident;
 mod lifecycle;
 mod notify;
+pub mod totp;
 
 pub use actor::Actor;
 pub use email::{InvalidEmail, SubscriberEmail};

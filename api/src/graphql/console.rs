@@ -1,7 +1,7 @@
 //! Console queries and mutations: everything here needs a valid access token, except
-//! `login` and `refresh`, which hand one out.
+//! `login`, `loginTotp`, `loginWebauthn` and `refresh`, which hand one out.
 
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::errors::GqlResultExt;
@@ -12,8 +12,8 @@ use crate::domain::{Actor, IncidentId, Origin};
 use crate::jobs::Queue;
 use crate::secret::Secret;
 use crate::services::{
-    ConsoleUser, IncidentChange, NewIncident, NotificationChange, REFRESH_TTL, Services, Session,
-    SiteChange, SlackSettingsChange,
+    ConsoleUser, FactorKind, IncidentChange, LoginOutcome, NewIncident, NotificationChange,
+    PendingLogin, REFRESH_TTL, Services, Session, SiteChange, SlackSettingsChange,
 };
 
 const REFRESH_COOKIE: &str = "monostat_refresh";
@@ -64,13 +64,108 @@ pub fn refresh_cookie(header: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-/// A console session. The refresh token travels only in an HttpOnly cookie.
+/// A console session, or — after `login` of a user with a second factor — the step
+/// before it. The refresh token travels only in an HttpOnly cookie.
 #[derive(SimpleObject)]
 pub struct LoginResult {
-    /// Send as `Authorization: Bearer …`.
-    access_token: String,
-    access_expires_at: DateTime<Utc>,
+    /// Send as `Authorization: Bearer …`. Null while `secondFactor` is due.
+    access_token: Option<String>,
+    /// When the access token stops working; `refresh` gets a new one. Null while
+    /// `secondFactor` is due.
+    access_expires_at: Option<DateTime<Utc>>,
+    /// Who logged in.
     user: User,
+    /// Set when the password was right but the user has a second factor: finish with
+    /// `loginTotp` or `loginWebauthn`. Only `login` sets it.
+    second_factor: Option<SecondFactorChallenge>,
+}
+
+/// Which kind of second factor.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorKind {
+    /// A code from an authenticator app (TOTP, RFC 6238: six digits, 30 seconds).
+    Totp,
+    /// A WebAuthn security key.
+    Webauthn,
+}
+
+impl From<FactorKind> for SecondFactorKind {
+    fn from(kind: FactorKind) -> Self {
+        match kind {
+            FactorKind::Totp => Self::Totp,
+            FactorKind::Webauthn => Self::Webauthn,
+        }
+    }
+}
+
+/// The password was right; a second factor is due before the session.
+#[derive(SimpleObject)]
+pub struct SecondFactorChallenge {
+    /// Pass to `loginTotp` or `loginWebauthn`. It is no session and opens nothing else.
+    pending_token: String,
+    /// After this, log in with the password again.
+    expires_at: DateTime<Utc>,
+    /// The factors the user can finish with.
+    methods: Vec<SecondFactorKind>,
+    /// With `WEBAUTHN`: the request options as JSON (`{"publicKey": {…}}`, binary
+    /// fields base64url) for `navigator.credentials.get`. The challenge in them is good
+    /// for one answer.
+    webauthn_options: Option<String>,
+}
+
+/// A second factor of the logged-in user.
+#[derive(SimpleObject)]
+pub struct SecondFactor {
+    /// Pass to `removeSecondFactor`.
+    id: i64,
+    /// Authenticator app or security key.
+    kind: SecondFactorKind,
+    /// The name the user gave it, e.g. "YubiKey on my keyring".
+    name: String,
+    /// When it was enrolled.
+    created: DateTime<Utc>,
+    /// When it last passed a login.
+    last_used: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<crate::store::second_factor::Model> for SecondFactor {
+    type Error = async_graphql::Error;
+
+    fn try_from(row: crate::store::second_factor::Model) -> Result<Self> {
+        let kind = FactorKind::parse(&row.kind).ok_or_else(|| {
+            tracing::error!(factor = row.id, kind = %row.kind, "unknown second factor kind");
+            Code::Internal.error("internal error; it has been logged")
+        })?;
+        Ok(Self {
+            id: row.id,
+            kind: kind.into(),
+            name: row.name,
+            created: row.created_at,
+            last_used: row.last_used_at,
+        })
+    }
+}
+
+/// An authenticator app enrolment waiting for its first code. The secret is shown
+/// this once.
+#[derive(SimpleObject)]
+pub struct TotpEnrolment {
+    /// Pass to `confirmTotpEnrolment` with the first code within 15 minutes.
+    factor_id: i64,
+    /// The shared secret in base32, for typing into the app by hand.
+    secret: String,
+    /// The `otpauth://totp/…` URI, to show as a QR code.
+    uri: String,
+}
+
+/// A started security key registration.
+#[derive(SimpleObject)]
+pub struct WebauthnRegistrationStart {
+    /// Pass to `finishWebauthnRegistration` within five minutes.
+    registration_id: i64,
+    /// The creation options as JSON (`{"publicKey": {…}}`, binary fields base64url)
+    /// for `navigator.credentials.create`.
+    options: String,
 }
 
 /// A console user.
@@ -114,9 +209,31 @@ impl From<ConsoleUser> for User {
 fn session_result(ctx: &Context<'_>, session: Session) -> LoginResult {
     set_refresh_cookie(ctx, Some(session.refresh_token.expose()));
     LoginResult {
-        access_token: session.access_token,
-        access_expires_at: session.access_expires_at,
+        access_token: Some(session.access_token),
+        access_expires_at: Some(session.access_expires_at),
         user: session.user.into(),
+        second_factor: None,
+    }
+}
+
+fn pending_result(pending: PendingLogin) -> LoginResult {
+    let mut methods = Vec::new();
+    if pending.totp {
+        methods.push(SecondFactorKind::Totp);
+    }
+    if pending.webauthn_options.is_some() {
+        methods.push(SecondFactorKind::Webauthn);
+    }
+    LoginResult {
+        access_token: None,
+        access_expires_at: None,
+        user: pending.user.into(),
+        second_factor: Some(SecondFactorChallenge {
+            pending_token: pending.token.expose().to_owned(),
+            expires_at: pending.expires_at,
+            methods,
+            webauthn_options: pending.webauthn_options.map(|options| options.to_string()),
+        }),
     }
 }
 
@@ -365,6 +482,20 @@ impl ConsoleQuery {
         })
     }
 
+    /// The logged-in user's second factors, oldest first.
+    async fn second_factors(&self, ctx: &Context<'_>) -> Result<Vec<SecondFactor>> {
+        let user = console_user(ctx)?;
+        let services = ctx.data::<Services>()?;
+        services
+            .second_factors
+            .list(user)
+            .await
+            .gql()?
+            .into_iter()
+            .map(SecondFactor::try_from)
+            .collect()
+    }
+
     /// Every console user.
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<UserAccount>> {
         let (_, services) = actor(ctx)?;
@@ -472,7 +603,8 @@ pub struct ConsoleMutation;
 #[Object]
 impl ConsoleMutation {
     /// Logs in. Unknown users and wrong passwords get the same answer; repeated
-    /// failures are refused for a while (TOO_MANY_REQUESTS).
+    /// failures are refused for a while (TOO_MANY_REQUESTS). A user with a second
+    /// factor gets `secondFactor` instead of a session.
     async fn login(
         &self,
         ctx: &Context<'_>,
@@ -480,13 +612,152 @@ impl ConsoleMutation {
         password: String,
     ) -> Result<LoginResult> {
         let client = ctx.data::<ClientAddress>()?.0;
-        let session = ctx
+        let outcome = ctx
             .data::<Services>()?
             .auth
             .login(&username, &password, client)
             .await
             .gql()?;
+        Ok(match outcome {
+            LoginOutcome::Session(session) => session_result(ctx, session),
+            LoginOutcome::SecondFactorRequired(pending) => pending_result(pending),
+        })
+    }
+
+    /// Finishes a login with a code from an authenticator app. Each code works once;
+    /// wrong codes count towards the login limits.
+    async fn login_totp(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`secondFactor.pendingToken` from `login`.")] pending_token: String,
+        #[graphql(desc = "The six digits the app shows now.")] code: String,
+    ) -> Result<LoginResult> {
+        let client = ctx.data::<ClientAddress>()?.0;
+        let session = ctx
+            .data::<Services>()?
+            .auth
+            .login_totp(&pending_token, &code, client)
+            .await
+            .gql()?;
         Ok(session_result(ctx, session))
+    }
+
+    /// Finishes a login with a security key. The challenge from `login` is good for one
+    /// answer; after a refused one, log in again.
+    async fn login_webauthn(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`secondFactor.pendingToken` from `login`.")] pending_token: String,
+        #[graphql(
+            desc = "The `PublicKeyCredential` from `navigator.credentials.get` in JSON form (`credential.toJSON()`)."
+        )]
+        credential: String,
+    ) -> Result<LoginResult> {
+        let client = ctx.data::<ClientAddress>()?.0;
+        let session = ctx
+            .data::<Services>()?
+            .auth
+            .login_webauthn(&pending_token, &credential, client)
+            .await
+            .gql()?;
+        Ok(session_result(ctx, session))
+    }
+
+    /// Starts adding an authenticator app to the logged-in user's account; an earlier
+    /// unfinished enrolment is dropped. Logins ask for it once it is confirmed.
+    async fn begin_totp_enrolment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A name to tell it apart; defaults to \"Authenticator app\".")]
+        name: Option<String>,
+    ) -> Result<TotpEnrolment> {
+        let user = console_user(ctx)?;
+        let enrolment = ctx
+            .data::<Services>()?
+            .second_factors
+            .begin_totp(user, name.as_deref())
+            .await
+            .gql()?;
+        Ok(TotpEnrolment {
+            factor_id: enrolment.factor_id,
+            secret: enrolment.secret.expose().to_owned(),
+            uri: enrolment.uri.expose().to_owned(),
+        })
+    }
+
+    /// Confirms an authenticator app with its current code; from now on logins ask for
+    /// a code.
+    async fn confirm_totp_enrolment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`factorId` from `beginTotpEnrolment`.")] factor_id: i64,
+        #[graphql(desc = "The six digits the app shows now.")] code: String,
+    ) -> Result<SecondFactor> {
+        let user = console_user(ctx)?;
+        ctx.data::<Services>()?
+            .second_factors
+            .confirm_totp(user, factor_id, &code)
+            .await
+            .gql()?
+            .try_into()
+    }
+
+    /// Starts registering a security key for the logged-in user. Needs
+    /// `MONOSTAT_SITE_URL` with a host name (the key is bound to it).
+    async fn begin_webauthn_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A name to tell it apart; defaults to \"Security key\".")] name: Option<
+            String,
+        >,
+    ) -> Result<WebauthnRegistrationStart> {
+        let user = console_user(ctx)?;
+        let registration = ctx
+            .data::<Services>()?
+            .second_factors
+            .begin_webauthn(user, name.as_deref())
+            .await
+            .gql()?;
+        Ok(WebauthnRegistrationStart {
+            registration_id: registration.registration_id,
+            options: registration.options.to_string(),
+        })
+    }
+
+    /// Verifies the security key's answer and adds it; from now on logins ask for it.
+    async fn finish_webauthn_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`registrationId` from `beginWebauthnRegistration`.")]
+        registration_id: i64,
+        #[graphql(
+            desc = "The `PublicKeyCredential` from `navigator.credentials.create` in JSON form (`credential.toJSON()`)."
+        )]
+        credential: String,
+    ) -> Result<SecondFactor> {
+        let user = console_user(ctx)?;
+        ctx.data::<Services>()?
+            .second_factors
+            .finish_webauthn(user, registration_id, &credential)
+            .await
+            .gql()?
+            .try_into()
+    }
+
+    /// Removes one of the logged-in user's second factors. Without any, logins need
+    /// only the password again.
+    async fn remove_second_factor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`id` of one of `secondFactors`.")] id: i64,
+    ) -> Result<bool> {
+        let user = console_user(ctx)?;
+        ctx.data::<Services>()?
+            .second_factors
+            .remove(user, id)
+            .await
+            .gql()?;
+        Ok(true)
     }
 
     /// Trades the refresh cookie for a new access token (and a new cookie).
@@ -854,6 +1125,19 @@ impl ConsoleMutation {
             ok: check.ok,
             message: check.message,
         })
+    }
+
+    /// Removes every second factor of a user who lost their phone or security key;
+    /// they log in with the password alone until they enrol again. Returns how many
+    /// were removed.
+    async fn reset_second_factors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's `id`, as `users` lists it.")] user_id: i64,
+    ) -> Result<i64> {
+        let (actor, services) = actor(ctx)?;
+        let removed = services.second_factors.reset(user_id, &actor).await.gql()?;
+        Ok(i64::try_from(removed).unwrap_or(i64::MAX))
     }
 
     /// Puts a dead job back in the queue with fresh attempts. Returns whether it was dead.

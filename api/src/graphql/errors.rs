@@ -3,8 +3,8 @@
 use async_graphql::{Error, ErrorExtensions, Response};
 
 use crate::services::{
-    AuthError, IncidentError, NotificationError, PublicError, SettingsError, SubscriberError,
-    UserError,
+    AuthError, IncidentError, NotificationError, PublicError, SecondFactorError, SettingsError,
+    SubscriberError, UserError,
 };
 
 /// Stable values of `extensions.code`, for clients to branch on.
@@ -117,12 +117,33 @@ impl ToGql for AuthError {
     fn to_gql(self) -> Error {
         let error = self;
         match error {
-            AuthError::InvalidCredentials | AuthError::InvalidToken => {
-                Code::Unauthenticated.error(error.to_string())
-            }
+            AuthError::InvalidCredentials
+            | AuthError::InvalidToken
+            | AuthError::PendingLoginExpired
+            | AuthError::InvalidSecondFactor
+            | AuthError::CodeAlreadyUsed => Code::Unauthenticated.error(error.to_string()),
+            AuthError::FactorNotEnrolled(_) => Code::BadUserInput.error(error.to_string()),
             AuthError::TooManyAttempts { .. } => Code::TooManyRequests.error(error.to_string()),
             AuthError::Database(db) => database(&db),
             AuthError::User(user) => user.to_gql(),
+            AuthError::SecondFactor(factor) => factor.to_gql(),
+        }
+    }
+}
+
+impl ToGql for SecondFactorError {
+    fn to_gql(self) -> Error {
+        match &self {
+            Self::NotFound(_) | Self::UserNotFound(_) => Code::NotFound.error(self.to_string()),
+            Self::InvalidName | Self::WrongCode | Self::Expired | Self::InvalidCredential(_) => {
+                Code::BadUserInput.error(self.to_string())
+            }
+            Self::AlreadyRegistered => Code::Conflict.error(self.to_string()),
+            Self::WebauthnUnavailable(_) | Self::Unusable => {
+                Code::Unavailable.error(self.to_string())
+            }
+            Self::Database(db) => database(db),
+            Self::Corrupt(_) => internal(&self),
         }
     }
 }

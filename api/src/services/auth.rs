@@ -7,6 +7,13 @@
 //!
 //! Failed logins are limited per username and per client address, in memory per
 //! replica. Unknown users and wrong passwords get the same answer, after the same work.
+//!
+//! A user with a second factor gets no session for the password alone: `login` answers
+//! with a pending-login token (a JWT signed with a key derived from the session key, so
+//! it can never pass as an access token, valid five minutes) and the factors to choose
+//! from; `login_totp` or `login_webauthn` trade it for the session. Failed second-factor
+//! attempts count against the same limits as wrong passwords, and a correct password
+//! does not reset them while a second factor is still due.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,6 +25,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrai
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::second_factors::{self, Rejection, SecondFactorError, SecondFactorService};
 use super::{Deps, UserError, UserService};
 use crate::ratelimit::{self, SlidingWindow};
 use crate::secret::{Secret, random_token};
@@ -37,10 +45,20 @@ pub enum AuthError {
     TooManyAttempts { minutes: u64 },
     #[error("the session has expired or was revoked; log in again")]
     InvalidToken,
+    #[error("the login has expired; enter your username and password again")]
+    PendingLoginExpired,
+    #[error("the second factor was not accepted")]
+    InvalidSecondFactor,
+    #[error("this code was already used; wait for the next one")]
+    CodeAlreadyUsed,
+    #[error("this account has no {0} as a second factor")]
+    FactorNotEnrolled(&'static str),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
     #[error(transparent)]
     User(#[from] UserError),
+    #[error(transparent)]
+    SecondFactor(#[from] SecondFactorError),
 }
 
 /// A logged-in console user.
@@ -60,6 +78,44 @@ pub struct Session {
     pub refresh_token: Secret,
 }
 
+/// The outcome of a correct password.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// No second factor: the session.
+    Session(Session),
+    /// A second factor is due before the session.
+    SecondFactorRequired(PendingLogin),
+}
+
+/// Half a login: the password was right, a second factor is still due.
+#[derive(Debug)]
+pub struct PendingLogin {
+    pub user: ConsoleUser,
+    /// Hand back with the second factor; it is no session and opens nothing else.
+    pub token: Secret,
+    pub expires_at: DateTime<Utc>,
+    /// An authenticator app code is accepted.
+    pub totp: bool,
+    /// Security keys are accepted: the `RequestChallengeResponse` for
+    /// `navigator.credentials.get` (`{"publicKey": {…}}`).
+    pub webauthn_options: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PendingClaims {
+    sub: String,
+    ver: i32,
+    iat: i64,
+    exp: i64,
+    /// The WebAuthn login challenge issued with this token, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chl: Option<i64>,
+    /// The user's last login (µs) when the token was issued: any login finished since
+    /// voids it, so one password step buys one session at most.
+    #[serde(default)]
+    lla: Option<i64>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
@@ -73,45 +129,209 @@ struct Claims {
 pub struct AuthService {
     deps: Deps,
     users: UserService,
+    factors: SecondFactorService,
     encoding: Arc<EncodingKey>,
     decoding: Arc<DecodingKey>,
+    pending_encoding: Arc<EncodingKey>,
+    pending_decoding: Arc<DecodingKey>,
     failures_per_user: SlidingWindow,
     failures_per_address: SlidingWindow,
 }
 
 impl AuthService {
-    pub(super) fn new(deps: Deps, users: UserService, key: &Secret) -> Self {
+    pub(super) fn new(
+        deps: Deps,
+        users: UserService,
+        factors: SecondFactorService,
+        key: &Secret,
+    ) -> Self {
+        // A key of its own for pending-login tokens: even a bug in claim checks could
+        // not make one pass for an access token, or the other way round.
+        let pending_key = Sha256::new()
+            .chain_update(b"monostat pending second factor\0")
+            .chain_update(key.expose().as_bytes())
+            .finalize();
         Self {
             deps,
             users,
+            factors,
             encoding: Arc::new(EncodingKey::from_secret(key.expose().as_bytes())),
             decoding: Arc::new(DecodingKey::from_secret(key.expose().as_bytes())),
+            pending_encoding: Arc::new(EncodingKey::from_secret(&pending_key)),
+            pending_decoding: Arc::new(DecodingKey::from_secret(&pending_key)),
             failures_per_user: SlidingWindow::new(FAILURE_WINDOW, MAX_FAILURES_PER_USER),
             failures_per_address: SlidingWindow::new(FAILURE_WINDOW, MAX_FAILURES_PER_ADDRESS),
         }
     }
 
+    /// Checks the password. Without a second factor the answer is the session;
+    /// otherwise a pending login to finish with [`Self::login_totp`] or
+    /// [`Self::login_webauthn`].
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         client: IpAddr,
+    ) -> Result<LoginOutcome, AuthError> {
+        let keys = LimitKeys::new(username, client);
+        self.check_limits(&keys)?;
+        let Some(user) = self.users.verify(username, password).await? else {
+            self.count_failure(&keys);
+            return Err(AuthError::InvalidCredentials);
+        };
+        let factors = self.factors.login_factors(user.id).await?;
+        if !factors.enrolled() {
+            return self.complete(&user, &keys).await.map(LoginOutcome::Session);
+        }
+        // Fail closed: a security key that cannot be checked is no reason to let the
+        // password alone in.
+        if !factors.usable() {
+            self.factors.webauthn()?;
+            return Err(AuthError::SecondFactor(SecondFactorError::Unusable));
+        }
+        let now = Utc::now();
+        let expires_at = now + second_factors::CHALLENGE_TTL;
+        let (challenge, webauthn_options) = if factors.webauthn.is_empty() {
+            (None, None)
+        } else {
+            let (id, options) = self
+                .factors
+                .begin_login_webauthn(user.id, &factors.webauthn)
+                .await?;
+            (Some(id), Some(options))
+        };
+        let claims = PendingClaims {
+            sub: user.id.to_string(),
+            ver: user.token_version,
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            chl: challenge,
+            lla: user.last_login_at.map(|at| at.timestamp_micros()),
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.pending_encoding,
+        )
+        .map_err(|error| {
+            AuthError::Database(DbErr::Custom(format!("cannot sign a token: {error}")))
+        })?;
+        Ok(LoginOutcome::SecondFactorRequired(PendingLogin {
+            user: ConsoleUser {
+                id: user.id,
+                username: user.username.clone(),
+            },
+            token: Secret::new(token),
+            expires_at,
+            totp: factors.totp,
+            webauthn_options,
+        }))
+    }
+
+    /// Finishes a pending login with a code from an authenticator app.
+    pub async fn login_totp(
+        &self,
+        pending_token: &str,
+        code: &str,
+        client: IpAddr,
     ) -> Result<Session, AuthError> {
-        let user_key = format!("user:{}", username.trim().to_lowercase());
-        let address_key = format!("addr:{client}");
+        let (user, _) = self.pending_user(pending_token).await?;
+        let keys = LimitKeys::new(&user.username, client);
+        self.check_limits(&keys)?;
+        let factors = self.factors.login_factors(user.id).await?;
+        if !factors.totp {
+            return Err(AuthError::FactorNotEnrolled("authenticator app"));
+        }
+        match self.factors.check_totp(user.id, code).await? {
+            Ok(()) => self.complete(&user, &keys).await,
+            Err(rejection) => {
+                self.count_failure(&keys);
+                Err(match rejection {
+                    Rejection::Replayed => AuthError::CodeAlreadyUsed,
+                    Rejection::Wrong => AuthError::InvalidSecondFactor,
+                })
+            }
+        }
+    }
+
+    /// Finishes a pending login with a security key's answer to its challenge
+    /// (a `PublicKeyCredential` in JSON form). The challenge is good for one answer.
+    pub async fn login_webauthn(
+        &self,
+        pending_token: &str,
+        credential_json: &str,
+        client: IpAddr,
+    ) -> Result<Session, AuthError> {
+        let (user, challenge) = self.pending_user(pending_token).await?;
+        let keys = LimitKeys::new(&user.username, client);
+        self.check_limits(&keys)?;
+        let Some(challenge) = challenge else {
+            return Err(AuthError::FactorNotEnrolled("security key"));
+        };
+        match self
+            .factors
+            .check_webauthn(user.id, challenge, credential_json)
+            .await?
+        {
+            Ok(()) => self.complete(&user, &keys).await,
+            Err(_) => {
+                self.count_failure(&keys);
+                Err(AuthError::InvalidSecondFactor)
+            }
+        }
+    }
+
+    /// The user of a genuine, unexpired pending-login token whose password has not
+    /// changed since, with the token's WebAuthn challenge.
+    async fn pending_user(
+        &self,
+        token: &str,
+    ) -> Result<(admin_user::Model, Option<i64>), AuthError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let claims =
+            jsonwebtoken::decode::<PendingClaims>(token, &self.pending_decoding, &validation)
+                .map_err(|_| AuthError::PendingLoginExpired)?
+                .claims;
+        let id: i64 = claims
+            .sub
+            .parse()
+            .map_err(|_| AuthError::PendingLoginExpired)?;
+        let user = admin_user::Entity::find_by_id(id)
+            .filter(admin_user::Column::Active.eq(true))
+            .one(&self.deps.db)
+            .await?
+            .filter(|user| {
+                user.token_version == claims.ver
+                    && user.last_login_at.map(|at| at.timestamp_micros()) == claims.lla
+            })
+            .ok_or(AuthError::PendingLoginExpired)?;
+        Ok((user, claims.chl))
+    }
+
+    fn check_limits(&self, keys: &LimitKeys) -> Result<(), AuthError> {
         let too_many = |wait| AuthError::TooManyAttempts {
             minutes: ratelimit::minutes(wait),
         };
-        self.failures_per_user.check(&user_key).map_err(too_many)?;
+        self.failures_per_user.check(&keys.user).map_err(too_many)?;
         self.failures_per_address
-            .check(&address_key)
-            .map_err(too_many)?;
-        let Some(user) = self.users.verify(username, password).await? else {
-            self.failures_per_user.hit(&user_key);
-            self.failures_per_address.hit(&address_key);
-            return Err(AuthError::InvalidCredentials);
-        };
-        self.failures_per_user.forget(&user_key);
+            .check(&keys.address)
+            .map_err(too_many)
+    }
+
+    fn count_failure(&self, keys: &LimitKeys) {
+        self.failures_per_user.hit(&keys.user);
+        self.failures_per_address.hit(&keys.address);
+    }
+
+    /// Every factor passed: clear the user's failures and open the session.
+    async fn complete(
+        &self,
+        user: &admin_user::Model,
+        keys: &LimitKeys,
+    ) -> Result<Session, AuthError> {
+        self.failures_per_user.forget(&keys.user);
         admin_user::ActiveModel {
             id: Set(user.id),
             last_login_at: Set(Some(Utc::now())),
@@ -119,7 +339,7 @@ impl AuthService {
         }
         .update(&self.deps.db)
         .await?;
-        self.issue(&user).await
+        self.issue(user).await
     }
 
     /// Trades a refresh token for a new session; the old refresh token stops working.
@@ -206,6 +426,21 @@ impl AuthService {
             access_expires_at,
             refresh_token: refresh,
         })
+    }
+}
+
+/// Rate-limit keys of one login attempt.
+struct LimitKeys {
+    user: String,
+    address: String,
+}
+
+impl LimitKeys {
+    fn new(username: &str, client: IpAddr) -> Self {
+        Self {
+            user: format!("user:{}", username.trim().to_lowercase()),
+            address: format!("addr:{client}"),
+        }
     }
 }
 

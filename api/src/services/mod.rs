@@ -13,6 +13,7 @@ mod incidents;
 mod logo;
 mod notifications;
 mod public;
+mod second_factors;
 mod settings;
 mod subscribers;
 pub mod tx;
@@ -22,7 +23,9 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-pub use auth::{AuthError, AuthService, ConsoleUser, REFRESH_TTL, Session};
+pub use auth::{
+    AuthError, AuthService, ConsoleUser, LoginOutcome, PendingLogin, REFRESH_TTL, Session,
+};
 pub use corrections::{ConsoleFilter, ConsolePage, ENTRY_MAX_CHARS, IncidentEdit};
 pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
@@ -35,6 +38,9 @@ pub use notifications::{
 pub use public::{
     HistoryDay, IncidentFilter, Logo, MAX_PAGE, PublicError, PublicIncident, PublicService,
     PublicUpdate, SiteInfo, StatusView, Theme,
+};
+pub use second_factors::{
+    FactorKind, SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
 pub use settings::{
     LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackSettings,
@@ -67,6 +73,7 @@ pub struct Services {
     pub users: UserService,
     pub public: PublicService,
     pub auth: AuthService,
+    pub second_factors: SecondFactorService,
     pub audit: audit::AuditLog,
     pub subscribers: SubscriberService,
     pub notifications: NotificationService,
@@ -88,9 +95,16 @@ impl Services {
             config,
         };
         let users = UserService::new(deps.clone());
+        let second_factors = SecondFactorService::new(deps.clone());
         Self {
             audit: audit::AuditLog::new(deps.clone()),
-            auth: AuthService::new(deps.clone(), users.clone(), session_key),
+            auth: AuthService::new(
+                deps.clone(),
+                users.clone(),
+                second_factors.clone(),
+                session_key,
+            ),
+            second_factors,
             incidents: IncidentService::new(deps.clone()),
             settings: SettingsService::new(deps.clone()),
             users,

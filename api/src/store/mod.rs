@@ -16,6 +16,7 @@ pub mod notification_delivery;
 pub mod notification_settings;
 pub mod refresh_token;
 pub mod second_factor;
+pub mod second_factor_challenge;
 pub mod site_settings;
 pub mod slack_settings;
 pub mod subscriber;

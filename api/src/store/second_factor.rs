@@ -9,11 +9,19 @@ pub struct Model {
     /// `totp` or `webauthn`.
     pub kind: String,
     pub name: String,
-    /// TOTP shared secret, or the serialised WebAuthn credential.
+    /// TOTP shared secret (base32), or the serialised WebAuthn credential.
     #[sea_orm(column_type = "Text")]
     pub secret: String,
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
+    /// False while a TOTP enrolment waits for its first code; such a factor is never
+    /// asked for at login.
+    pub confirmed: bool,
+    /// TOTP: the last time step whose code was accepted; older and equal steps are refused.
+    pub last_step: Option<i64>,
+    /// WebAuthn: the credential id (base64url), unique across all users.
+    #[sea_orm(unique)]
+    pub credential_id: Option<String>,
 }
 
 impl std::fmt::Debug for Model {
@@ -23,6 +31,7 @@ impl std::fmt::Debug for Model {
             .field("user_id", &self.user_id)
             .field("kind", &self.kind)
             .field("name", &self.name)
+            .field("confirmed", &self.confirmed)
             .finish_non_exhaustive()
     }
 }

@@ -204,6 +204,8 @@ async fn every_console_field_needs_a_session() {
         "confirmSubscription",
         "unsubscribe",
         "login",
+        "loginTotp",
+        "loginWebauthn",
         "refresh",
         "logout",
     ];
@@ -289,6 +291,31 @@ async fn every_console_field_needs_a_session() {
             "mutation { setSlackSettings(input: { channel: \"x\" }) { channel } }",
         ),
         ("testSlack", "mutation { testSlack { ok } }"),
+        (
+            "beginTotpEnrolment",
+            "mutation { beginTotpEnrolment { factorId } }",
+        ),
+        (
+            "confirmTotpEnrolment",
+            "mutation { confirmTotpEnrolment(factorId: 1, code: \"123456\") { id } }",
+        ),
+        (
+            "beginWebauthnRegistration",
+            "mutation { beginWebauthnRegistration { registrationId } }",
+        ),
+        (
+            "finishWebauthnRegistration",
+            "mutation { finishWebauthnRegistration(registrationId: 1, credential: \"{}\") { id } }",
+        ),
+        (
+            "removeSecondFactor",
+            "mutation { removeSecondFactor(id: 1) }",
+        ),
+        (
+            "resetSecondFactors",
+            "mutation { resetSecondFactors(userId: 1) }",
+        ),
+        ("secondFactors", "{ secondFactors { id } }"),
         ("removeLogo", "mutation { removeLogo }"),
         ("me", "{ me { id } }"),
         ("alertSources", "{ alertSources { webhookUrl } }"),

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::alerts::report;
 use crate::common::{TestApp, TestDb, both_databases};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 pub(crate) async fn gql(
     app: &TestApp,

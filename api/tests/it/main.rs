@@ -19,6 +19,7 @@ mod jobs;
 mod lifecycle;
 mod opsgenie;
 mod public;
+mod second_factors;
 mod server;
 mod slack;
 mod web;
