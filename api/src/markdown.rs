@@ -38,4 +38,36 @@ mod tests {
         );
         assert!(html.contains("<p>second</p>"), "{html}");
     }
+
+    #[test]
+    fn hostile_markup_is_defused() {
+        for (markdown, forbidden) in [
+            ("<img src=x onerror=alert(1)>", "<img"),
+            ("[x](javascript:alert(1))", "javascript:"),
+            ("[x](data:text/html;base64,PHNjcmlwdD4=)", "data:"),
+            (
+                "<div><p onclick=\"steal()\">nested <b>html</b></p></div>",
+                "<div",
+            ),
+            (
+                "<a href=\"https://evil.example\" onmouseover=\"x()\">hi</a>",
+                "<a ",
+            ),
+        ] {
+            let html = markdown_html(markdown);
+            assert!(!html.contains(forbidden), "{markdown} gave {html}");
+        }
+    }
+
+    #[test]
+    fn links_open_safely_and_autolinks_work() {
+        let html = markdown_html(
+            "See <https://status.example/docs> or [the FAQ](https://example.com/faq).",
+        );
+        assert!(
+            html.contains("<a href=\"https://status.example/docs\" rel=\"noopener noreferrer\">"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"https://example.com/faq\""), "{html}");
+    }
 }

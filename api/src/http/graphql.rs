@@ -175,7 +175,7 @@ async fn get_graphql(
             if !headers.contains_key(header::AUTHORIZATION) && response.status().is_success() {
                 response.headers_mut().insert(
                     header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=5"),
+                    HeaderValue::from_static(super::public::SNAPSHOT_CACHE),
                 );
             }
             response

@@ -1,5 +1,6 @@
 //! Public surfaces served straight from the in-memory snapshot: the Statuspage v2 JSON
-//! the feeds and the badge. No database access, ETag revalidation, pre-compressed gzip.
+//! the feeds and the badge. No database access, ETag revalidation, pre-compressed gzip
+//! and brotli.
 //! Also the embeddable widget script.
 
 use std::sync::Arc;
@@ -12,6 +13,11 @@ use axum::routing::get;
 
 use super::{ApiError, AppState};
 use crate::public::Rendered;
+
+/// For a CDN in front: fresh for a few seconds, then served stale while it revalidates,
+/// and for a day if this server cannot answer — the status page must outlive it.
+pub(super) const SNAPSHOT_CACHE: &str =
+    "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400";
 
 pub fn routes() -> Router<Arc<AppState>> {
     let mut router = Router::new();
@@ -57,7 +63,7 @@ async fn serve(
     let Some(rendered) = snapshot.rendered.get(uri.path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mut response = respond(rendered, &headers, StatusCode::OK, "public, max-age=5");
+    let mut response = respond(rendered, &headers, StatusCode::OK, SNAPSHOT_CACHE);
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
@@ -99,13 +105,48 @@ pub(super) fn respond(
     if fresh {
         return (StatusCode::NOT_MODIFIED, response_headers).into_response();
     }
-    let gzip = headers
+    let accepted = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|accepted| accepted.split(',').any(|e| e.trim().starts_with("gzip")));
-    if gzip {
+        .unwrap_or("");
+    if accepts(accepted, "br") {
+        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+        return (status, response_headers, rendered.brotli.clone()).into_response();
+    }
+    if accepts(accepted, "gzip") {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         return (status, response_headers, rendered.gzip.clone()).into_response();
     }
     (status, response_headers, rendered.body.clone()).into_response()
+}
+
+/// Whether an `Accept-Encoding` value takes `coding` (present and not `q=0`).
+fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    accept_encoding.split(',').any(|entry| {
+        let mut parts = entry.split(';').map(str::trim);
+        parts
+            .next()
+            .is_some_and(|name| name.eq_ignore_ascii_case(coding))
+            && !parts.any(|param| {
+                param
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts;
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        assert!(accepts("gzip, deflate, br, zstd", "br"));
+        assert!(accepts("gzip;q=1.0, br;q=0.5", "br"));
+        assert!(!accepts("gzip, br;q=0", "br"));
+        assert!(!accepts("gzip", "br"));
+        assert!(!accepts("", "gzip"));
+        assert!(!accepts("x-gzip2", "gzip"));
+    }
 }

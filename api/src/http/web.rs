@@ -20,7 +20,7 @@ use super::public::respond;
 use crate::domain::IncidentId;
 
 /// Pages change with every snapshot; a CDN may hold them as briefly as the JSON.
-const PAGE_CACHE: &str = "public, max-age=5";
+const PAGE_CACHE: &str = super::public::SNAPSHOT_CACHE;
 const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 /// The page talks only to its own origin; Markdown HTML is sanitised on the server
 /// as well.

@@ -6,6 +6,7 @@ use atom_syndication as atom;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::Snapshot;
+use crate::markdown::markdown_html;
 use crate::services::PublicIncident;
 
 fn entries(snapshot: &Snapshot) -> Vec<&PublicIncident> {
@@ -28,12 +29,16 @@ fn link(snapshot: &Snapshot, incident: &PublicIncident) -> String {
     )
 }
 
-/// The newest timeline entry, which says where things stand.
+/// The newest timeline entry, which says where things stand, as sanitised HTML (feed
+/// readers show descriptions as HTML).
 fn latest_words(incident: &PublicIncident) -> String {
     let status = incident.incident.status;
     match incident.updates.first() {
-        Some(update) => format!("{status}: {}", update.message),
-        None => status.to_string(),
+        Some(update) => format!(
+            "<p><strong>{status}</strong></p>{}",
+            markdown_html(&update.message)
+        ),
+        None => format!("<p><strong>{status}</strong></p>"),
     }
 }
 
@@ -84,7 +89,7 @@ pub fn atom(snapshot: &Snapshot) -> String {
                 rel: "alternate".into(),
                 ..atom::Link::default()
             }],
-            summary: Some(atom::Text::plain(latest_words(incident))),
+            summary: Some(atom::Text::html(latest_words(incident))),
             ..atom::Entry::default()
         })
         .collect();

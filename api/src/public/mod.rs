@@ -44,6 +44,7 @@ pub struct Rendered {
     pub content_type: &'static str,
     pub body: Bytes,
     pub gzip: Bytes,
+    pub brotli: Bytes,
     /// A strong ETag (quoted), from the body's hash.
     pub etag: String,
 }
@@ -57,10 +58,19 @@ impl Rendered {
             .write_all(&body)
             .and_then(|()| encoder.finish())
             .unwrap_or_default();
+        let mut brotli = Vec::new();
+        {
+            // Quality 9 of 11: nearly the smallest output at a fraction of the time, which
+            // matters because every snapshot rebuild compresses every body.
+            let mut encoder = brotli::CompressorWriter::new(&mut brotli, 4096, 9, 22);
+            // Writing into a Vec cannot fail.
+            let _ = encoder.write_all(&body);
+        }
         Self {
             content_type,
             body: Bytes::from(body),
             gzip: Bytes::from(gzip),
+            brotli: Bytes::from(brotli),
             etag,
         }
     }

@@ -415,7 +415,7 @@ both_databases! {
             .await
             .unwrap();
         assert_eq!(get.status(), 200);
-        assert_eq!(get.headers()["cache-control"], "public, max-age=5");
+        assert_eq!(get.headers()["cache-control"], "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400");
         assert_eq!(get.headers()["access-control-allow-origin"], "*");
         assert_eq!(
             get.json::<Value>().await.unwrap()["data"]["status"]["headline"],

@@ -141,6 +141,29 @@ async fn snapshot_bodies_revalidate_compress_and_badge() {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut decoder, &mut text).unwrap();
     assert!(text.contains("All Systems Operational"));
+    let brotli = app
+        .client
+        .get(app.url("/api/v2/summary.json"))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    assert!(
+        brotli.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("stale-if-error"),
+        "a CDN may keep serving it while this server is down"
+    );
+    let bytes = brotli.bytes().await.unwrap();
+    let mut unbrotli = String::new();
+    std::io::Read::read_to_string(
+        &mut brotli::Decompressor::new(&bytes[..], 4096),
+        &mut unbrotli,
+    )
+    .unwrap();
+    assert_eq!(unbrotli, text, "the same body, compressed another way");
 
     let badge = app.client.get(app.url("/badge.svg")).send().await.unwrap();
     assert_eq!(badge.headers()["content-type"], "image/svg+xml");
@@ -232,6 +255,22 @@ async fn feeds_list_confirmed_incidents_and_the_widget_is_served() {
         atom.contains("<feed") && atom.contains("Exports &lt;fail&gt; &amp; retry"),
         "{atom}"
     );
+    // Both parse as what they claim to be, with the titles and sanitised HTML intact.
+    let channel = rss::Channel::read_from(rss.as_bytes()).unwrap();
+    assert_eq!(channel.items()[0].title(), Some("Exports <fail> & retry"));
+    let description = channel.items()[0].description().unwrap();
+    assert!(
+        description.starts_with("<p><strong>confirmed</strong></p>"),
+        "{description}"
+    );
+    assert!(channel.items()[0].pub_date().is_some() && channel.items()[0].guid().is_some());
+    let feed = atom_syndication::Feed::read_from(atom.as_bytes()).unwrap();
+    assert_eq!(feed.entries()[0].title().as_str(), "Exports <fail> & retry");
+    assert_eq!(
+        feed.entries()[0].summary().unwrap().r#type,
+        atom_syndication::TextType::Html
+    );
+    assert!(feed.links().iter().any(|link| link.rel() == "self"));
 
     let widget = app.client.get(app.url("/widget.js")).send().await.unwrap();
     assert_eq!(
@@ -240,6 +279,11 @@ async fn feeds_list_confirmed_incidents_and_the_widget_is_served() {
     );
     let source = widget.text().await.unwrap();
     assert!(source.contains("graphql-transport-ws"));
+    // Embedded on other sites' pages: it must stay small.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gzip, source.as_bytes()).unwrap();
+    let gzipped = gzip.finish().unwrap().len();
+    assert!(gzipped < 6 * 1024, "widget.js is {gzipped} bytes gzipped");
     // The script must at least parse; Node is on every machine this runs on.
     let path = db.dir.path().join("widget.js");
     std::fs::write(&path, &source).unwrap();
