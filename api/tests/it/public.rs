@@ -371,3 +371,99 @@ async fn the_public_side_survives_a_database_outage() {
     }
     panic!("the snapshot never became fresh again");
 }
+
+/// Checks that `ours` has the shape of `reference` (a protocols.md §5 fixture): every
+/// key the reference has, with a value of the same JSON type wherever the reference
+/// has one, recursively through objects and the first element of arrays.
+fn assert_same_shape(ours: &Value, reference: &Value, path: &str) {
+    match (ours, reference) {
+        (Value::Object(ours), Value::Object(reference)) => {
+            for (key, expected) in reference {
+                let Some(value) = ours.get(key) else {
+                    panic!("{path}.{key} is missing");
+                };
+                assert_same_shape(value, expected, &format!("{path}.{key}"));
+            }
+        }
+        (Value::Array(ours), Value::Array(reference)) => {
+            if let (Some(first), Some(expected)) = (ours.first(), reference.first()) {
+                assert_same_shape(first, expected, &format!("{path}[0]"));
+            }
+        }
+        // A null in the reference (e.g. resolved_at of an open incident) fits anything.
+        (_, Value::Null) | (Value::Null, _) => {}
+        (Value::String(ours), Value::String(reference)) => {
+            let is_time = |s: &str| chrono::DateTime::parse_from_rfc3339(s).is_ok();
+            if is_time(reference) {
+                assert!(
+                    is_time(ours) && ours.ends_with('Z') && ours.len() == 24,
+                    "{path}: {ours} is not an ISO 8601 UTC time with milliseconds"
+                );
+            }
+        }
+        (ours, reference) => assert_eq!(
+            std::mem::discriminant(ours),
+            std::mem::discriminant(reference),
+            "{path}: {ours} has another type than {reference}"
+        ),
+    }
+}
+
+both_databases! {
+    async fn every_statuspage_endpoint_has_the_documented_shape(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let incidents = &app.services.incidents;
+        // A false alarm first: an open partial outage would collect its alert.
+        let dismissed = incidents.alert_opened(report("a1", "flaky probe")).await.unwrap().incident_id;
+        incidents.dismiss(dismissed, &Actor::System).await.unwrap();
+        let partial = incidents.create(&Actor::System, new_incident(IncidentStatus::Confirmed, Severity::Partial, "Login fails")).await.unwrap();
+        incidents.update(partial.id, &Actor::System, IncidentChange { new_status: Some(IncidentStatus::Watching), text: Some("A fix is out.".into()), ..Default::default() }).await.unwrap();
+        incidents.create(&Actor::System, new_incident(IncidentStatus::Planned, Severity::Maintenance, "Database upgrade")).await.unwrap();
+        let mut running = new_incident(IncidentStatus::Planned, Severity::Maintenance, "Search reindex");
+        running.start = Some(chrono::Utc::now() - chrono::TimeDelta::minutes(5));
+        let running = incidents.create(&Actor::System, running).await.unwrap();
+        incidents.start_maintenance(running.id, &Actor::System, false).await.unwrap();
+        eventually(&app, "/api/v2/scheduled-maintenances/active.json", |s| !s["scheduled_maintenances"].as_array().unwrap().is_empty()).await;
+        eventually(&app, "/api/v2/incidents/unresolved.json", |s| s["incidents"][0]["status"] == "monitoring").await;
+
+        for (path, fixture_name) in [
+            ("/api/v2/summary.json", "summary.json"),
+            ("/api/v2/status.json", "status.json"),
+            ("/api/v2/components.json", "components.json"),
+            ("/api/v2/incidents.json", "incidents.json"),
+            ("/api/v2/incidents/unresolved.json", "incidents_unresolved.json"),
+            ("/api/v2/scheduled-maintenances.json", "scheduled-maintenances.json"),
+            ("/api/v2/scheduled-maintenances/upcoming.json", "scheduled-maintenances_upcoming.json"),
+            ("/api/v2/scheduled-maintenances/active.json", "scheduled-maintenances_active.json"),
+        ] {
+            let ours = get_json(&app, path).await;
+            let reference: Value = serde_json::from_slice(&fixture(&format!("statuspage/{fixture_name}"))).unwrap();
+            assert_same_shape(&ours, &reference, path);
+            let text = ours.to_string();
+            assert!(!text.contains("flaky probe") && !text.contains(&format!("\"id\":\"{dismissed}\"")), "{path} shows a dismissed incident");
+        }
+
+        let enums = |values: &[&str], allowed: &[&str], what: &str| {
+            for value in values {
+                assert!(allowed.contains(value), "{what}: {value} is not one of {allowed:?}");
+            }
+        };
+        let summary = get_json(&app, "/api/v2/summary.json").await;
+        let strings = |list: &Value, key: &str| -> Vec<String> {
+            list.as_array().unwrap().iter().map(|item| item[key].as_str().unwrap().to_owned()).collect()
+        };
+        let incident_statuses = strings(&summary["incidents"], "status");
+        enums(&incident_statuses.iter().map(String::as_str).collect::<Vec<_>>(), &["investigating", "identified", "monitoring", "resolved", "postmortem"], "incident status");
+        let impacts = strings(&summary["incidents"], "impact");
+        enums(&impacts.iter().map(String::as_str).collect::<Vec<_>>(), &["none", "minor", "major", "critical"], "impact");
+        let maintenance_statuses = strings(&summary["scheduled_maintenances"], "status");
+        enums(&maintenance_statuses.iter().map(String::as_str).collect::<Vec<_>>(), &["scheduled", "in_progress", "verifying", "completed"], "maintenance status");
+        assert!(maintenance_statuses.contains(&"in_progress".to_owned()) && maintenance_statuses.contains(&"scheduled".to_owned()), "{maintenance_statuses:?}");
+        enums(&[summary["status"]["indicator"].as_str().unwrap()], &["none", "minor", "major", "critical", "maintenance"], "indicator");
+        enums(&[summary["components"][0]["status"].as_str().unwrap()], &["operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"], "component status");
+        assert_eq!(summary["components"].as_array().unwrap().len(), 1, "the product is one component");
+        assert_eq!(summary["components"][0]["name"], summary["page"]["name"]);
+        assert_eq!(summary["incidents"][0]["incident_updates"][0]["body"], "A fix is out.", "newest update first");
+        app.stop().await;
+    }
+}
