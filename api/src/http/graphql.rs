@@ -16,8 +16,13 @@ use axum::{Json, Router};
 use serde_json::json;
 use tower_http::cors::{Any, CorsLayer};
 
+use std::sync::LazyLock;
+
+use sha2::{Digest, Sha256};
+
 use super::AppState;
 use crate::graphql::{Caller, ClientAddress, Code, RefreshCookie, ensure_codes, refresh_cookie};
+use crate::public::{STATUS_QUERY, STATUS_RESPONSE, normalise_query};
 use crate::services::Services;
 
 /// Real queries are a few KiB; this leaves room for large variables.
@@ -117,6 +122,9 @@ async fn post_graphql(
             &format!("the request is larger than {limit} bytes"),
         );
     };
+    if !multipart && let Some(response) = status_from_snapshot_post(&state, &headers, &body) {
+        return response;
+    }
     let request = Request::from_parts(parts, axum::body::Body::from(body));
     match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
         request,
@@ -143,6 +151,9 @@ async fn get_graphql(
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if upgrade {
         return websocket(state, request).await;
+    }
+    if let Some(response) = status_from_snapshot_get(&state, &headers, request.uri().query()) {
+        return response;
     }
     let wants_html = headers
         .get(header::ACCEPT)
@@ -185,6 +196,116 @@ async fn get_graphql(
             &format!("unreadable GraphQL request: {}", rejection.0),
         ),
     }
+}
+
+/// The sha256 (hex) of [`STATUS_QUERY`], its persisted-query hash.
+fn status_query_hash() -> &'static str {
+    static HASH: LazyLock<String> =
+        LazyLock::new(|| hex::encode(Sha256::digest(STATUS_QUERY.as_bytes())));
+    &HASH
+}
+
+/// The page's status query, sent as text (any layout) or as its persisted-query hash,
+/// with no variables or operation name to change its meaning.
+fn asks_for_status(query: Option<&str>, hash: Option<&str>) -> bool {
+    match (query, hash) {
+        (Some(query), _) if !query.is_empty() => normalise_query(query) == STATUS_QUERY,
+        (_, Some(hash)) => hash == status_query_hash(),
+        _ => false,
+    }
+}
+
+/// The pre-rendered answer to the status query, as the resolvers would give it:
+/// during an outage every visitor asks this, and the snapshot already holds the bytes.
+fn status_from_snapshot(
+    state: &AppState,
+    headers: &HeaderMap,
+    cache: &'static str,
+) -> Option<Response> {
+    let snapshot = state.snapshot.get()?;
+    let rendered = snapshot.rendered.get(STATUS_RESPONSE)?;
+    Some(super::public::respond(
+        rendered,
+        headers,
+        StatusCode::OK,
+        cache,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlainRequest {
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    variables: Option<serde_json::Value>,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    extensions: Option<serde_json::Value>,
+}
+
+impl PlainRequest {
+    fn is_status(&self) -> bool {
+        let no_variables = self
+            .variables
+            .as_ref()
+            .is_none_or(|v| v.is_null() || v.as_object().is_some_and(serde_json::Map::is_empty));
+        let hash = self
+            .extensions
+            .as_ref()
+            .and_then(|e| e.pointer("/persistedQuery/sha256Hash"))
+            .and_then(|h| h.as_str());
+        no_variables
+            && self.operation_name.is_none()
+            && asks_for_status(self.query.as_deref(), hash)
+    }
+}
+
+fn status_from_snapshot_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response> {
+    // Console calls carry a token and may be anything; only anonymous reads qualify.
+    if headers.contains_key(header::AUTHORIZATION) {
+        return None;
+    }
+    let request: PlainRequest = serde_json::from_slice(body).ok()?;
+    if !request.is_status() {
+        return None;
+    }
+    status_from_snapshot(state, headers, "no-cache")
+}
+
+fn status_from_snapshot_get(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Option<Response> {
+    if headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::UPGRADE) {
+        return None;
+    }
+    let mut request = PlainRequest {
+        query: None,
+        variables: None,
+        operation_name: None,
+        extensions: None,
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "query" => request.query = Some(value),
+            "variables" => request.variables = serde_json::from_str(&value).ok(),
+            "operationName" => request.operation_name = Some(value),
+            "extensions" => request.extensions = serde_json::from_str(&value).ok(),
+            _ => {}
+        }
+    }
+    if !request.is_status() {
+        return None;
+    }
+    status_from_snapshot(state, headers, super::public::SNAPSHOT_CACHE)
 }
 
 fn only_queries(query: &str) -> bool {

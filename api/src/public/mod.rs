@@ -23,6 +23,7 @@ use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
@@ -35,6 +36,10 @@ pub use web::WebBuild;
 
 const REBUILD_INTERVAL: Duration = Duration::from_secs(30);
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
+/// The key of the pre-rendered answer to [`page::STATUS_QUERY`] in `Snapshot::rendered`.
+pub const STATUS_RESPONSE: &str = "graphql:status";
+pub use page::{STATUS_QUERY, normalise_query};
+
 /// How many incidents feeds and the Statuspage lists carry.
 pub const LIST_LENGTH: u64 = 50;
 
@@ -179,6 +184,14 @@ fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
         Rendered::new(
             "image/svg+xml",
             badge::render(snapshot.view.headline).into_bytes(),
+        ),
+    );
+    rendered.insert(
+        STATUS_RESPONSE,
+        Rendered::new(
+            "application/json",
+            serde_json::to_vec(&json!({ "data": { "status": page::state_json(snapshot) } }))
+                .unwrap_or_default(),
         ),
     );
     rendered.insert(

@@ -12,6 +12,27 @@ use super::web::{HEAD_PLACEHOLDER, STATE_PLACEHOLDER};
 use crate::markdown::markdown_html;
 use crate::services::{Logo, PublicIncident, SiteInfo};
 
+/// The page's own status query (`STATUS_QUERY` in `web/src/api.ts`, expanded). Sent
+/// exactly so — as text or as its persisted-query hash — it is answered from the
+/// snapshot's pre-rendered bytes instead of by the resolvers; a test keeps the two
+/// files in step.
+pub const STATUS_QUERY: &str = "{ status { headline generatedAt stale \
+site { systemName supportEmail supportPhone legalNoticeUrl privacyUrl logoUrl timeZone \
+defaultLanguage subscriptionsOpen \
+theme { primary link success warning danger info textPrimary textSecondary } } \
+current { id status severity title summaryHtml start end path \
+updates { id created messageHtml newStatus } } \
+recent { id status severity title summaryHtml start end path \
+updates { id created messageHtml newStatus } } \
+planned { id status severity title summaryHtml start end path \
+updates { id created messageHtml newStatus } } } }";
+
+/// `query` with every run of whitespace made one space, so layout does not matter
+/// when recognising [`STATUS_QUERY`].
+pub fn normalise_query(query: &str) -> String {
+    query.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The page with the snapshot's state.
 pub fn render(template: &str, snapshot: &Snapshot) -> String {
     let site = &snapshot.view.site;

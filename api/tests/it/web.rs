@@ -102,6 +102,22 @@ both_databases! {
         // Exactly what the page would get from GraphQL, so one type serves both.
         let graphql: Value = app.client.post(app.url("/graphql")).json(&json!({ "query": STATUS_QUERY })).send().await.unwrap().json().await.unwrap();
         assert_eq!(graphql["data"]["status"], state);
+        // The page's own query, as text or persisted hash, is answered from the
+        // snapshot's bytes (ETag, compression), and says the same as the resolvers.
+        let fast = app.client.post(app.url("/graphql")).json(&json!({ "query": monostat::public::STATUS_QUERY })).send().await.unwrap();
+        assert!(fast.headers().contains_key("etag"), "served from the snapshot");
+        assert_eq!(fast.json::<Value>().await.unwrap(), graphql);
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(monostat::public::STATUS_QUERY));
+        let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
+        let by_hash = app.client.get(app.url("/graphql")).query(&[("extensions", persisted.as_str())]).header("accept-encoding", "br").send().await.unwrap();
+        assert_eq!(by_hash.headers()["content-encoding"], "br");
+        assert!(by_hash.headers()["cache-control"].to_str().unwrap().starts_with("public"));
+        let body = by_hash.bytes().await.unwrap();
+        let mut text = String::new();
+        Read::read_to_string(&mut brotli::Decompressor::new(&body[..], 4096), &mut text).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), graphql);
+        let with_variables = app.client.post(app.url("/graphql")).json(&json!({ "query": monostat::public::STATUS_QUERY, "variables": { "x": 1 } })).send().await.unwrap();
+        assert!(!with_variables.headers().contains_key("etag"), "anything else goes to the resolvers");
 
         let path = current["path"].as_str().unwrap().to_owned();
         let date = incident.start.format("%Y-%m-%d").to_string();
@@ -265,4 +281,27 @@ async fn an_uploaded_logo_is_served_from_the_snapshot_and_named_in_the_state() {
         "{html}"
     );
     app.stop().await;
+}
+
+/// The Rust copy of the page's status query must be the page's own.
+#[test]
+fn the_status_query_is_the_one_the_page_sends() {
+    let api =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/src/api.ts")).unwrap();
+    let template = |name: &str| -> String {
+        let start = api
+            .find(&format!("const {name} = `"))
+            .unwrap_or_else(|| panic!("{name} in api.ts"))
+            + name.len()
+            + 10;
+        let end = start + api[start..].find('`').unwrap();
+        api[start..end].to_owned()
+    };
+    let incident = template("INCIDENT_FIELDS");
+    let status = template("STATUS_FIELDS").replace("${INCIDENT_FIELDS}", &incident);
+    let query = template("STATUS_QUERY").replace("${STATUS_FIELDS}", &status);
+    assert_eq!(
+        monostat::public::normalise_query(&query),
+        monostat::public::STATUS_QUERY
+    );
 }
