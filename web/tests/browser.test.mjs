@@ -373,3 +373,47 @@ test("a lost connection shows a discreet stale notice, and the page catches up w
   await expectHeadline(page, "OPERATIONAL");
   await done(page);
 });
+
+test("the widget on another site shows a banner while something is wrong, and goes away", async () => {
+  const { createServer } = await import("node:http");
+  // The product's own site, on another origin, embedding one script tag.
+  const host = createServer((request, response) => {
+    response.setHeader("content-type", "text/html; charset=utf-8");
+    response.end(
+      `<!doctype html><html lang="en"><head><title>Shop</title></head><body><h1>Shop</h1>` +
+        `<script src="${server.base}/widget.js" async data-lang="de"></script></body></html>`,
+    );
+  });
+  await new Promise((resolve) => host.listen(0, "127.0.0.1", resolve));
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  try {
+    await page.goto(`http://127.0.0.1:${host.address().port}/`);
+    const bannerHeight = () =>
+      page.evaluate(() => document.querySelector("[data-monostat-widget]")?.offsetHeight ?? -1);
+    await page.waitForFunction(() => document.querySelector("[data-monostat-widget]"));
+    assert.equal(await bannerHeight(), 0, "nothing shows while all is well");
+    await page.waitForTimeout(500);
+    await server.opsgenie("create.json", "widget-alert");
+    await page.waitForFunction(
+      () => document.querySelector("[data-monostat-widget]").offsetHeight > 0,
+      null,
+      { timeout: 5000 },
+    );
+    await page.screenshot({ path: `${SHOTS}widget-suspected.png` });
+    // The host page keeps its own look: the widget's styles live in its shadow root.
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector("h1")).color), "rgb(0, 0, 0)");
+    await server.opsgenie("close.json", "widget-alert");
+    await page.waitForFunction(
+      () => document.querySelector("[data-monostat-widget]").offsetHeight === 0,
+      null,
+      { timeout: 5000 },
+    );
+    assert.deepEqual(errors, [], "the widget never breaks the host page");
+  } finally {
+    await context.close();
+    host.close();
+  }
+});
