@@ -91,6 +91,9 @@ pub struct IntegrationOverrides {
     pub slack_channel: Option<String>,
     /// `MONOSTAT_OPSGENIE_SECRET`, `MONOSTAT_ALERTMANAGER_SECRET`, …
     pub alert_source_secrets: HashMap<Origin, Secret>,
+    /// `MONOSTAT_PAGERDUTY_SIGNING_SECRET`: PagerDuty's own webhook signing secret; when
+    /// set, its `X-PagerDuty-Signature` is checked too.
+    pub pagerduty_signing_secret: Option<Secret>,
 }
 
 impl DatabaseConfig {
@@ -270,6 +273,9 @@ impl Config {
             slack_signing_secret: env.get("MONOSTAT_SLACK_SIGNING_SECRET").map(Secret::new),
             slack_channel: env.get("MONOSTAT_SLACK_CHANNEL"),
             alert_source_secrets,
+            pagerduty_signing_secret: env
+                .get("MONOSTAT_PAGERDUTY_SIGNING_SECRET")
+                .map(Secret::new),
         };
 
         Ok(Self {

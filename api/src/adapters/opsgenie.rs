@@ -6,29 +6,23 @@
 //! and answered 202 rather than lost.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::hooks;
 use crate::domain::Origin;
 use crate::http::{ApiError, AppState};
 use crate::services::{AlertActivity, AlertEvent, AlertReport};
 
-/// Real payloads are a few KiB (description and details are cut at 1000 characters).
-const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Past this, the database counts as away for this request and the alert is spooled.
-const APPLY_TIMEOUT: Duration = Duration::from_secs(3);
-
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/integrations/opsgenie/hook/{secret}", post(hook))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(hooks::MAX_BODY_BYTES))
 }
 
 /// What a webhook body asks of us.
@@ -139,45 +133,14 @@ async fn hook(
     Path(secret): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let expected = state
-        .services
-        .settings
-        .alert_source_secret(Origin::Opsgenie)
-        .await?;
-    if !expected.matches(&secret) {
-        return Err(ApiError::forbidden());
-    }
-    let event = match parse(&body).map_err(ApiError::bad_request)? {
-        Request::Apply(event) => event,
+    hooks::authenticate(&state, Origin::Opsgenie, &secret).await?;
+    match parse(&body).map_err(ApiError::bad_request)? {
+        Request::Apply(event) => hooks::apply(&state, vec![event]).await,
         Request::Ignore { action } => {
             tracing::info!(%action, "ignoring an OpsGenie action monostat does not use");
-            return Ok(Json(json!({ "result": "ignored", "action": action })).into_response());
-        }
-    };
-    // Behind a backlog, queue up so alerts apply in the order they arrived.
-    if !state.spool.has_backlog() {
-        match tokio::time::timeout(
-            APPLY_TIMEOUT,
-            state.services.incidents.apply_alert_event(&event),
-        )
-        .await
-        {
-            Ok(Ok(incident)) => {
-                return Ok(Json(json!({ "result": "ok", "incident": incident })).into_response());
-            }
-            Ok(Err(error)) if !error.is_unavailable() => return Err(error.into()),
-            Ok(Err(error)) => tracing::warn!(%error, "database unreachable; spooling the alert"),
-            Err(_) => tracing::warn!("database too slow; spooling the alert"),
+            Ok(Json(json!({ "result": "ignored", "action": action })).into_response())
         }
     }
-    state.spool.append(&event).await.map_err(|error| {
-        tracing::error!(%error, "cannot write the alert spool");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "cannot store the alert; try again",
-        )
-    })?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "result": "queued" }))).into_response())
 }
 
 #[cfg(test)]

@@ -338,6 +338,11 @@ impl SettingsService {
     }
 
     /// The full webhook URL to paste into the monitoring tool.
+    /// PagerDuty's signing secret, when the deployment set one.
+    pub fn pagerduty_signing_secret(&self) -> Option<Secret> {
+        self.deps.config.overrides.pagerduty_signing_secret.clone()
+    }
+
     /// The public base URL, without a trailing slash.
     pub fn site_url(&self) -> &str {
         &self.deps.config.site_url

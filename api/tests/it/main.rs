@@ -9,6 +9,7 @@
 
 mod common;
 
+mod alert_sources;
 mod alerts;
 mod cli;
 mod console;
