@@ -171,17 +171,24 @@ pub struct WebauthnRegistrationStart {
 /// A console user.
 #[derive(SimpleObject)]
 pub struct User {
+    /// Identifies the user, e.g. for `setUserActive`.
     id: i64,
+    /// The name the user logs in with.
     username: String,
 }
 
 /// A console user as the user list shows it.
 #[derive(SimpleObject)]
 pub struct UserAccount {
+    /// Identifies the user, e.g. for `setUserActive` or `resetPassword`.
     id: i64,
+    /// The name the user logs in with.
     username: String,
+    /// May log in; deactivated users cannot.
     active: bool,
+    /// When the user was created.
     created: DateTime<Utc>,
+    /// When the user last logged in; absent if never.
     last_login: Option<DateTime<Utc>>,
 }
 
@@ -240,6 +247,7 @@ fn pending_result(pending: PendingLogin) -> LoginResult {
 /// An alert source's webhook, as the console shows it.
 #[derive(SimpleObject)]
 pub struct AlertSourceInfo {
+    /// Which monitoring source.
     source: AlertSourceKind,
     /// The full URL to paste into the monitoring tool; it contains the secret.
     webhook_url: String,
@@ -250,12 +258,18 @@ pub struct AlertSourceInfo {
 /// One line of the audit log.
 #[derive(SimpleObject)]
 pub struct AuditEntry {
+    /// Identifies the entry; later entries have larger ids.
     id: i64,
+    /// When it happened.
     at: DateTime<Utc>,
     /// `user`, `slack`, `alert_source` or `system`.
     actor_kind: String,
+    /// Who did it: a console username, a Slack user name, an alert source such as
+    /// `opsgenie`, or `system`.
     actor_name: String,
+    /// The incident it concerns; absent when it concerns none (settings, users…).
     incident_id: Option<i64>,
+    /// What happened, in plain words.
     message: String,
 }
 
@@ -264,13 +278,20 @@ pub struct AuditEntry {
 #[allow(clippy::struct_excessive_bools)]
 #[derive(SimpleObject)]
 pub struct SlackSettingsInfo {
+    /// A bot token (`xoxb-…`) is configured, here or in the environment.
     bot_token_set: bool,
+    /// A signing secret is configured, here or in the environment.
     signing_secret_set: bool,
+    /// The channel incidents are posted to, without `#`; absent when not set.
     channel: Option<String>,
     /// The id the channel name resolved to; empty until the first message or test.
     channel_id: Option<String>,
+    /// The bot token comes from `MONOSTAT_SLACK_BOT_TOKEN` and cannot be changed here.
     bot_token_from_environment: bool,
+    /// The signing secret comes from `MONOSTAT_SLACK_SIGNING_SECRET` and cannot be
+    /// changed here.
     signing_secret_from_environment: bool,
+    /// The channel comes from `MONOSTAT_SLACK_CHANNEL` and cannot be changed here.
     channel_from_environment: bool,
 }
 
@@ -292,7 +313,9 @@ impl From<crate::services::SlackSettings> for SlackSettingsInfo {
 /// clears it.
 #[derive(InputObject)]
 pub struct SlackSettingsInput {
+    /// The Slack app's bot token (`xoxb-…`).
     bot_token: Option<String>,
+    /// The Slack app's signing secret, to verify requests from Slack.
     signing_secret: Option<String>,
     /// The name of a public channel, with or without `#`.
     channel: Option<String>,
@@ -312,17 +335,23 @@ pub struct SlackCheck {
 pub struct JobCount {
     /// `pending`, `running`, `done` or `dead`.
     state: String,
+    /// Number of jobs in that state.
     count: i64,
 }
 
 /// A subscriber, as the console lists them.
 #[derive(SimpleObject)]
 pub struct Subscriber {
+    /// Identifies the subscriber, e.g. for `removeSubscriber`.
     id: i64,
+    /// The e-mail address.
     email: String,
     /// Confirmed; receives notifications.
     active: bool,
+    /// When the address was added.
     created: DateTime<Utc>,
+    /// When the subscription was confirmed (or added with consent); absent while it
+    /// waits for confirmation.
     confirmed: Option<DateTime<Utc>>,
 }
 
@@ -341,6 +370,7 @@ impl From<crate::store::subscriber::Model> for Subscriber {
 /// How many subscribers there are.
 #[derive(SimpleObject)]
 pub struct SubscriberCounts {
+    /// Confirmed; they receive notifications.
     active: u64,
     /// Waiting for their confirmation.
     pending: u64,
@@ -349,15 +379,20 @@ pub struct SubscriberCounts {
 /// How far a notification fan-out got.
 #[derive(SimpleObject)]
 pub struct NotificationProgress {
+    /// Mails to send in all, one per subscriber; 0 when no notification went out.
     total: u64,
+    /// Mails sent.
     sent: u64,
+    /// Mails that failed for good.
     failed: u64,
+    /// Mails still waiting to be sent.
     pending: u64,
 }
 
 /// What a CSV import did.
 #[derive(SimpleObject)]
 pub struct ImportResult {
+    /// How many new addresses were added.
     added: u64,
     /// Addresses already on the list or repeated in the file.
     duplicates: Vec<String>,
@@ -400,8 +435,9 @@ impl ConsoleQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only this incident's entries; omit for the whole log.")]
         incident_id: Option<i64>,
-        #[graphql(default = 100)] first: i32,
+        #[graphql(default = 100, desc = "At most this many entries, 1 to 500.")] first: i32,
     ) -> Result<Vec<AuditEntry>> {
         let (_, services) = actor(ctx)?;
         let entries = services
@@ -429,9 +465,9 @@ impl ConsoleQuery {
     async fn subscribers(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] search: String,
-        #[graphql(default = 0)] offset: i32,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default, desc = "Part of the address; empty for all.")] search: String,
+        #[graphql(default = 0, desc = "How many matching subscribers to skip.")] offset: i32,
+        #[graphql(default = 50, desc = "At most this many, 1 to 500.")] first: i32,
     ) -> Result<Vec<Subscriber>> {
         let (_, services) = actor(ctx)?;
         let rows = services
@@ -446,6 +482,7 @@ impl ConsoleQuery {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    /// How many subscribers are active and how many wait for confirmation.
     async fn subscriber_counts(&self, ctx: &Context<'_>) -> Result<SubscriberCounts> {
         let (_, services) = actor(ctx)?;
         let count = services.subscribers.count().await.gql()?;
@@ -465,8 +502,8 @@ impl ConsoleQuery {
     async fn notification_progress(
         &self,
         ctx: &Context<'_>,
-        incident_id: i64,
-        status: IncidentStatus,
+        #[graphql(desc = "The incident's number.")] incident_id: i64,
+        #[graphql(desc = "The status whose notification to follow.")] status: IncidentStatus,
     ) -> Result<NotificationProgress> {
         let (_, services) = actor(ctx)?;
         let progress = services
@@ -524,9 +561,11 @@ impl ConsoleQuery {
 /// A new incident or planned maintenance.
 #[derive(InputObject)]
 pub struct CreateIncidentInput {
+    /// One line, plain text.
     title: String,
     /// planned, confirmed or watching.
     status: IncidentStatus,
+    /// How bad it is; `MAINTENANCE` for planned maintenance.
     severity: Severity,
     /// Defaults to now.
     start: Option<DateTime<Utc>>,
@@ -552,9 +591,11 @@ pub struct UpdateIncidentInput {
     new_status: Option<IncidentStatus>,
     /// A timeline entry (Markdown).
     text: Option<String>,
+    /// A new severity.
     severity: Option<Severity>,
     /// An empty string removes the summary.
     summary: Option<String>,
+    /// Do not notify subscribers about this change.
     #[graphql(default)]
     do_not_notify: bool,
 }
@@ -562,24 +603,38 @@ pub struct UpdateIncidentInput {
 /// Theme colours, each `#rrggbb`; omitted ones stay.
 #[derive(InputObject, Default)]
 pub struct ThemeInput {
+    /// The header and buttons.
     primary: Option<String>,
+    /// Links and notices.
     link: Option<String>,
+    /// The operational headline and resolved incidents.
     success: Option<String>,
+    /// Suspected incidents and known bugs.
     warning: Option<String>,
+    /// Outages, partial outages and confirmed incidents.
     danger: Option<String>,
+    /// Planned maintenance, recovery and incidents being watched.
     info: Option<String>,
+    /// Body text.
     text_primary: Option<String>,
+    /// Secondary text such as dates and labels.
     text_secondary: Option<String>,
 }
 
 /// Site settings to change; omitted ones stay, an empty string clears an optional one.
 #[derive(InputObject)]
 pub struct SiteSettingsInput {
+    /// The product's name, up to 100 characters; cannot be cleared.
     system_name: Option<String>,
+    /// An e-mail address for visitors.
     support_email: Option<String>,
+    /// A phone number for visitors, shown as entered.
     support_phone: Option<String>,
+    /// Full `http://` or `https://` URL of the legal notice (imprint).
     legal_notice_url: Option<String>,
+    /// Full `http://` or `https://` URL of the privacy policy.
     privacy_url: Option<String>,
+    /// Colours to change.
     theme: Option<ThemeInput>,
     /// IANA name, e.g. `Europe/Berlin`.
     time_zone: Option<String>,
@@ -590,6 +645,7 @@ pub struct SiteSettingsInput {
 /// Notification settings to change; omitted ones stay.
 #[derive(InputObject)]
 pub struct NotificationSettingsInput {
+    /// Let visitors subscribe to e-mail notifications.
     allow_subscriptions: Option<bool>,
     /// An empty string removes it.
     reply_to: Option<String>,
@@ -608,8 +664,8 @@ impl ConsoleMutation {
     async fn login(
         &self,
         ctx: &Context<'_>,
-        username: String,
-        password: String,
+        #[graphql(desc = "The console username.")] username: String,
+        #[graphql(desc = "The user's password.")] password: String,
     ) -> Result<LoginResult> {
         let client = ctx.data::<ClientAddress>()?.0;
         let outcome = ctx
@@ -782,7 +838,7 @@ impl ConsoleMutation {
     async fn create_incident(
         &self,
         ctx: &Context<'_>,
-        input: CreateIncidentInput,
+        #[graphql(desc = "The new incident.")] input: CreateIncidentInput,
     ) -> Result<Option<Incident>> {
         let (actor, services) = actor(ctx)?;
         let created = services
@@ -810,8 +866,8 @@ impl ConsoleMutation {
     async fn update_incident(
         &self,
         ctx: &Context<'_>,
-        id: i64,
-        input: UpdateIncidentInput,
+        #[graphql(desc = "The incident's number.")] id: i64,
+        #[graphql(desc = "What to change.")] input: UpdateIncidentInput,
     ) -> Result<Option<Incident>> {
         let (actor, services) = actor(ctx)?;
         let change = IncidentChange {
@@ -833,8 +889,9 @@ impl ConsoleMutation {
     async fn confirm_incident(
         &self,
         ctx: &Context<'_>,
-        id: i64,
-        #[graphql(default)] do_not_notify: bool,
+        #[graphql(desc = "The incident's number.")] id: i64,
+        #[graphql(default, desc = "Do not notify subscribers about this change.")]
+        do_not_notify: bool,
     ) -> Result<Option<Incident>> {
         let (actor, services) = actor(ctx)?;
         services
@@ -846,7 +903,11 @@ impl ConsoleMutation {
     }
 
     /// Dismisses a suspected incident as a false alarm. Returns whether it was dismissed.
-    async fn dismiss_incident(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+    async fn dismiss_incident(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The incident's number.")] id: i64,
+    ) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         services
             .incidents
@@ -860,9 +921,10 @@ impl ConsoleMutation {
     async fn resolve_incident(
         &self,
         ctx: &Context<'_>,
-        id: i64,
-        text: Option<String>,
-        #[graphql(default)] do_not_notify: bool,
+        #[graphql(desc = "The incident's number.")] id: i64,
+        #[graphql(desc = "A last timeline entry (Markdown).")] text: Option<String>,
+        #[graphql(default, desc = "Do not notify subscribers about this change.")]
+        do_not_notify: bool,
     ) -> Result<Option<Incident>> {
         let (actor, services) = actor(ctx)?;
         let change = IncidentChange {
@@ -883,8 +945,9 @@ impl ConsoleMutation {
     async fn reopen_incident(
         &self,
         ctx: &Context<'_>,
-        id: i64,
-        #[graphql(default)] do_not_notify: bool,
+        #[graphql(desc = "The incident's number.")] id: i64,
+        #[graphql(default, desc = "Do not notify subscribers about this change.")]
+        do_not_notify: bool,
     ) -> Result<Option<Incident>> {
         let (actor, services) = actor(ctx)?;
         services
@@ -899,8 +962,9 @@ impl ConsoleMutation {
     async fn start_maintenance(
         &self,
         ctx: &Context<'_>,
-        id: i64,
-        #[graphql(default)] do_not_notify: bool,
+        #[graphql(desc = "The planned maintenance's number.")] id: i64,
+        #[graphql(default, desc = "Do not notify subscribers about this change.")]
+        do_not_notify: bool,
     ) -> Result<Option<Incident>> {
         let (actor, services) = actor(ctx)?;
         services
@@ -915,7 +979,7 @@ impl ConsoleMutation {
     async fn rotate_alert_source_secret(
         &self,
         ctx: &Context<'_>,
-        source: AlertSourceKind,
+        #[graphql(desc = "The alert source; not `MANUAL`.")] source: AlertSourceKind,
     ) -> Result<AlertSourceInfo> {
         let (actor, services) = actor(ctx)?;
         let origin: Origin = source.into();
@@ -935,7 +999,7 @@ impl ConsoleMutation {
     async fn update_site_settings(
         &self,
         ctx: &Context<'_>,
-        input: SiteSettingsInput,
+        #[graphql(desc = "The settings to change.")] input: SiteSettingsInput,
     ) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         let theme = input.theme.unwrap_or_default();
@@ -970,7 +1034,7 @@ impl ConsoleMutation {
     async fn update_notification_settings(
         &self,
         ctx: &Context<'_>,
-        input: NotificationSettingsInput,
+        #[graphql(desc = "The settings to change.")] input: NotificationSettingsInput,
     ) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         let change = NotificationChange {
@@ -987,7 +1051,12 @@ impl ConsoleMutation {
     }
 
     /// Opens or closes new e-mail subscriptions.
-    async fn set_subscriptions_open(&self, ctx: &Context<'_>, open: bool) -> Result<bool> {
+    async fn set_subscriptions_open(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "True lets visitors subscribe; false stops new subscriptions.")]
+        open: bool,
+    ) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         services
             .settings
@@ -1002,8 +1071,12 @@ impl ConsoleMutation {
     async fn add_subscriber(
         &self,
         ctx: &Context<'_>,
-        email: String,
-        #[graphql(default)] consented: bool,
+        #[graphql(desc = "The address to add.")] email: String,
+        #[graphql(
+            default,
+            desc = "The person already agreed to notifications: active at once, no opt-in mail."
+        )]
+        consented: bool,
     ) -> Result<Subscriber> {
         let (actor, services) = actor(ctx)?;
         let email = crate::domain::SubscriberEmail::parse(&email)
@@ -1017,7 +1090,11 @@ impl ConsoleMutation {
     }
 
     /// Removes a subscriber.
-    async fn remove_subscriber(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+    async fn remove_subscriber(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The subscriber's `id`.")] id: i64,
+    ) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         services.subscribers.remove(&actor, id).await.gql()?;
         Ok(true)
@@ -1028,8 +1105,12 @@ impl ConsoleMutation {
     async fn import_subscribers(
         &self,
         ctx: &Context<'_>,
-        csv: String,
-        #[graphql(default)] consented: bool,
+        #[graphql(desc = "CSV text; the first column of each line is an address.")] csv: String,
+        #[graphql(
+            default,
+            desc = "The people already agreed to notifications: active at once, no opt-in mails."
+        )]
+        consented: bool,
     ) -> Result<ImportResult> {
         let (actor, services) = actor(ctx)?;
         let report = services
@@ -1052,8 +1133,8 @@ impl ConsoleMutation {
     async fn create_user(
         &self,
         ctx: &Context<'_>,
-        username: String,
-        password: String,
+        #[graphql(desc = "The name to log in with.")] username: String,
+        #[graphql(desc = "The initial password.")] password: String,
     ) -> Result<User> {
         let (actor, services) = actor(ctx)?;
         let user = services
@@ -1071,8 +1152,8 @@ impl ConsoleMutation {
     async fn set_user_active(
         &self,
         ctx: &Context<'_>,
-        id: i64,
-        active: bool,
+        #[graphql(desc = "The user's `id`, as `users` lists it.")] id: i64,
+        #[graphql(desc = "True to reactivate, false to deactivate.")] active: bool,
     ) -> Result<UserAccount> {
         let (actor, services) = actor(ctx)?;
         Ok(services
@@ -1084,7 +1165,12 @@ impl ConsoleMutation {
     }
 
     /// Sets a new password for a user and ends their sessions.
-    async fn reset_password(&self, ctx: &Context<'_>, id: i64, password: String) -> Result<bool> {
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's `id`, as `users` lists it.")] id: i64,
+        #[graphql(desc = "The new password.")] password: String,
+    ) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         services
             .users
@@ -1098,7 +1184,7 @@ impl ConsoleMutation {
     async fn set_slack_settings(
         &self,
         ctx: &Context<'_>,
-        input: SlackSettingsInput,
+        #[graphql(desc = "The settings to change.")] input: SlackSettingsInput,
     ) -> Result<SlackSettingsInfo> {
         let (actor, services) = actor(ctx)?;
         services
@@ -1141,7 +1227,11 @@ impl ConsoleMutation {
     }
 
     /// Puts a dead job back in the queue with fresh attempts. Returns whether it was dead.
-    async fn retry_job(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+    async fn retry_job(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The job's `id`.")] id: i64,
+    ) -> Result<bool> {
         console_user(ctx)?;
         ctx.data::<Queue>()?.retry_dead(id).await.gql()
     }

@@ -19,17 +19,22 @@ use crate::store::{alert, incident_update, job};
 /// An incident with everything the console shows and may correct.
 pub struct ConsoleIncident(domain::Incident);
 
+/// An incident with everything the console shows and may correct.
 #[Object]
 impl ConsoleIncident {
+    /// The incident's number, as on its public page.
     async fn id(&self) -> i64 {
         self.0.id.0
     }
+    /// Where it stands now, `DISMISSED` included.
     async fn status(&self) -> IncidentStatus {
         self.0.status.into()
     }
+    /// How bad it is (or was).
     async fn severity(&self) -> Severity {
         self.0.severity.into()
     }
+    /// One line, plain text.
     async fn title(&self) -> &str {
         &self.0.title
     }
@@ -37,9 +42,11 @@ impl ConsoleIncident {
     async fn summary(&self) -> Option<&str> {
         self.0.summary.as_deref()
     }
+    /// When it started (or, for planned maintenance, will start).
     async fn start(&self) -> DateTime<Utc> {
         self.0.start
     }
+    /// When it was resolved or dismissed; absent while it lasts.
     async fn end(&self) -> Option<DateTime<Utc>> {
         self.0.end
     }
@@ -72,9 +79,11 @@ impl ConsoleIncident {
         (self.0.status != domain::IncidentStatus::Dismissed)
             .then(|| format!("/{}/{}", self.0.start.format("%Y-%m-%d"), self.0.id))
     }
+    /// When it was opened or planned.
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
     }
+    /// When it last changed.
     async fn updated(&self) -> DateTime<Utc> {
         self.0.updated
     }
@@ -102,11 +111,14 @@ impl ConsoleIncident {
 /// One timeline entry as the console edits it.
 pub struct TimelineEntry(incident_update::Model);
 
+/// One timeline entry as the console edits it.
 #[Object]
 impl TimelineEntry {
+    /// Pass to `editIncidentUpdate` or `deleteIncidentUpdate`.
     async fn id(&self) -> i64 {
         self.0.id
     }
+    /// When it was posted.
     async fn created(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -131,11 +143,14 @@ impl TimelineEntry {
 /// An alert from monitoring.
 pub struct Alert(alert::Model);
 
+/// An alert from monitoring.
 #[Object]
 impl Alert {
+    /// Identifies the alert within monostat.
     async fn id(&self) -> i64 {
         self.0.id
     }
+    /// The monitoring source that sent it; absent if the source is no longer known.
     async fn source(&self) -> Option<AlertSourceKind> {
         self.0.source.parse::<domain::Origin>().ok().map(Into::into)
     }
@@ -143,12 +158,15 @@ impl Alert {
     async fn external_id(&self) -> &str {
         &self.0.external_id
     }
+    /// The alert's one-line message, as the source sent it.
     async fn message(&self) -> &str {
         &self.0.message
     }
+    /// The alert's longer description from the source; absent if it sent none.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
+    /// When monostat received it.
     async fn created(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -161,6 +179,7 @@ impl Alert {
 /// One page of the console's incident list.
 #[derive(SimpleObject)]
 pub struct ConsoleIncidentPage {
+    /// The incidents of this page, newest start first.
     incidents: Vec<ConsoleIncident>,
     /// How many incidents match the filter in all.
     total: u64,
@@ -169,7 +188,9 @@ pub struct ConsoleIncidentPage {
 /// Which incidents the console lists; omitted parts do not filter.
 #[derive(InputObject, Default)]
 pub struct ConsoleIncidentFilter {
+    /// Only these statuses, `DISMISSED` included.
     statuses: Option<Vec<IncidentStatus>>,
+    /// Only these severities.
     severities: Option<Vec<Severity>>,
     /// Incidents still open at or ending after this moment.
     from: Option<DateTime<Utc>>,
@@ -182,10 +203,13 @@ pub struct ConsoleIncidentFilter {
 /// Corrections to an incident; omitted fields stay. No notification, no Slack message.
 #[derive(InputObject, Default)]
 pub struct EditIncidentInput {
+    /// A new title: one line, plain text.
     title: Option<String>,
+    /// A new severity.
     severity: Option<Severity>,
     /// Markdown; an empty string removes it.
     summary: Option<String>,
+    /// A corrected start time.
     start: Option<DateTime<Utc>>,
     /// Only for resolved or dismissed incidents.
     end: Option<DateTime<Utc>>,
@@ -222,8 +246,10 @@ impl JobState {
 /// Work the server does in the background: a Slack message, a mail fan-out.
 pub struct Job(job::Model);
 
+/// Work the server does in the background: a Slack message, a mail fan-out.
 #[Object]
 impl Job {
+    /// Pass to `retryJob`.
     async fn id(&self) -> i64 {
         self.0.id
     }
@@ -235,9 +261,11 @@ impl Job {
     async fn state(&self) -> &str {
         &self.0.status
     }
+    /// How many times a worker has started it so far.
     async fn attempts(&self) -> i32 {
         self.0.attempts
     }
+    /// After this many attempts a failing job is `dead`.
     async fn max_attempts(&self) -> i32 {
         self.0.max_attempts
     }
@@ -249,6 +277,7 @@ impl Job {
     async fn run_at(&self) -> DateTime<Utc> {
         self.0.run_at
     }
+    /// When it was queued.
     async fn created(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -278,9 +307,9 @@ impl ConsoleAdminQuery {
     async fn console_incidents(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ConsoleIncidentFilter>,
-        #[graphql(default = 0)] offset: u64,
-        #[graphql(default = 20)] first: u64,
+        #[graphql(desc = "Which incidents; omit for all.")] filter: Option<ConsoleIncidentFilter>,
+        #[graphql(default = 0, desc = "How many matching incidents to skip.")] offset: u64,
+        #[graphql(default = 20, desc = "Page size, 1 to 100.")] first: u64,
     ) -> Result<ConsoleIncidentPage> {
         let (_, services) = actor(ctx)?;
         let filter = filter.unwrap_or_default();
@@ -316,7 +345,7 @@ impl ConsoleAdminQuery {
     async fn console_incident(
         &self,
         ctx: &Context<'_>,
-        id: i64,
+        #[graphql(desc = "The incident's number.")] id: i64,
     ) -> Result<Option<ConsoleIncident>> {
         let (_, services) = actor(ctx)?;
         match services.incidents.get(IncidentId(id)).await {
@@ -330,8 +359,8 @@ impl ConsoleAdminQuery {
     async fn jobs(
         &self,
         ctx: &Context<'_>,
-        state: JobState,
-        #[graphql(default = 50)] first: u64,
+        #[graphql(desc = "Which state's jobs to list.")] state: JobState,
+        #[graphql(default = 50, desc = "At most this many, 1 to 500.")] first: u64,
     ) -> Result<Vec<Job>> {
         console_user(ctx)?;
         let jobs = ctx
@@ -342,6 +371,7 @@ impl ConsoleAdminQuery {
         Ok(jobs.into_iter().map(Job).collect())
     }
 
+    /// The notification settings in force.
     async fn notification_settings(&self, ctx: &Context<'_>) -> Result<NotificationSettings> {
         let (_, services) = actor(ctx)?;
         let settings = services.settings.notifications().await.gql()?;
@@ -362,8 +392,8 @@ impl ConsoleAdminMutation {
     async fn edit_incident(
         &self,
         ctx: &Context<'_>,
-        id: i64,
-        input: EditIncidentInput,
+        #[graphql(desc = "The incident's number.")] id: i64,
+        #[graphql(desc = "The corrections.")] input: EditIncidentInput,
     ) -> Result<ConsoleIncident> {
         let (actor, services) = actor(ctx)?;
         let edit = IncidentEdit {
@@ -387,8 +417,8 @@ impl ConsoleAdminMutation {
     async fn edit_incident_update(
         &self,
         ctx: &Context<'_>,
-        id: i64,
-        message: String,
+        #[graphql(desc = "The timeline entry's `id`.")] id: i64,
+        #[graphql(desc = "The new text (Markdown).")] message: String,
     ) -> Result<TimelineEntry> {
         let (actor, services) = actor(ctx)?;
         let entry = services
@@ -400,14 +430,22 @@ impl ConsoleAdminMutation {
     }
 
     /// Deletes a timeline entry; an incident's only entry stays.
-    async fn delete_incident_update(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+    async fn delete_incident_update(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The timeline entry's `id`.")] id: i64,
+    ) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         services.incidents.delete_entry(id, &actor).await.gql()?;
         Ok(true)
     }
 
     /// Deletes an incident with its timeline and alerts; the audit log keeps a line.
-    async fn delete_incident(&self, ctx: &Context<'_>, id: i64) -> Result<bool> {
+    async fn delete_incident(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The incident's number.")] id: i64,
+    ) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         services
             .incidents
@@ -419,7 +457,11 @@ impl ConsoleAdminMutation {
 
     /// Replaces the logo (PNG, JPEG, GIF, WebP or SVG, up to 512 KiB), sent as a
     /// GraphQL multipart request. Returns the logo's new URL.
-    async fn upload_logo(&self, ctx: &Context<'_>, file: Upload) -> Result<String> {
+    async fn upload_logo(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The image file, as a multipart upload.")] file: Upload,
+    ) -> Result<String> {
         let (actor, services) = actor(ctx)?;
         let upload = file.value(ctx).map_err(|error| {
             Code::BadUserInput.error(format!("cannot read the uploaded file: {error}"))
@@ -437,6 +479,7 @@ impl ConsoleAdminMutation {
         Ok(site.logo.map(|logo| logo.url()).unwrap_or_default())
     }
 
+    /// Removes the logo; the page then shows none. Returns true.
     async fn remove_logo(&self, ctx: &Context<'_>) -> Result<bool> {
         let (actor, services) = actor(ctx)?;
         services.settings.remove_logo(&actor).await.gql()?;

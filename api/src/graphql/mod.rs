@@ -37,6 +37,7 @@ const MAX_COMPLEXITY: usize = 1_000;
 /// Distinct persisted queries kept per replica; real clients use a handful.
 const PERSISTED_QUERIES: usize = 256;
 
+/// Reads. Public fields need no token; console fields need `Authorization: Bearer …`.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     public::PublicQuery,
@@ -44,6 +45,8 @@ pub struct QueryRoot(
     console_admin::ConsoleAdminQuery,
 );
 
+/// Changes. All need a console session except `subscribe`, `confirmSubscription`,
+/// `unsubscribe`, `login`, `loginTotp`, `loginWebauthn`, `refresh` and `logout`.
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
     public::PublicMutation,

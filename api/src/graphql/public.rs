@@ -44,7 +44,11 @@ impl PublicQuery {
     }
 
     /// One incident by its number; absent when unknown.
-    async fn incident(&self, ctx: &Context<'_>, id: i64) -> Result<Option<Incident>> {
+    async fn incident(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The incident's number, as in its page's path.")] id: i64,
+    ) -> Result<Option<Incident>> {
         let found = ctx
             .data::<Services>()?
             .public
@@ -59,7 +63,9 @@ impl PublicQuery {
     async fn incidents(
         &self,
         ctx: &Context<'_>,
-        filter: Option<IncidentFilterInput>,
+        #[graphql(desc = "Which incidents; omit to list all public ones.")] filter: Option<
+            IncidentFilterInput,
+        >,
         #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "The `nextCursor` of the previous page.")] after: Option<String>,
     ) -> Result<IncidentPage> {
@@ -114,7 +120,11 @@ impl PublicQuery {
     }
 
     /// The incidents that overlapped one day (`YYYY-MM-DD`, site time zone).
-    async fn day(&self, ctx: &Context<'_>, date: String) -> Result<Vec<Incident>> {
+    async fn day(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`YYYY-MM-DD`, in the site's time zone.")] date: String,
+    ) -> Result<Vec<Incident>> {
         let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
             .map_err(|_| Code::BadUserInput.error("date must look like 2026-11-25"))?;
         let incidents = ctx.data::<Services>()?.public.day(date).await.gql()?;
@@ -164,7 +174,7 @@ impl PublicMutation {
     async fn subscribe(
         &self,
         ctx: &Context<'_>,
-        email: String,
+        #[graphql(desc = "The address to notify.")] email: String,
         #[graphql(desc = "The visitor agreed to receive notifications.")] consent: bool,
     ) -> Result<bool> {
         if !consent {
@@ -196,7 +206,11 @@ impl PublicMutation {
     }
 
     /// Confirms a subscription with the token from the confirmation mail.
-    async fn confirm_subscription(&self, ctx: &Context<'_>, token: String) -> Result<TokenResult> {
+    async fn confirm_subscription(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The token from the confirmation link.")] token: String,
+    ) -> Result<TokenResult> {
         let outcome = ctx
             .data::<Services>()?
             .subscribers
@@ -207,7 +221,11 @@ impl PublicMutation {
     }
 
     /// Ends a subscription with the token from any notification mail.
-    async fn unsubscribe(&self, ctx: &Context<'_>, token: String) -> Result<TokenResult> {
+    async fn unsubscribe(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The token from the unsubscribe link.")] token: String,
+    ) -> Result<TokenResult> {
         let outcome = ctx
             .data::<Services>()?
             .subscribers

@@ -23,6 +23,7 @@ pub struct ConsoleEvent {
     /// `incident_changed`, `incident_deleted`, `settings_changed`, `subscribers_changed`
     /// or `resync` (events may have been missed: reload everything).
     pub kind: String,
+    /// For `incident_changed` and `incident_deleted`: the incident's number.
     pub incident_id: Option<i64>,
     /// For `settings_changed`: the section.
     pub section: Option<String>,
@@ -76,6 +77,7 @@ async fn next_relevant(
     true
 }
 
+/// Live updates over a WebSocket (`graphql-transport-ws` or `graphql-ws`).
 #[Subscription]
 impl SubscriptionRoot {
     /// The current status now, and again after every change that affects it. Served
@@ -117,7 +119,7 @@ impl SubscriptionRoot {
     async fn incident_changed(
         &self,
         ctx: &Context<'_>,
-        id: i64,
+        #[graphql(desc = "The incident's number.")] id: i64,
     ) -> Result<impl Stream<Item = Option<Incident>> + use<>> {
         let services = ctx.data::<Services>()?.clone();
         let receiver = ctx.data::<EventBus>()?.subscribe();

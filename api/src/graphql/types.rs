@@ -90,10 +90,15 @@ mirror_enum!(
     AlertSourceKind = domain::Origin {
         /// Not an alert source: incidents created by people.
         Manual,
+        /// OpsGenie (or Jira Service Management) outgoing webhooks.
         Opsgenie,
+        /// Prometheus Alertmanager.
         Alertmanager,
+        /// Grafana Alerting.
         Grafana,
+        /// PagerDuty.
         Pagerduty,
+        /// Any other monitoring tool, through the generic webhook.
         Generic,
     }
 );
@@ -109,14 +114,17 @@ impl Incident {
         self.0.incident.id.0
     }
 
+    /// Where it stands now; never `DISMISSED` here.
     async fn status(&self) -> IncidentStatus {
         self.0.incident.status.into()
     }
 
+    /// How bad it is (or was).
     async fn severity(&self) -> Severity {
         self.0.incident.severity.into()
     }
 
+    /// One line, plain text.
     async fn title(&self) -> &str {
         &self.0.incident.title
     }
@@ -161,10 +169,12 @@ pub struct IncidentUpdate(pub PublicUpdate);
 /// One timeline entry of an incident.
 #[Object]
 impl IncidentUpdate {
+    /// Identifies the entry; stable across edits.
     async fn id(&self) -> i64 {
         self.0.id
     }
 
+    /// When it was posted.
     async fn created(&self) -> DateTime<Utc> {
         self.0.created
     }
@@ -188,13 +198,21 @@ impl IncidentUpdate {
 /// The colours of the status page.
 #[derive(SimpleObject)]
 pub struct Theme {
+    /// `#rrggbb`: the header and buttons.
     pub primary: String,
+    /// `#rrggbb`: links and notices.
     pub link: String,
+    /// `#rrggbb`: the operational headline and resolved incidents.
     pub success: String,
+    /// `#rrggbb`: suspected incidents and known bugs.
     pub warning: String,
+    /// `#rrggbb`: outages, partial outages and confirmed incidents.
     pub danger: String,
+    /// `#rrggbb`: planned maintenance, recovery and incidents being watched.
     pub info: String,
+    /// `#rrggbb`: body text.
     pub text_primary: String,
+    /// `#rrggbb`: secondary text such as dates and labels.
     pub text_secondary: String,
 }
 
@@ -203,15 +221,21 @@ pub struct Theme {
 pub struct Site {
     /// The product's name, as in "{name} is down".
     pub system_name: String,
+    /// An e-mail address visitors may write to; absent when not set.
     pub support_email: Option<String>,
+    /// A phone number for visitors, as entered; absent when not set.
     pub support_phone: Option<String>,
+    /// Full `http(s)://` URL of the legal notice (imprint); absent when not set.
     pub legal_notice_url: Option<String>,
+    /// Full `http(s)://` URL of the privacy policy; absent when not set.
     pub privacy_url: Option<String>,
+    /// The page's colours.
     pub theme: Theme,
     /// Path of the uploaded logo; absent without one.
     pub logo_url: Option<String>,
     /// IANA time zone for the history calendar's day boundaries.
     pub time_zone: String,
+    /// Language of the page and mails when the visitor's is not known: `en` or `de`.
     pub default_language: String,
     /// Whether visitors may subscribe to e-mail notifications.
     pub subscriptions_open: bool,
@@ -254,10 +278,12 @@ pub struct Status {
 /// The current state of the product: everything the front page shows.
 #[Object]
 impl Status {
+    /// The one-line state the page leads with.
     async fn headline(&self) -> Headline {
         self.view.headline.into()
     }
 
+    /// The site's public settings.
     async fn site(&self) -> Site {
         self.view.site.clone().into()
     }
@@ -310,6 +336,7 @@ impl From<HistoryDay> for Day {
 /// A page of incidents.
 #[derive(SimpleObject)]
 pub struct IncidentPage {
+    /// The incidents of this page, newest first.
     pub items: Vec<Incident>,
     /// Pass as `after` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,
