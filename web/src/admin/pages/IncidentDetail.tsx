@@ -105,6 +105,13 @@ export function IncidentDetail(props: { id: number }) {
     });
   }, [id]);
 
+  // A fan-out sends no events of its own: while mails wait, look again now and then.
+  useEffect(() => {
+    if (!progress || progress.pending === 0) return;
+    const timer = setTimeout(load, 2000);
+    return () => clearTimeout(timer);
+  }, [progress]);
+
   if (deleted)
     return (
       <>

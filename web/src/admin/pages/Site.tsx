@@ -196,6 +196,10 @@ function Preview(props: { theme: Record<ThemeKey, string>; name: string }) {
 }
 
 function Logo(props: { url: string | null; onChanged: () => void }) {
+  // The site query follows the change a moment later (via the snapshot); the upload's
+  // answer is the new URL at once.
+  const [current, setCurrent] = useState(props.url);
+  useEffect(() => setCurrent(props.url), [props.url]);
   const [file, setFile] = useState<File | null>(null);
   const [preview, setPreview] = useState<string | null>(null);
   const [message, setMessage] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
@@ -209,16 +213,18 @@ function Logo(props: { url: string | null; onChanged: () => void }) {
   return (
     <section aria-labelledby="logo-h">
       <h2 id="logo-h">Logo</h2>
-      {props.url ? <img class="logo-current" src={props.url} alt="Current logo" /> : <p>No logo yet; the page shows the product name.</p>}
+      {current ? <img class="logo-current" src={current} alt="Current logo" /> : <p>No logo yet; the page shows the product name.</p>}
       <form
         onSubmit={async (event) => {
           event.preventDefault();
+          const form = event.currentTarget as HTMLFormElement;
           if (!file || tooBig) return;
           try {
-            await gqlUpload(`mutation($file: Upload!) { uploadLogo(file: $file) }`, file);
+            const data = await gqlUpload<{ uploadLogo: string }>(`mutation($file: Upload!) { uploadLogo(file: $file) }`, file);
+            setCurrent(data.uploadLogo);
             setMessage({ text: "Logo uploaded.", kind: "ok" });
             setFile(null);
-            (event.currentTarget as HTMLFormElement).reset();
+            form.reset();
             props.onChanged();
           } catch (e) {
             setMessage({ text: `Not uploaded: ${messageOf(e)}`, kind: "error" });
@@ -235,12 +241,13 @@ function Logo(props: { url: string | null; onChanged: () => void }) {
           <button type="submit" class="primary" disabled={!file || !!tooBig}>
             Upload logo
           </button>
-          {props.url && (
+          {current && (
             <button
               type="button"
               onClick={async () => {
                 try {
                   await gql(`mutation { removeLogo }`);
+                  setCurrent(null);
                   setMessage({ text: "Logo removed.", kind: "ok" });
                   props.onChanged();
                 } catch (e) {
