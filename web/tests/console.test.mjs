@@ -186,7 +186,8 @@ test("first login of a user made with `monostat createsuperuser`, session kept o
   await page.getByRole("button", { name: "Log in" }).click();
   await page.locator(".status.error").filter({ hasText: /\S/ }).waitFor();
   await page.getByLabel("Password").fill("first-password-0123");
-  await page.getByRole("button", { name: "Log in" }).click();
+  // Keyboard only: Enter in the field submits.
+  await page.getByLabel("Password").press("Enter");
   await heading(page, "Incidents");
   assert.match(await page.textContent(".who"), /first/);
   // The access token lives in memory only; the refresh cookie brings the session back.
@@ -360,6 +361,8 @@ test("site settings: colours preview live with a contrast warning; a server erro
   const error = page.locator(".field.invalid", { has: page.getByLabel("Time zone") }).locator(".error");
   await error.waitFor();
   assert.match(await error.textContent(), /IANA/);
+  // The focus goes to the field to fix.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), await page.getByLabel("Time zone").getAttribute("id"));
   // Nothing typed is lost.
   assert.equal(await page.getByLabel("Product name").inputValue(), "Example Cloud");
   await shot(page, "site-error");

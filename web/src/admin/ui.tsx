@@ -79,6 +79,10 @@ export function useForm<T extends Record<string, string | boolean>>(initial: T, 
 
   /** Validates everything, then runs `action`; a server error lands by its field. */
   const submit = async (action: (values: T) => Promise<void>, fieldMap: Record<string, string> = {}) => {
+    // Whoever submitted (button or Enter in a field) has the focus inside the form.
+    const form = (document.activeElement as HTMLElement | null)?.closest("form");
+    const focusFirstError = () =>
+      setTimeout(() => form?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus(), 0);
     const all = Object.fromEntries(Object.keys(values).map((k) => [k, true])) as Partial<Record<keyof T, boolean>>;
     setTouched(all);
     const invalid = (Object.keys(validators) as (keyof T)[]).some((name) => {
@@ -87,6 +91,7 @@ export function useForm<T extends Record<string, string | boolean>>(initial: T, 
     });
     if (invalid) {
       setFormError("Please correct the marked fields.");
+      focusFirstError();
       return false;
     }
     setBusy(true);
@@ -100,6 +105,7 @@ export function useForm<T extends Record<string, string | boolean>>(initial: T, 
       if (name) {
         setServerErrors((old) => ({ ...old, [name]: messageOf(error) }));
         setFormError("Not saved: please correct the marked fields.");
+        focusFirstError();
       } else setFormError(`Not saved: ${messageOf(error)}`);
       return false;
     } finally {
