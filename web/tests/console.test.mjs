@@ -243,6 +243,9 @@ test("a suspected incident from an OpsGenie webhook appears live and is confirme
   await page.getByRole("button", { name: "Confirm" }).click();
   await page.locator("[data-status=CONFIRMED]").waitFor();
   assert.match(await page.textContent("#audit-h + *"), /onfirm/);
+  // Monitoring closes the alert: the open page follows without a reload.
+  await server.opsgenie("close.json", "console-confirm-alert");
+  await page.locator("section[aria-labelledby=alerts-h] tbody tr", { hasNotText: "open" }).waitFor({ timeout: 10_000 });
   await done(page);
 });
 
@@ -373,6 +376,24 @@ test("site settings: colours preview live with a contrast warning; a server erro
     const status = await server.gql(`{ status { site { systemName timeZone } } }`);
     return status.status.site.systemName === "Example Cloud" && status.status.site.timeZone === "Europe/Berlin";
   });
+  await done(page);
+});
+
+test("notification settings: closing subscriptions takes the public form away", async () => {
+  const page = await adminAt("/admin/settings/notifications");
+  await heading(page, "Notification settings");
+  await page.getByLabel("Reply-to address").fill("support");
+  await page.getByText("Enter an e-mail address like name@example.com.").waitFor();
+  await page.getByLabel("Reply-to address").fill("support@example.com");
+  await page.getByLabel("Visitors may subscribe to e-mail notifications").uncheck();
+  await page.getByRole("button", { name: "Save notification settings" }).click();
+  await page.getByText("Saved.").waitFor();
+  await eventually(async () => (await fetch(`${server.base}/subscribe`)).status === 404);
+  await page.getByLabel("Visitors may subscribe to e-mail notifications").check();
+  await page.getByRole("button", { name: "Save notification settings" }).click();
+  await eventually(async () => (await fetch(`${server.base}/subscribe`)).status === 200);
+  const data = await server.gql(`{ notificationSettings { replyTo allowSubscriptions } }`);
+  assert.deepEqual(data.notificationSettings, { replyTo: "support@example.com", allowSubscriptions: true });
   await done(page);
 });
 
