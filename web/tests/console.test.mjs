@@ -411,6 +411,13 @@ test("rotating the OpsGenie secret: the old URL is refused, the new one works", 
   assert.equal(old.status, 403);
   server.opsgenieUrl = newUrl;
   await server.opsgenie("close.json", "rotated-alert");
+  // The test alert goes through the new URL, opened and closed, and says it is a test.
+  await page.locator("[data-source=OPSGENIE]").getByRole("button", { name: "Send test alert" }).click();
+  await page.getByText(/Test alert sent and closed/).waitFor();
+  const incidents = await server.gql(`{ consoleIncidents(first: 100) { incidents { alerts { message resolved } } } }`);
+  const alerts = incidents.consoleIncidents.incidents.flatMap((i) => i.alerts).filter((a) => /Test alert from the monostat console/.test(a.message));
+  assert.equal(alerts.length, 1);
+  assert.ok(alerts[0].resolved, "the test alert is closed");
   await done(page);
 });
 

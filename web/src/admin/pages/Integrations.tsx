@@ -198,6 +198,40 @@ const SOURCE_NAME: Record<string, string> = {
   GENERIC: "Generic webhook",
 };
 
+/** Said plainly, like `monostat simulate-alert` does: nobody should mistake it for a problem. */
+const TEST_MESSAGE = "Test alert from the monostat console (not a real problem)";
+
+/**
+ * Plays OpsGenie against the source's own webhook URL, as `monostat simulate-alert`
+ * does: the point is to prove the wiring, so it goes through the real hook. Opens the
+ * alert, then closes it.
+ */
+async function sendOpsgenieTestAlert(webhookUrl: string) {
+  const alertId = `monostat-console-test-${crypto.randomUUID()}`;
+  for (const action of ["Create", "Close"]) {
+    const now = Date.now();
+    const response = await fetch(webhookUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        action,
+        alert: {
+          alertId,
+          message: TEST_MESSAGE,
+          description: "Sent from the console's alert sources page to check the set-up.",
+          createdAt: now,
+          updatedAt: now,
+          source: "monostat console",
+          username: "System",
+          tags: ["monostat-test"],
+        },
+        source: { name: "monostat console", type: "web" },
+      }),
+    });
+    if (!response.ok) throw new Error(`the webhook answered ${response.status} to the ${action}: ${(await response.text()).slice(0, 200)}`);
+  }
+}
+
 export function AlertSourcesPage() {
   const { data, error, setData } = useLoad(() => gql<{ alertSources: AlertSource[] }>(`{ alertSources { source webhookUrl setByEnvironment } }`).then((d) => d.alertSources));
   const [message, setMessage] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
@@ -229,6 +263,24 @@ export function AlertSourcesPage() {
               </button>
             </div>
           </div>
+          {source.source === "OPSGENIE" && (
+            <p>
+              <button
+                type="button"
+                onClick={async () => {
+                  setMessage(null);
+                  try {
+                    await sendOpsgenieTestAlert(source.webhookUrl);
+                    setMessage({ text: `Test alert sent and closed: “${TEST_MESSAGE}”. It shows in the incidents and the audit log.`, kind: "ok" });
+                  } catch (e) {
+                    setMessage({ text: `The test alert did not arrive: ${messageOf(e)}. Is the site URL this console's address?`, kind: "error" });
+                  }
+                }}
+              >
+                Send test alert
+              </button>
+            </p>
+          )}
           {source.setByEnvironment ? (
             <p class="hint">The secret is set in the environment and cannot be rotated here.</p>
           ) : (
