@@ -289,9 +289,14 @@ test("editing and deleting a timeline entry", async () => {
   });
   await page.locator(".timeline li", { hasText: "Looking into it." }).getByRole("button", { name: /^Delete/ }).click();
   await eventually(async () => (await page.locator(".timeline li").count()) === 1);
+  // A correction of the title: no update, no notification, on the public page.
+  await page.getByLabel("Title").fill("Search is slow for some queries");
+  await page.getByRole("button", { name: "Save corrections" }).click();
+  await heading(page, "Search is slow for some queries");
   const visitor = await newPage();
   await visitor.goto(server.base + path);
   await visitor.waitForSelector("main h1");
+  assert.match(await visitor.textContent("main"), /Search is slow for some queries/);
   assert.match(await visitor.textContent("main"), /in the search index/);
   assert.doesNotMatch(await visitor.textContent("main"), /Looking into it/);
   await done(visitor);

@@ -250,7 +250,9 @@ function Actions(props: { incident: Detail; onChanged: () => void }) {
   const { incident } = props;
   const [doNotNotify, setDoNotNotify] = useState(false);
   const [message, setMessage] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
-  const form = useForm({ text: "", newStatus: "", severity: incident.severity });
+  // "" keeps the severity: the incident may change under the open page (Slack, another
+  // operator), and an untouched select must not put an old value back.
+  const form = useForm({ text: "", newStatus: "", severity: "" });
 
   const run = async (label: string, mutation: string, variables: Record<string, unknown> = {}) => {
     setMessage(null);
@@ -310,17 +312,17 @@ function Actions(props: { incident: Detail; onChanged: () => void }) {
           onSubmit={(event) => {
             event.preventDefault();
             form.submit(async (v) => {
-              if (!v.text.trim() && !v.newStatus && v.severity === incident.severity) throw new Error("Write an update or change the status or severity.");
+              if (!v.text.trim() && !v.newStatus && !v.severity) throw new Error("Write an update or change the status or severity.");
               await gql(`mutation($id: Int!, $input: UpdateIncidentInput!) { updateIncident(id: $id, input: $input) { id } }`, {
                 id: incident.id,
                 input: {
                   text: v.text.trim() || null,
                   newStatus: v.newStatus || null,
-                  severity: v.severity !== incident.severity ? v.severity : null,
+                  severity: v.severity || null,
                   doNotNotify,
                 },
               });
-              form.setValues({ text: "", newStatus: "", severity: v.severity });
+              form.setValues({ text: "", newStatus: "", severity: "" });
               setMessage({ text: "Update posted.", kind: "ok" });
               props.onChanged();
             }, { text: "text", newStatus: "newStatus", severity: "severity" });
@@ -341,7 +343,13 @@ function Actions(props: { incident: Detail; onChanged: () => void }) {
               onChange={(v) => form.set("newStatus", v)}
               error={form.errorOf("newStatus")}
             />
-            <Select label="Severity" value={form.values.severity} options={SEVERITIES} onChange={(v) => form.set("severity", v)} error={form.errorOf("severity")} />
+            <Select
+              label="Severity"
+              value={form.values.severity}
+              options={[["", `Keep the severity (${SEVERITY_LABEL[incident.severity]})`], ...SEVERITIES]}
+              onChange={(v) => form.set("severity", v)}
+              error={form.errorOf("severity")}
+            />
           </div>
           <Status message={form.formError} kind="error" />
           <button type="submit" class="primary" disabled={form.busy}>
@@ -445,7 +453,10 @@ function EditFields(props: { incident: Detail; onChanged: () => void }) {
     silent: incident.silent,
     autoStart: incident.autoStart,
   });
-  const form = useForm(initial(), { title: required("The title"), start: required("The start") });
+  // What the form started from: only fields changed since are sent, so a change made
+  // meanwhile elsewhere (Slack, another operator) is not overwritten with old values.
+  const [base, setBase] = useState(initial);
+  const form = useForm(base, { title: required("The title"), start: required("The start") });
   const [saved, setSaved] = useState<string | null>(null);
   const ended = incident.status === "RESOLVED" || incident.status === "DISMISSED";
   return (
@@ -458,18 +469,20 @@ function EditFields(props: { incident: Detail; onChanged: () => void }) {
           event.preventDefault();
           setSaved(null);
           form.submit(async (v) => {
+            const changed = (name: keyof typeof base) => v[name] !== base[name];
             await gql(`mutation($id: Int!, $input: EditIncidentInput!) { editIncident(id: $id, input: $input) { id } }`, {
               id: incident.id,
               input: {
-                title: v.title,
-                severity: v.severity,
-                summary: v.summary,
-                start: fromLocalInput(v.start as string),
-                end: ended ? fromLocalInput(v.end as string) : null,
-                silent: v.silent,
-                autoStart: incident.status === "PLANNED" ? v.autoStart : null,
+                title: changed("title") ? v.title : null,
+                severity: changed("severity") ? v.severity : null,
+                summary: changed("summary") ? v.summary : null,
+                start: changed("start") ? fromLocalInput(v.start as string) : null,
+                end: ended && changed("end") ? fromLocalInput(v.end as string) : null,
+                silent: changed("silent") ? v.silent : null,
+                autoStart: incident.status === "PLANNED" && changed("autoStart") ? v.autoStart : null,
               },
             });
+            setBase(v);
             setSaved("Saved.");
             props.onChanged();
           });
