@@ -98,6 +98,15 @@ export class Live {
     };
   }
 
+  /** Ends the socket for good (the console's logout: it was opened with the token). */
+  close() {
+    this.subscriptions.clear();
+    clearTimeout(this.retryTimer);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+  }
+
   private connect() {
     clearTimeout(this.retryTimer);
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;

@@ -63,6 +63,8 @@ async function post<T>(body: BodyInit, headers: Record<string, string>): Promise
     const first = parsed.errors[0];
     if (first.extensions?.code === "UNAUTHENTICATED" && accessToken) {
       accessToken = null;
+      live?.close();
+      live = null;
       onSessionLost();
     }
     throw new GraphQLError(first.message, first.extensions?.code, first.extensions?.field);
@@ -116,6 +118,9 @@ export async function logout() {
   } finally {
     accessToken = null;
     clearTimeout(refreshTimer);
+    // The socket was authenticated with the old token; listeners stay for the next session.
+    live?.close();
+    live = null;
   }
 }
 
@@ -131,6 +136,11 @@ const listeners = new Set<(event: ConsoleEvent) => void>();
 /** Calls `listener` for every console event until the returned function is called. */
 export function onEvent(listener: (event: ConsoleEvent) => void): () => void {
   listeners.add(listener);
+  ensureLive();
+  return () => listeners.delete(listener);
+}
+
+function ensureLive() {
   if (!live) {
     live = new Live(
       () => {},
@@ -140,7 +150,6 @@ export function onEvent(listener: (event: ConsoleEvent) => void): () => void {
       for (const l of listeners) l(data.events);
     });
   }
-  return () => listeners.delete(listener);
 }
 
 // --- WebAuthn: the server speaks JSON with base64url binary fields. ---
