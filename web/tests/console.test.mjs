@@ -249,6 +249,26 @@ test("a suspected incident from an OpsGenie webhook appears live and is confirme
   await done(page);
 });
 
+test("the access token is renewed from the cookie a minute before it expires", async () => {
+  const page = await newPage();
+  await page.clock.install();
+  const refreshes = [];
+  page.on("request", (request) => {
+    if (request.url().endsWith("/graphql") && /refresh/.test(request.postData() ?? "")) refreshes.push(request);
+  });
+  await login(page);
+  await heading(page, "Incidents");
+  const before = refreshes.length; // the one on load, which found no cookie yet
+  // Access tokens last 15 minutes; the renewal is due at 14.
+  await page.clock.runFor(14 * 60 * 1000 + 1000);
+  await eventually(() => refreshes.length > before);
+  const answer = await refreshes.at(-1).response();
+  assert.match(await answer.text(), /"accessToken":"/);
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.locator("tr[data-user=admin]").waitFor();
+  await done(page);
+});
+
 test("every console page passes axe, on desktop and phone", async () => {
   await server.opsgenie("create.json", "axe-alert");
   for (const mobile of [false, true]) {
