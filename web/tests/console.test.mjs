@@ -606,6 +606,33 @@ test("registering a security key (Chromium's virtual authenticator), logging in 
   await done(page);
 });
 
+test("the incident list filters by text, severity, status and dates, and pages", async () => {
+  for (let n = 1; n <= 21; n++) {
+    await server.gql(`mutation($t: String!) { createIncident(input: { title: $t, status: CONFIRMED, severity: NOTICE, doNotNotify: true }) { id } }`, {
+      t: `Paging notice ${n}`,
+    });
+  }
+  const page = await adminAt("/admin/");
+  await page.getByLabel("Text").fill("Paging notice");
+  await page.getByText(/^21 incidents, showing 1–20/).waitFor();
+  await page.getByRole("button", { name: "Older" }).click();
+  await page.getByText(/showing 21–21/).waitFor();
+  assert.equal(await page.locator("tbody tr").count(), 1);
+  await page.getByLabel("Text").fill("Paging notice 7");
+  await page.getByText(/^1 incident$/).waitFor();
+  await page.getByLabel("Severity").selectOption("OUTAGE");
+  await page.getByText("No incidents match.").waitFor();
+  await page.getByLabel("Severity").selectOption("NOTICE");
+  await page.getByText(/^1 incident$/).waitFor();
+  await page.getByLabel("Resolved").check();
+  await page.getByText("No incidents match.").waitFor();
+  await page.getByLabel("Confirmed").check();
+  await page.getByText(/^1 incident$/).waitFor();
+  await page.getByLabel("To").fill("2000-01-01");
+  await page.getByText("No incidents match.").waitFor();
+  await done(page);
+});
+
 test("planned maintenance with automatic start, started by hand from the console", async () => {
   const page = await adminAt("/admin/incidents/new");
   await heading(page, "New incident");

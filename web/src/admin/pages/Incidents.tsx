@@ -28,7 +28,9 @@ interface Filter {
 export function IncidentList() {
   const [filter, setFilter] = useState<Filter>({ statuses: [], severity: "", from: "", to: "", text: "" });
   const [offset, setOffset] = useState(0);
-  const [result, setResult] = useState<{ total: number; incidents: ListedIncident[] } | null>(null);
+  // The offset travels with its answer, so the "showing" line never mixes a new page
+  // number with the old rows.
+  const [result, setResult] = useState<{ total: number; incidents: ListedIncident[]; offset: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
 
@@ -52,7 +54,7 @@ export function IncidentList() {
       gql<{ consoleIncidents: { total: number; incidents: ListedIncident[] } }>(QUERY, variables)
         .then((data) => {
           if (!stale) {
-            setResult(data.consoleIncidents);
+            setResult({ ...data.consoleIncidents, offset });
             setError(null);
           }
         })
@@ -126,7 +128,7 @@ export function IncidentList() {
         <>
           <p aria-live="polite">
             {result.total === 0 ? "No incidents match." : `${result.total} incident${result.total === 1 ? "" : "s"}`}
-            {result.total > PAGE && `, showing ${offset + 1}–${Math.min(offset + PAGE, result.total)}`}
+            {result.total > PAGE && `, showing ${result.offset + 1}–${Math.min(result.offset + PAGE, result.total)}`}
           </p>
           {result.incidents.length > 0 && (
             <div class="table-wrap">
