@@ -118,14 +118,16 @@ export function SubscribersPage() {
             </table>
           </div>
         )}
-        <nav class="pager" aria-label="Pages">
-          <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-            Previous
-          </button>
-          <button type="button" disabled={list.length < PAGE} onClick={() => setOffset(offset + PAGE)}>
-            Next
-          </button>
-        </nav>
+        {(offset > 0 || list.length === PAGE) && (
+          <nav class="pager" aria-label="Pages">
+            <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+              Previous
+            </button>
+            <button type="button" disabled={list.length < PAGE} onClick={() => setOffset(offset + PAGE)}>
+              Next
+            </button>
+          </nav>
+        )}
       </section>
       <ImportExport onImported={reload} />
     </>
