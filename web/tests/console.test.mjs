@@ -572,6 +572,13 @@ test("enrolling an authenticator app, then logging in with a code", async () => 
   await page.getByRole("button", { name: "Confirm code" }).click();
   await heading(page, "Incidents");
   assert.match(await page.textContent(".who"), /totp-user/);
+  // A lost phone: another user resets the factors; the password alone works again.
+  const admin = await adminAt("/admin/users");
+  await admin.locator("tr[data-user=totp-user]").getByRole("button", { name: "Reset second factors" }).click();
+  await admin.getByText("1 second factor(s) of totp-user removed.").waitFor();
+  await done(admin);
+  const again = await server.gql(`mutation { login(username: "totp-user", password: "totp-password-01") { accessToken secondFactor { pendingToken } } }`, {}, { auth: false });
+  assert.ok(again.login.accessToken);
   await done(page);
 });
 
@@ -647,5 +654,10 @@ test("planned maintenance with automatic start, started by hand from the console
   await page.locator("[data-status=PLANNED]").waitFor();
   await page.getByRole("button", { name: "Start maintenance now" }).click();
   await page.locator("[data-status=CONFIRMED], [data-status=WATCHING]").first().waitFor();
+  const id = Number(new URL(page.url()).pathname.split("/").pop());
+  await page.getByRole("button", { name: "Delete incident" }).click();
+  await heading(page, "Incidents");
+  const data = await server.gql(`query($id: Int!) { consoleIncident(id: $id) { id } }`, { id });
+  assert.equal(data.consoleIncident, null);
   await done(page);
 });

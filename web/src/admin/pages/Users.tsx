@@ -61,6 +61,20 @@ export function UsersPage(props: { self: User }) {
                     <button type="button" onClick={() => setResetting(account)}>
                       Reset password
                     </button>
+                    <button
+                      type="button"
+                      onClick={async () => {
+                        if (!confirm(`Remove every second factor of ${account.username}? They log in with the password alone until they enrol again.`)) return;
+                        try {
+                          const data = await gql<{ resetSecondFactors: number }>(`mutation($id: Int!) { resetSecondFactors(userId: $id) }`, { id: account.id });
+                          setMessage({ text: `${data.resetSecondFactors} second factor(s) of ${account.username} removed.`, kind: "ok" });
+                        } catch (e) {
+                          setMessage({ text: messageOf(e), kind: "error" });
+                        }
+                      }}
+                    >
+                      Reset second factors
+                    </button>
                   </td>
                 </tr>
               ))}
