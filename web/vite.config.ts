@@ -1,7 +1,7 @@
 import { defineConfig } from "vite";
 
-// One multi-page build: the public status page now, the admin console later as a
-// second entry (`admin: "admin/index.html"`), sharing nothing but the build.
+// One multi-page build: the public status page and the admin console (served under
+// /admin/), sharing nothing but the build and a few small modules.
 export default defineConfig({
   build: {
     target: "es2020",
@@ -12,6 +12,7 @@ export default defineConfig({
     rollupOptions: {
       input: {
         main: "index.html",
+        admin: "admin/index.html",
       },
     },
   },

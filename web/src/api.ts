@@ -76,7 +76,11 @@ export class Live {
   private retryTimer: number | undefined;
   private state: LiveState = "connecting";
 
-  constructor(private readonly onState: (state: LiveState) => void) {
+  constructor(
+    private readonly onState: (state: LiveState) => void,
+    // The console authenticates its socket here (`{"token": …}`); the public page sends none.
+    private readonly initPayload: () => Record<string, unknown> = () => ({}),
+  ) {
     addEventListener("online", () => this.reconnectNow());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.state === "offline") this.reconnectNow();
@@ -94,6 +98,15 @@ export class Live {
     };
   }
 
+  /** Ends the socket for good (the console's logout: it was opened with the token). */
+  close() {
+    this.subscriptions.clear();
+    clearTimeout(this.retryTimer);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+  }
+
   private connect() {
     clearTimeout(this.retryTimer);
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
@@ -105,7 +118,7 @@ export class Live {
       return;
     }
     this.socket = socket;
-    socket.onopen = () => this.send({ type: "connection_init", payload: {} });
+    socket.onopen = () => this.send({ type: "connection_init", payload: this.initPayload() });
     socket.onmessage = (event) => {
       let message: { id?: string; type: string; payload?: { data?: unknown } };
       try {

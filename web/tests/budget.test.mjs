@@ -27,3 +27,10 @@ test("too large a first load fails the check", () => {
   const run = check({ BUDGET_TOTAL_KB: "2" });
   assert.equal(run.status, 1);
 });
+
+test("the console has its own budget, checked too", () => {
+  assert.match(check({}).stdout, /console first load [\d.]+ KB gz of 100/);
+  const run = check({ BUDGET_CONSOLE_KB: "1" });
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /admin console grew past its budget/);
+});

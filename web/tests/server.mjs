@@ -33,12 +33,17 @@ async function freePort() {
 }
 
 export const OPSGENIE_SECRET = "browser-test-opsgenie-secret-0123456789abcdef0123456789abcdef";
-const PASSWORD = "correct horse battery staple";
+export const PASSWORD = "correct horse battery staple";
 
-export async function startServer() {
+/**
+ * `host`: the name the browser uses; WebAuthn needs a host name (`localhost`), not an
+ * IP. `opsgenieSecret: null` leaves the secret to the database, so the console can
+ * rotate it. `env`: more variables for the server.
+ */
+export async function startServer({ host = "127.0.0.1", opsgenieSecret = OPSGENIE_SECRET, env: extraEnv = {} } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "monostat-browser-"));
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME ?? dataDir,
@@ -46,16 +51,19 @@ export async function startServer() {
     MONOSTAT_LISTEN: `127.0.0.1:${port}`,
     MONOSTAT_SITE_URL: base,
     MONOSTAT_WEB_DIR: join(ROOT, "web", "dist"),
-    MONOSTAT_OPSGENIE_SECRET: OPSGENIE_SECRET,
+    ...(opsgenieSecret ? { MONOSTAT_OPSGENIE_SECRET: opsgenieSecret } : {}),
     NUM_WORKERS: "2",
     RUST_LOG: "warn",
+    ...extraEnv,
   };
   const bin = binary();
-  execFileSync(bin, ["createsuperuser", "--username", "admin", "--password-stdin"], {
-    env,
-    input: `${PASSWORD}\n`,
-    stdio: ["pipe", "ignore", "inherit"],
-  });
+  const createSuperuser = (username, password) =>
+    execFileSync(bin, ["createsuperuser", "--username", username, "--password-stdin"], {
+      env,
+      input: `${password}\n`,
+      stdio: ["pipe", "ignore", "inherit"],
+    });
+  createSuperuser("admin", PASSWORD);
   const child = spawn(bin, ["serve"], { env, stdio: ["ignore", "pipe", "inherit"] });
   await new Promise((done, fail) => {
     const timer = setTimeout(() => fail(new Error("monostat did not start within 30 s")), 30_000);
@@ -72,6 +80,9 @@ export async function startServer() {
     base,
     dataDir,
     token: null,
+    createSuperuser,
+    /** The OpsGenie webhook URL in use; the console test replaces it after rotating. */
+    opsgenieUrl: `${base}/integrations/opsgenie/hook/${opsgenieSecret}`,
     async gql(query, variables = {}, { auth = true } = {}) {
       const response = await fetch(`${base}/graphql`, {
         method: "POST",
@@ -88,7 +99,7 @@ export async function startServer() {
     async opsgenie(fixture, alertId) {
       const payload = JSON.parse(readFileSync(join(ROOT, "api/tests/fixtures/opsgenie", fixture), "utf8"));
       if (alertId) payload.alert.alertId = alertId;
-      const response = await fetch(`${base}/integrations/opsgenie/hook/${OPSGENIE_SECRET}`, {
+      const response = await fetch(server.opsgenieUrl, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(payload),

@@ -36,6 +36,44 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/{date}", get(day_page))
         .route("/{date}/{id}", get(incident_page))
         .route("/assets/{*file}", get(asset))
+        .route("/admin", get(console_page))
+        .route("/admin/", get(console_page))
+        .route("/admin/{*path}", get(console_page))
+}
+
+/// The console never caches: a stale page after an upgrade would talk to a changed
+/// API, and it holds nothing worth a round trip saved.
+const CONSOLE_CACHE: &str = "no-store";
+/// Like the public page, plus `blob:` images for the logo preview before upload.
+const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// Every console URL answers the console's page; its own router picks the view.
+async fn console_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let web = state.snapshot.web();
+    let Some(rendered) = web.admin.as_ref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "The admin console is not built: run `npm --prefix web ci && npm --prefix web run build` and restart.\n",
+        )
+            .into_response();
+    };
+    let mut response = respond(rendered, &headers, StatusCode::OK, CONSOLE_CACHE);
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONSOLE_CSP),
+    );
+    response_headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response_headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// Everything no route claims: the page's "not found" view, with a 404.

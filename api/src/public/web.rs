@@ -42,6 +42,9 @@ pub struct WebBuild {
     /// Files under `assets/` by URL path (`/assets/main-1a2b3c.js`); their names carry
     /// a content hash, so they may be cached for ever.
     pub assets: HashMap<String, Rendered>,
+    /// The admin console's page (`admin/index.html`), served as is under `/admin/`:
+    /// it carries no state, the console fetches everything with its token.
+    pub admin: Option<Rendered>,
     /// Where it was read from; `None` for the fallback page.
     pub dir: Option<PathBuf>,
 }
@@ -51,6 +54,7 @@ impl Default for WebBuild {
         Self {
             index: FALLBACK_INDEX.to_owned(),
             assets: HashMap::new(),
+            admin: None,
             dir: None,
         }
     }
@@ -107,9 +111,14 @@ impl WebBuild {
                 );
             }
         }
+        // A build without the console still serves the public page.
+        let admin = std::fs::read(dir.join("admin/index.html"))
+            .ok()
+            .map(|body| Rendered::new("text/html; charset=utf-8", body));
         Ok(Self {
             index,
             assets,
+            admin,
             dir: Some(dir.to_path_buf()),
         })
     }
@@ -153,6 +162,7 @@ pub async fn build_if_needed(configured: Option<&Path>) {
     let built = modified(&web.join("dist/index.html"));
     let sources = [
         "index.html",
+        "admin",
         "package.json",
         "package-lock.json",
         "vite.config.ts",

@@ -305,3 +305,56 @@ fn the_status_query_is_the_one_the_page_sends() {
         monostat::public::STATUS_QUERY
     );
 }
+
+const CONSOLE_INDEX: &str = "<!doctype html><html><head><title>console</title>\
+<script type=\"module\" src=\"/assets/admin-Ef34Gh.js\"></script></head><body><div id=\"app\"></div></body></html>";
+
+#[tokio::test]
+async fn the_console_page_answers_every_admin_url_uncached_and_without_state() {
+    let db = TestDb::sqlite().await;
+    let web = web_dir();
+    std::fs::create_dir(web.path().join("admin")).unwrap();
+    std::fs::write(web.path().join("admin/index.html"), CONSOLE_INDEX).unwrap();
+    let app =
+        TestApp::start(db.app_config(&[("MONOSTAT_WEB_DIR", web.path().to_str().unwrap())])).await;
+    for path in [
+        "/admin",
+        "/admin/",
+        "/admin/incidents/12",
+        "/admin/settings/site",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8"
+        );
+        assert!(
+            response.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        assert_eq!(response.text().await.unwrap(), CONSOLE_INDEX, "{path}");
+    }
+    // The public page is untouched, and a near miss is still the public 404.
+    let (status, body) = page(&app, "/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("monostat-state"));
+    let (status, _) = page(&app, "/administrator").await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_console_build_admin_urls_say_how_to_make_one() {
+    let db = TestDb::sqlite().await;
+    let web = web_dir();
+    let app =
+        TestApp::start(db.app_config(&[("MONOSTAT_WEB_DIR", web.path().to_str().unwrap())])).await;
+    let (status, body) = page(&app, "/admin/").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("npm --prefix web ci"), "{body}");
+    app.stop().await;
+}
