@@ -5,6 +5,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// Past this many keys, expired ones are swept out.
+const SWEEP_AT: usize = 10_000;
+
 /// At most `max` hits per key within `window`.
 #[derive(Clone)]
 pub struct SlidingWindow {
@@ -22,41 +25,39 @@ impl SlidingWindow {
         }
     }
 
-    /// `Err(wait)` when `key` used up its hits; `wait` says when one frees up.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
+    /// Counts one hit for `key`, or `Err(wait)` when it used up its hits (`wait` says
+    /// when one frees up). Checked and counted under one lock, so requests running
+    /// at the same moment cannot all pass the check before any of them is counted.
+    pub fn take(&self, key: &str) -> Result<(), Duration> {
         let mut hits = self.hits.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(times) = hits.get_mut(key) else {
-            return Ok(());
-        };
+        // Many distinct keys (addresses) must not grow the map for ever: now and then,
+        // forget the keys whose hits have all expired.
+        if hits.len() >= SWEEP_AT {
+            let window = self.window;
+            hits.retain(|_, times| times.back().is_some_and(|last| last.elapsed() <= window));
+        }
+        let times = hits.entry(key.to_owned()).or_default();
         while times.front().is_some_and(|t| t.elapsed() > self.window) {
             times.pop_front();
         }
-        if times.is_empty() {
-            hits.remove(key);
-            return Ok(());
+        if times.len() >= self.max {
+            return Err(times.front().map_or(self.window, |oldest| {
+                self.window.saturating_sub(oldest.elapsed())
+            }));
         }
-        if times.len() < self.max {
-            return Ok(());
-        }
-        Err(times.front().map_or(self.window, |oldest| {
-            self.window.saturating_sub(oldest.elapsed())
-        }))
-    }
-
-    pub fn hit(&self, key: &str) {
-        self.hits
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key.to_owned())
-            .or_default()
-            .push_back(Instant::now());
-    }
-
-    /// Checks and, when allowed, counts one hit.
-    pub fn take(&self, key: &str) -> Result<(), Duration> {
-        self.check(key)?;
-        self.hit(key);
+        times.push_back(Instant::now());
         Ok(())
+    }
+
+    /// Takes back the newest hit of `key`: an attempt counted up front that succeeded.
+    pub fn give_back(&self, key: &str) {
+        let mut hits = self.hits.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(times) = hits.get_mut(key) {
+            times.pop_back();
+            if times.is_empty() {
+                hits.remove(key);
+            }
+        }
     }
 
     pub fn forget(&self, key: &str) {
@@ -87,5 +88,21 @@ mod tests {
         assert!(limiter.take("b").is_ok());
         limiter.forget("a");
         assert!(limiter.take("a").is_ok());
+        limiter.give_back("a");
+        limiter.give_back("a");
+        assert!(limiter.take("a").is_ok() && limiter.take("a").is_ok());
+        assert!(limiter.take("a").is_err());
+    }
+
+    #[test]
+    fn parallel_takes_never_exceed_the_limit() {
+        let limiter = SlidingWindow::new(Duration::from_mins(1), 5);
+        let granted: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..32)
+                .map(|_| scope.spawn(|| usize::from(limiter.take("k").is_ok())))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        });
+        assert_eq!(granted, 5);
     }
 }

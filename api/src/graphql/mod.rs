@@ -65,6 +65,12 @@ pub enum Caller {
     InvalidToken,
 }
 
+/// The access token a WebSocket sent in its `connection_init` payload. It is checked
+/// when a console subscription starts and bounds how long it runs, rather than turning
+/// the connection into a session that outlives the token.
+#[derive(Clone, Debug)]
+pub struct SocketToken(pub String);
+
 /// The request's client address, for rate limits.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddress(pub std::net::IpAddr);

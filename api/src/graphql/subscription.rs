@@ -8,7 +8,7 @@ use futures_util::Stream;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::Caller;
+use super::SocketToken;
 use super::types::{Incident, Status};
 use crate::domain::IncidentId;
 use crate::events::{DomainEvent, EventBus};
@@ -151,9 +151,21 @@ impl SubscriptionRoot {
     /// Every domain event, for the console. Needs a token in the connection's init
     /// payload (`{"token": "…"}`).
     async fn events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = ConsoleEvent> + use<>> {
-        if !matches!(ctx.data::<Caller>()?, Caller::Console(_)) {
-            return Err(super::Code::Unauthenticated.error("log in to follow console events"));
-        }
+        let Some(SocketToken(token)) = ctx.data_opt::<SocketToken>() else {
+            return Err(super::Code::Unauthenticated
+                .error("log in, and send {\"token\": \"…\"} in connection_init"));
+        };
+        let (_, expires) = ctx
+            .data::<Services>()?
+            .auth
+            .authenticate_until(token)
+            .await
+            .map_err(|_| {
+                super::Code::Unauthenticated
+                    .error("the session has expired or was revoked; log in again")
+            })?;
+        // The stream ends with the token; the console reconnects with a fresh one.
+        let lifetime = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
         let receiver = ctx.data::<EventBus>()?.subscribe();
         Ok(stream::unfold(receiver, |mut receiver| async move {
             let event = match receiver.recv().await {
@@ -163,6 +175,7 @@ impl SubscriptionRoot {
             };
             Some((ConsoleEvent::from(event), receiver))
         })
+        .take_until(tokio::time::sleep(lifetime))
         .boxed())
     }
 }

@@ -21,7 +21,9 @@ use std::sync::LazyLock;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use crate::graphql::{Caller, ClientAddress, Code, RefreshCookie, ensure_codes, refresh_cookie};
+use crate::graphql::{
+    Caller, ClientAddress, Code, RefreshCookie, SocketToken, ensure_codes, refresh_cookie,
+};
 use crate::public::{STATUS_QUERY, STATUS_RESPONSE, normalise_query};
 use crate::services::Services;
 
@@ -182,13 +184,18 @@ async fn get_graphql(
             }
             let graphql = graphql.data(crate::graphql::ReadOnly);
             let mut response = execute(&state, &headers, client, graphql).await;
-            // Public GET queries are the same for everyone: let a CDN hold them briefly.
-            if !headers.contains_key(header::AUTHORIZATION) && response.status().is_success() {
-                response.headers_mut().insert(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static(super::public::SNAPSHOT_CACHE),
-                );
-            }
+            // Public GET queries are the same for everyone: let a CDN hold them briefly,
+            // but never hand a stored anonymous answer to a console call, nor store one.
+            let cache = if headers.contains_key(header::AUTHORIZATION) {
+                "private, no-store"
+            } else if response.status().is_success() {
+                super::public::SNAPSHOT_CACHE
+            } else {
+                "no-store"
+            };
+            let response_headers = response.headers_mut();
+            response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+            response_headers.append(header::VARY, HeaderValue::from_static("authorization"));
             response
         }
         Err(rejection) => unreadable(
@@ -305,7 +312,11 @@ fn status_from_snapshot_get(
     if !request.is_status() {
         return None;
     }
-    status_from_snapshot(state, headers, super::public::SNAPSHOT_CACHE)
+    let mut response = status_from_snapshot(state, headers, super::public::SNAPSHOT_CACHE)?;
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("authorization"));
+    Some(response)
 }
 
 fn only_queries(query: &str) -> bool {
@@ -332,7 +343,6 @@ async fn websocket(state: Arc<AppState>, request: Request) -> Response {
         Err(rejection) => return rejection.into_response(),
     };
     let schema = state.schema.clone();
-    let services = state.services.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
@@ -345,12 +355,14 @@ async fn websocket(state: Arc<AppState>, request: Request) -> Response {
                         .or_else(|| payload.get("Authorization"))
                         .and_then(|v| v.as_str())
                         .map(|t| t.trim_start_matches("Bearer ").to_owned());
-                    let caller = match token {
-                        Some(token) => authenticate(&services, &token).await,
-                        None => Caller::Anonymous,
-                    };
+                    // Queries and mutations over the socket are anonymous: a token
+                    // is checked per request over HTTP, and here only by the console
+                    // subscription, which ends when the token does.
                     let mut data = Data::default();
-                    data.insert(caller);
+                    data.insert(Caller::Anonymous);
+                    if let Some(token) = token {
+                        data.insert(SocketToken(token));
+                    }
                     Ok(data)
                 })
                 .serve()

@@ -157,10 +157,17 @@ impl WorkerPool {
                     .increment(1);
                 let retry_at = match &error {
                     JobError::Temporary(_) => Some(self.queue.retry_at(job.attempts)),
-                    JobError::RetryAfter { after, .. } => Some(
-                        chrono::Utc::now()
-                            + chrono::TimeDelta::from_std(*after).unwrap_or(chrono::TimeDelta::MAX),
-                    ),
+                    JobError::RetryAfter { after, .. } => {
+                        // Whatever the remote asked for, a date that overflows is no
+                        // reason for a worker to panic: fall back to the back-off.
+                        let now = chrono::Utc::now();
+                        Some(
+                            chrono::TimeDelta::from_std(*after)
+                                .ok()
+                                .and_then(|after| now.checked_add_signed(after))
+                                .unwrap_or_else(|| self.queue.retry_at(job.attempts)),
+                        )
+                    }
                     JobError::Permanent(_) => None,
                 };
                 tracing::warn!(%error, "job failed");

@@ -174,11 +174,14 @@ impl AuthService {
         client: IpAddr,
     ) -> Result<LoginOutcome, AuthError> {
         let keys = LimitKeys::new(username, client);
-        self.check_limits(&keys)?;
+        self.reserve_attempt(&keys)?;
         let Some(user) = self.users.verify(username, password).await? else {
-            self.count_failure(&keys);
+            // Counted already, before the slow hash, so parallel guesses are too.
             return Err(AuthError::InvalidCredentials);
         };
+        // The password is right; a second factor, if due, counts on its own.
+        self.failures_per_user.give_back(&keys.user);
+        self.failures_per_address.give_back(&keys.address);
         let factors = self.factors.login_factors(user.id).await?;
         if !factors.enrolled() {
             return self.complete(&user, &keys).await.map(LoginOutcome::Session);
@@ -237,20 +240,17 @@ impl AuthService {
     ) -> Result<Session, AuthError> {
         let (user, _) = self.pending_user(pending_token).await?;
         let keys = LimitKeys::new(&user.username, client);
-        self.check_limits(&keys)?;
+        self.reserve_attempt(&keys)?;
         let factors = self.factors.login_factors(user.id).await?;
         if !factors.totp {
             return Err(AuthError::FactorNotEnrolled("authenticator app"));
         }
         match self.factors.check_totp(user.id, code).await? {
             Ok(()) => self.complete(&user, &keys).await,
-            Err(rejection) => {
-                self.count_failure(&keys);
-                Err(match rejection {
-                    Rejection::Replayed => AuthError::CodeAlreadyUsed,
-                    Rejection::Wrong => AuthError::InvalidSecondFactor,
-                })
-            }
+            Err(rejection) => Err(match rejection {
+                Rejection::Replayed => AuthError::CodeAlreadyUsed,
+                Rejection::Wrong => AuthError::InvalidSecondFactor,
+            }),
         }
     }
 
@@ -264,7 +264,7 @@ impl AuthService {
     ) -> Result<Session, AuthError> {
         let (user, challenge) = self.pending_user(pending_token).await?;
         let keys = LimitKeys::new(&user.username, client);
-        self.check_limits(&keys)?;
+        self.reserve_attempt(&keys)?;
         let Some(challenge) = challenge else {
             return Err(AuthError::FactorNotEnrolled("security key"));
         };
@@ -274,10 +274,7 @@ impl AuthService {
             .await?
         {
             Ok(()) => self.complete(&user, &keys).await,
-            Err(_) => {
-                self.count_failure(&keys);
-                Err(AuthError::InvalidSecondFactor)
-            }
+            Err(_) => Err(AuthError::InvalidSecondFactor),
         }
     }
 
@@ -310,19 +307,19 @@ impl AuthService {
         Ok((user, claims.chl))
     }
 
-    fn check_limits(&self, keys: &LimitKeys) -> Result<(), AuthError> {
+    /// Counts the attempt as a failure before doing the slow work (Argon2, database),
+    /// atomically, so a burst of parallel attempts cannot all pass the limit; success
+    /// gives it back.
+    fn reserve_attempt(&self, keys: &LimitKeys) -> Result<(), AuthError> {
         let too_many = |wait| AuthError::TooManyAttempts {
             minutes: ratelimit::minutes(wait),
         };
-        self.failures_per_user.check(&keys.user).map_err(too_many)?;
-        self.failures_per_address
-            .check(&keys.address)
-            .map_err(too_many)
-    }
-
-    fn count_failure(&self, keys: &LimitKeys) {
-        self.failures_per_user.hit(&keys.user);
-        self.failures_per_address.hit(&keys.address);
+        self.failures_per_user.take(&keys.user).map_err(too_many)?;
+        if let Err(wait) = self.failures_per_address.take(&keys.address) {
+            self.failures_per_user.give_back(&keys.user);
+            return Err(too_many(wait));
+        }
+        Ok(())
     }
 
     /// Every factor passed: clear the user's failures and open the session.
@@ -332,6 +329,7 @@ impl AuthService {
         keys: &LimitKeys,
     ) -> Result<Session, AuthError> {
         self.failures_per_user.forget(&keys.user);
+        self.failures_per_address.give_back(&keys.address);
         admin_user::ActiveModel {
             id: Set(user.id),
             last_login_at: Set(Some(Utc::now())),
@@ -375,6 +373,15 @@ impl AuthService {
     /// The user behind an access token, if the token is genuine, unexpired, and the
     /// user is still active with the same token version.
     pub async fn authenticate(&self, access_token: &str) -> Result<ConsoleUser, AuthError> {
+        Ok(self.authenticate_until(access_token).await?.0)
+    }
+
+    /// The user and when the token stops being valid, for connections that outlive a
+    /// request (a WebSocket ends its console stream then).
+    pub async fn authenticate_until(
+        &self,
+        access_token: &str,
+    ) -> Result<(ConsoleUser, DateTime<Utc>), AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -388,10 +395,14 @@ impl AuthService {
             .await?
             .filter(|user| user.token_version == claims.ver)
             .ok_or(AuthError::InvalidToken)?;
-        Ok(ConsoleUser {
-            id: user.id,
-            username: user.username,
-        })
+        let expires = DateTime::from_timestamp(claims.exp, 0).ok_or(AuthError::InvalidToken)?;
+        Ok((
+            ConsoleUser {
+                id: user.id,
+                username: user.username,
+            },
+            expires,
+        ))
     }
 
     async fn issue(&self, user: &admin_user::Model) -> Result<Session, AuthError> {

@@ -316,9 +316,16 @@ impl SecondFactorService {
         let registration_id = self
             .store_challenge(user.id, PURPOSE_REGISTER, state)
             .await?;
-        let options = serde_json::to_value(&options).map_err(|error| {
+        let mut options = serde_json::to_value(&options).map_err(|error| {
             DbErr::Custom(format!("cannot serialise WebAuthn options: {error}"))
         })?;
+        // webauthn-rs asks the key to require user verification for every later use
+        // (credProtect) but only "prefers" it now; Chromium refuses that mix as
+        // inconsistent. Requiring it now too is what the key will do anyway, and the
+        // stored state (which prefers verification) accepts a verified answer.
+        if let Some(selection) = options.pointer_mut("/publicKey/authenticatorSelection") {
+            selection["userVerification"] = serde_json::Value::from("required");
+        }
         Ok(WebauthnRegistration {
             registration_id,
             options,

@@ -762,3 +762,23 @@ both_databases! {
         app.stop().await;
     }
 }
+
+// A token sent over a WebSocket is not a session: console queries and mutations go over
+// HTTP, where every request is checked; the console subscription checks the token when it
+// starts and ends when the token does.
+both_databases! {
+    async fn a_socket_is_not_a_session(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let token = login(&app).await;
+        let errors = |payload: &Value| if payload.is_array() { payload.clone() } else { payload["errors"].clone() };
+        let mut mutation = subscribe(&app, "mutation { createUser(username: \"mallory\", password: \"a long password here\") { id } }", json!({ "token": token })).await;
+        let refused = next(&mut mutation).await;
+        assert_eq!(errors(&refused)[0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+        let mut forged = subscribe(&app, "subscription { events { kind } }", json!({ "token": "not.a.token" })).await;
+        let refused = next(&mut forged).await;
+        assert_eq!(errors(&refused)[0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+        let users = gql(&app, Some(&token), "{ users { username } }", json!({})).await;
+        assert_eq!(users["data"]["users"], json!([{ "username": "alice" }]));
+        app.stop().await;
+    }
+}

@@ -202,6 +202,8 @@ both_databases! {
         let registration = &begun["data"]["beginWebauthnRegistration"];
         let options: Value = serde_json::from_str(registration["options"].as_str().unwrap()).unwrap();
         assert_eq!(options["publicKey"]["rp"]["id"], "status.example.com");
+        // Consistent with credProtect's "verification required", or Chromium refuses.
+        assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "required");
 
         // An answer to another challenge is refused, and uses the registration up.
         let forged = key.register(&options, Some("c29tZXRoaW5nIGVsc2U"));

@@ -383,7 +383,9 @@ both_databases! {
         let open = &calls[0].body;
         assert_eq!(open["trigger_id"], "1700000123456.1234567890.0123456789abcdef0123456789abcdef");
         let view = &open["view"];
-        assert_eq!((view["callback_id"].as_str(), view["private_metadata"].as_str()), (Some("update_incident_modal"), Some(id.to_string().as_str())));
+        assert_eq!(view["callback_id"], "update_incident_modal");
+        // The incident, and a fingerprint of the summary it was pre-filled with.
+        assert!(view["private_metadata"].as_str().unwrap().starts_with(&format!("{id}:")), "{view}");
         let blocks = view["blocks"].as_array().unwrap();
         let block_ids: Vec<&str> = blocks.iter().filter_map(|b| b["block_id"].as_str()).collect();
         assert_eq!(block_ids, ["new_status", "update_text", "new_severity", "new_summary"]);
@@ -436,6 +438,32 @@ both_databases! {
         let notifications: Vec<String> = db.jobs_of_kind(NOTIFY_SUBSCRIBERS).await.into_iter().map(|j| j.payload).collect();
         assert_eq!(notifications.len(), 2, "confirmed and watching: {notifications:?}");
         assert!(notifications[1].contains("\"watching\""));
+        app.stop().await;
+    }
+
+    async fn an_untouched_prefilled_summary_is_not_written_back(db: TestDb) {
+        let (app, slack) = start(&db).await;
+        let id = confirmed(&app, &slack, &db).await;
+        // Longer than a Slack input can show: the modal shows it clipped.
+        let long = "The checkout failed for some customers. ".repeat(100);
+        app.services.incidents.update(id, &Actor::User("admin".into()), IncidentChange { summary: Some(long.clone()), ..Default::default() }).await.unwrap();
+        let incident = app.services.incidents.get(id).await.unwrap();
+        let modal = monostat::adapters::slack::views::update_modal(&incident, false);
+        let modal = serde_json::to_value(&modal).unwrap();
+        let shown = modal.to_string();
+        let prefilled = modal["blocks"].as_array().unwrap().iter()
+            .find(|b| b["block_id"] == "new_summary").unwrap()["element"]["initial_value"].as_str().unwrap().to_owned();
+        assert!(prefilled.len() < long.len(), "clipped: {shown:.200}");
+        let metadata = modal["private_metadata"].as_str().unwrap().to_owned();
+        let body = interaction("view_submission_update", Some(id), |p| {
+            p["view"]["private_metadata"] = json!(metadata);
+            p["view"]["state"]["values"]["new_summary"]["new_summary"]["value"] = json!(prefilled);
+        });
+        let (status, body) = signed(&app, EVENTS, &body, FORM).await;
+        assert_eq!((status, body.as_str()), (200, ""));
+        let after = app.services.incidents.get(id).await.unwrap();
+        assert_eq!(after.status, IncidentStatus::Watching);
+        assert_eq!(after.summary.as_deref(), Some(long.trim()), "the stored summary stays whole");
         app.stop().await;
     }
 

@@ -208,12 +208,6 @@ export async function webauthnGet(optionsJson: string): Promise<string> {
 /** Registers a new security key with the server's creation options. */
 export async function webauthnCreate(optionsJson: string): Promise<string> {
   const { publicKey } = JSON.parse(optionsJson) as { publicKey: Json };
-  // The server asks for credProtect "userVerificationRequired" with user verification
-  // only "preferred"; Chromium refuses that mix as inconsistent. Requiring user
-  // verification is what the policy means anyway, so ask for it.
-  if (publicKey.extensions?.credentialProtectionPolicy === "userVerificationRequired") {
-    publicKey.authenticatorSelection = { ...publicKey.authenticatorSelection, userVerification: "required" };
-  }
   const credential = (await navigator.credentials.create({
     publicKey: {
       ...publicKey,

@@ -15,6 +15,13 @@ pub const VIEW_TITLE_MAX: usize = 24;
 pub const INPUT_VALUE_MAX: usize = 3000;
 
 /// `text` cut to `max` characters, with an ellipsis when something was cut.
+/// What a text input shows pre-filled with `initial`: Slack refuses longer values.
+pub fn prefill(initial: Option<&str>) -> Option<String> {
+    initial
+        .filter(|v| !v.is_empty())
+        .map(|v| clip(v, INPUT_VALUE_MAX))
+}
+
 pub fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
@@ -141,9 +148,7 @@ impl Element {
         Self::PlainTextInput {
             action_id: action_id.to_owned(),
             multiline,
-            initial_value: initial_value
-                .filter(|v| !v.is_empty())
-                .map(|v| clip(v, INPUT_VALUE_MAX)),
+            initial_value: prefill(initial_value),
         }
     }
 

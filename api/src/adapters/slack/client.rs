@@ -16,6 +16,8 @@ use crate::secret::Secret;
 /// the job tries again later.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Used when a 429 comes without a readable Retry-After.
+/// The longest Slack (or a proxy in front of it) may make a job wait: an hour.
+const MAX_RETRY_AFTER_SECS: u64 = 3600;
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
@@ -210,7 +212,10 @@ impl SlackApi {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+                // A proxy's absurd Retry-After must not park the job for ever.
+                .map_or(DEFAULT_RETRY_AFTER, |secs| {
+                    Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS))
+                });
             return Err(SlackError::RateLimited(after));
         }
         if !status.is_success() {

@@ -443,10 +443,11 @@ async fn view_submission(slack: &Slack, submission: ViewSubmission) -> Response 
     let view = submission.view;
     match view.callback_id.as_str() {
         views::UPDATE_MODAL => {
-            let Some(id) = incident_id(Some(&view.private_metadata)) else {
+            let Some((id, prefilled)) = views::parse_update_modal_metadata(&view.private_metadata)
+            else {
                 return modal_errors(&[("new_status", "This modal lost its incident; close it and click \u{201c}Update incident\u{201d} again.".into())]);
             };
-            submit_update(slack, id, &actor, &view.state).await
+            submit_update(slack, id, prefilled, &actor, &view.state).await
         }
         views::CREATE_MODAL => submit_create(slack, &actor, &view.state).await,
         _ => StatusCode::OK.into_response(),
@@ -456,6 +457,7 @@ async fn view_submission(slack: &Slack, submission: ViewSubmission) -> Response 
 async fn submit_update(
     slack: &Slack,
     id: IncidentId,
+    prefilled_summary: Option<&str>,
     actor: &Actor,
     state: &ViewState,
 ) -> Response {
@@ -472,10 +474,14 @@ async fn submit_update(
         Ok(incident) => incident,
         Err(error) => return modal_errors(&[("new_status", update_error_text(&error))]),
     };
+    let untouched =
+        |text: &str| prefilled_summary == Some(views::summary_fingerprint(text).as_str());
     let summary = match state.text("new_summary") {
+        // Still what the modal showed: keep the stored summary as it is.
+        Some(summary) if untouched(&summary) => None,
         Some(summary) => Some(summary),
         // The field came pre-filled: empty now means the person cleared it.
-        None if current.summary.is_some() => Some(String::new()),
+        None if current.summary.is_some() && !untouched("") => Some(String::new()),
         None => None,
     };
     let change = IncidentChange {

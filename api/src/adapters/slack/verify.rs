@@ -35,7 +35,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - sent).abs() > MAX_CLOCK_SKEW_SECS {
+    // abs_diff: a crafted timestamp near i64::MIN must not overflow.
+    if now.abs_diff(sent) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let expected = signature

@@ -8,10 +8,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::blocks::{Block, Button, ButtonStyle, ConfirmDialog, Element, SelectOption, Text, View};
+use super::blocks::{
+    Block, Button, ButtonStyle, ConfirmDialog, Element, SelectOption, Text, View, prefill,
+};
 use super::client::Message;
 use crate::domain::{
-    Action, Actor, Incident, IncidentStatus, NotificationContext, Severity, decide_notification,
+    Action, Actor, Incident, IncidentId, IncidentStatus, NotificationContext, Severity,
+    decide_notification,
 };
 use crate::services::follow_up::SlackNote;
 
@@ -360,9 +363,34 @@ pub fn update_modal(incident: &Incident, notify_maintenance: bool) -> View {
         UPDATE_MODAL,
         "Update incident",
         "Submit",
-        incident.id.to_string(),
+        update_modal_metadata(incident.id, incident.summary.as_deref()),
         blocks,
     )
+}
+
+/// `{id}:{fingerprint of the pre-filled summary}`: on submit, a summary that still
+/// reads as pre-filled was not touched and must not overwrite the stored one (which
+/// may be longer than Slack could show, or changed in the console meanwhile).
+pub fn update_modal_metadata(id: IncidentId, summary: Option<&str>) -> String {
+    format!(
+        "{id}:{}",
+        summary_fingerprint(prefill(summary).as_deref().unwrap_or(""))
+    )
+}
+
+/// Reads [`update_modal_metadata`]: the incident and, from modals that carry it, the
+/// fingerprint of the summary they were pre-filled with.
+pub fn parse_update_modal_metadata(metadata: &str) -> Option<(IncidentId, Option<&str>)> {
+    let (id, fingerprint) = match metadata.trim().split_once(':') {
+        Some((id, fingerprint)) => (id, Some(fingerprint)),
+        None => (metadata.trim(), None),
+    };
+    Some((IncidentId(id.parse().ok()?), fingerprint))
+}
+
+pub fn summary_fingerprint(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(text.trim().as_bytes())[..8])
 }
 
 /// The "create incident" modal.
