@@ -173,6 +173,7 @@ impl App {
                 ),
                 snapshot,
                 slack: slack.clone(),
+                trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
             });
             let stop = self.stop.clone();
             tasks.spawn(async move {

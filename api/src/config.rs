@@ -39,6 +39,9 @@ pub struct Config {
     /// The built web frontend (`web/dist`); `None` means: look for it next to the
     /// working directory and the binary, and build it there if it is missing or old.
     pub web_dir: Option<PathBuf>,
+    /// `MONOSTAT_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the
+    /// client (for rate limits); loopback by default.
+    pub trusted_proxies: Vec<crate::client_ip::IpRange>,
 }
 
 #[derive(Clone, Debug)]
@@ -278,6 +281,19 @@ impl Config {
                 .map(Secret::new),
         };
 
+        let trusted_proxies = match env.get("MONOSTAT_TRUSTED_PROXIES") {
+            None => crate::client_ip::default_trusted(),
+            Some(value) => {
+                crate::client_ip::parse_ranges(&value).map_err(|reason| ConfigError::Invalid {
+                    var: "MONOSTAT_TRUSTED_PROXIES",
+                    value: value.clone(),
+                    reason: format!(
+                        "{reason}; use addresses or ranges like 10.0.0.0/8, comma-separated"
+                    ),
+                })?
+            }
+        };
+
         Ok(Self {
             site_url,
             data_dir,
@@ -291,6 +307,7 @@ impl Config {
             slack_api_url,
             overrides,
             web_dir,
+            trusted_proxies,
         })
     }
 }

@@ -190,7 +190,7 @@ impl PublicMutation {
         let client = ctx.data::<ClientAddress>()?.0;
         ctx.data::<SubscribeLimiter>()?
             .0
-            .take(&client.to_string())
+            .take(&crate::client_ip::limit_key(client))
             .map_err(|wait| {
                 Code::TooManyRequests.error(format!(
                     "too many requests from your address; try again in {} minutes",

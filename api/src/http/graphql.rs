@@ -80,7 +80,11 @@ async fn execute(
         .find_map(refresh_cookie);
     let request = request
         .data(caller(&state.services, headers).await)
-        .data(ClientAddress(client.ip()))
+        .data(ClientAddress(crate::client_ip::client_ip(
+            client.ip(),
+            headers,
+            &state.trusted_proxies,
+        )))
         .data(RefreshCookie(cookie));
     let mut response = state.schema.execute(request).await;
     ensure_codes(&mut response);

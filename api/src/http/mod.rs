@@ -37,6 +37,8 @@ pub struct AppState {
     pub schema: crate::graphql::MonostatSchema,
     pub snapshot: crate::public::PublicSnapshot,
     pub slack: crate::adapters::slack::Slack,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<crate::client_ip::IpRange>>,
 }
 
 /// The process-wide Prometheus recorder, installed on first use.

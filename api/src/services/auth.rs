@@ -450,7 +450,7 @@ impl LimitKeys {
     fn new(username: &str, client: IpAddr) -> Self {
         Self {
             user: format!("user:{}", username.trim().to_lowercase()),
-            address: format!("addr:{client}"),
+            address: format!("addr:{}", crate::client_ip::limit_key(client)),
         }
     }
 }
