@@ -36,7 +36,6 @@ pub enum Role {
 
 /// How long running jobs get to finish at shutdown before their leases are released.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-const JOB_LEASE: Duration = Duration::from_mins(5);
 const TIMER_INTERVAL: Duration = Duration::from_secs(30);
 const SPOOL_REPLAY_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -94,7 +93,7 @@ impl App {
             .ensure_defaults()
             .await
             .context("cannot create the default settings")?;
-        let queue = Queue::new(db.clone(), JOB_LEASE, RetryPolicy::default());
+        let queue = Queue::new(db.clone(), config.job_lease, RetryPolicy::default());
         let spool = AlertSpool::open(&config.data_dir).context("cannot open the alert spool")?;
         let mailer =
             Arc::new(Mailer::from_config(&config).context("invalid MONOSTAT_MAIL_* settings")?);

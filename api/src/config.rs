@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::domain::Origin;
 use crate::secret::Secret;
@@ -32,6 +33,9 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     pub mail: MailConfig,
     pub num_workers: usize,
+    /// How long a claimed job is a worker's alone. A worker that dies (SIGKILL, lost
+    /// machine) holds its jobs this long before another worker takes them over.
+    pub job_lease: Duration,
     pub automigrate: bool,
     pub log_format: LogFormat,
     pub slack_api_url: String,
@@ -226,6 +230,16 @@ impl Config {
         };
 
         let num_workers = env.parse("NUM_WORKERS", num_cpus::get().max(1))?;
+        let job_lease_secs: u64 = env.parse("MONOSTAT_JOB_LEASE_SECS", 300)?;
+        if job_lease_secs < 2 {
+            return Err(ConfigError::Invalid {
+                var: "MONOSTAT_JOB_LEASE_SECS",
+                value: job_lease_secs.to_string(),
+                reason: "a lease shorter than 2 seconds would hand running jobs to a second worker"
+                    .into(),
+            });
+        }
+        let job_lease = Duration::from_secs(job_lease_secs);
         let automigrate = match env.get("AUTOMIGRATE").as_deref() {
             None | Some("" | "on" | "yes" | "true" | "1") => true,
             Some("skip" | "off" | "no" | "false" | "0") => false,
@@ -302,6 +316,7 @@ impl Config {
             redis,
             mail,
             num_workers,
+            job_lease,
             automigrate,
             log_format,
             slack_api_url,
@@ -380,6 +395,7 @@ mod tests {
         );
         assert!(config.redis.is_none());
         assert!(config.automigrate);
+        assert_eq!(config.job_lease, Duration::from_mins(5));
         assert_eq!(config.site_url, "http://127.0.0.1:8080");
         assert_eq!(config.slack_api_url, "https://slack.com/api/");
     }
@@ -407,6 +423,8 @@ mod tests {
         assert!(error.to_string().contains("MONOSTAT_DB_TYPE"));
         let error = config(&[("AUTOMIGRATE", "maybe")]).unwrap_err();
         assert!(error.to_string().contains("AUTOMIGRATE"));
+        let error = config(&[("MONOSTAT_JOB_LEASE_SECS", "0")]).unwrap_err();
+        assert!(error.to_string().contains("MONOSTAT_JOB_LEASE_SECS"));
         let error = config(&[("MONOSTAT_LISTEN", "localhost")]).unwrap_err();
         assert!(error.to_string().contains("MONOSTAT_LISTEN"));
     }

@@ -35,6 +35,13 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL); `schema.graphql` is its output.
     ExportSchema,
+    /// Ask the server on `MONOSTAT_LISTEN` for `/healthz`; exit 0 when it answers 200.
+    /// The container image's HEALTHCHECK, which has no curl.
+    Healthcheck {
+        /// Give up after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+        timeout: u64,
+    },
     /// Send a test alert to the running server's OpsGenie hook, wait for Enter (or
     /// `--close-after`), then close it.
     SimulateAlert {
@@ -83,6 +90,7 @@ fn main() -> ExitCode {
             Command::Serve { role } => serve(config, role).await,
             Command::Migrate => migrate(config).await,
             Command::ExportSchema => unreachable!("handled before start-up"),
+            Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
             Command::SimulateAlert { close_after } => simulate_alert(config, close_after).await,
             Command::Createsuperuser {
                 username,
@@ -119,6 +127,32 @@ async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     }
     stop.cancel();
     running.await.context("the server task failed")?;
+    Ok(())
+}
+
+async fn healthcheck(config: &Config, timeout: u64) -> anyhow::Result<()> {
+    // A server bound to every address (0.0.0.0 in the image) answers on loopback.
+    let mut address = config.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{address}/healthz");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(timeout))
+        .build()?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url} answered {}",
+        response.status()
+    );
     Ok(())
 }
 

@@ -63,6 +63,9 @@ impl WorkerPool {
     /// Runs until `stop` is cancelled, then lets running jobs finish for up to `grace`
     /// and hands the leases of any still running back to the queue.
     pub async fn run(self, stop: CancellationToken, grace: Duration) {
+        // The id is what `job.locked_by` starts with: it tells an operator (and the
+        // scale-out test) which process holds a job.
+        tracing::info!(pool = %self.pool_id, workers = self.workers, "job worker pool started");
         let pool = Arc::new(self);
         let mut workers = JoinSet::new();
         for number in 0..pool.workers {

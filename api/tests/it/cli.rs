@@ -127,6 +127,14 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // The container image's HEALTHCHECK: the binary asks its own /healthz.
+    let healthcheck = Command::new(env!("CARGO_BIN_EXE_monostat"))
+        .arg("healthcheck")
+        .env_clear()
+        .env("MONOSTAT_LISTEN", address)
+        .output()
+        .unwrap();
+    assert!(healthcheck.status.success(), "{}", stderr(&healthcheck));
 
     let pid = server.id().unwrap().to_string();
     assert!(
@@ -141,6 +149,19 @@ async fn serve_prints_its_address_and_stops_on_sigterm() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
+
+    let unhealthy = Command::new(env!("CARGO_BIN_EXE_monostat"))
+        .args(["healthcheck", "--timeout", "2"])
+        .env_clear()
+        .env("MONOSTAT_LISTEN", address)
+        .output()
+        .unwrap();
+    assert!(!unhealthy.status.success());
+    assert!(
+        stderr(&unhealthy).contains("no answer from http://127.0.0.1:"),
+        "{}",
+        stderr(&unhealthy)
+    );
 }
 
 // `simulate-alert` drives the running server's own webhook: a suspected incident while

@@ -20,6 +20,7 @@ mod jobs;
 mod lifecycle;
 mod opsgenie;
 mod public;
+mod scale_out;
 mod second_factors;
 mod server;
 mod slack;

@@ -6,10 +6,13 @@ reader never sees half a message), with the envelope recipient in a first
 `X-Sink-Rcpt:` line. RCPT TO addresses containing the --reject text are refused with
 550. RCPT TO addresses containing the --greylist text are deferred with 451 the first
 time and accepted afterwards, as greylisting servers do. --delay slows each DATA down,
-so tests can interrupt a fan-out halfway.
+so tests can interrupt a fan-out halfway. --hold-after N accepts N messages, then holds
+every further DATA (unanswered, nothing stored) until a file named `.release` appears in
+DIR, so a test can kill a client while its deliveries are in flight; a client that
+disconnects meanwhile has its message dropped, as a real server would.
 
     smtp_sink.py --port 2525 --dir /tmp/mails [--reject reject] [--greylist grey]
-                 [--delay 0.05]
+                 [--delay 0.05] [--hold-after 10]
 
 Prints "ready" once it listens; stops on SIGTERM/SIGINT.
 """
@@ -24,8 +27,10 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, directory, reject, greylist, delay):
+    def __init__(self, directory, reject, greylist, delay, hold_after=None):
         self.directory = directory
+        self.hold_after = hold_after
+        self.stored = 0
         self.reject = reject
         self.greylist = greylist
         self.deferred = set()
@@ -43,6 +48,11 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold_after is not None and self.stored >= self.hold_after:
+            release = os.path.join(self.directory, ".release")
+            while not os.path.exists(release):
+                await asyncio.sleep(0.02)
+        self.stored += 1
         name = uuid.uuid4().hex
         partial = os.path.join(self.directory, "." + name + ".partial")
         with open(partial, "wb") as f:
@@ -59,10 +69,11 @@ def main():
     parser.add_argument("--reject", default=None)
     parser.add_argument("--greylist", default=None)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--hold-after", type=int, default=None)
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     controller = Controller(
-        Sink(args.dir, args.reject, args.greylist, args.delay),
+        Sink(args.dir, args.reject, args.greylist, args.delay, args.hold_after),
         hostname="127.0.0.1",
         port=args.port,
         ready_timeout=10,

@@ -34,9 +34,12 @@ pub use transport::{Mailer, SendError};
 
 /// Pending deliveries read per query.
 const BATCH: u64 = 500;
-/// A fan-out hands its job back to the queue after this long, well inside the job
-/// lease (5 minutes), so no second worker ever takes over a run that is still going.
-const RUN_BUDGET: Duration = Duration::from_mins(3);
+/// A fan-out hands its job back to the queue after this share of the job lease
+/// (`MONOSTAT_JOB_LEASE_SECS`; 3 of the default 5 minutes), well inside it, so no second
+/// worker ever takes over a run that is still going.
+fn run_budget(job_lease: Duration) -> Duration {
+    job_lease * 3 / 5
+}
 
 fn temporary(error: impl std::fmt::Display) -> JobError {
     JobError::Temporary(error.to_string())
@@ -83,6 +86,7 @@ impl NotifyHandler {
         let notifications = &self.services.notifications;
         let (incident_id, status) = (fanout.incident.id, fanout.status);
         let started = Instant::now();
+        let budget = run_budget(self.config.job_lease);
         let mut queue: VecDeque<PendingDelivery> = VecDeque::new();
         let mut after = 0;
         let mut exhausted = false;
@@ -91,7 +95,7 @@ impl NotifyHandler {
         let mut halt: Option<JobError> = None;
         let mut retry_ids = Vec::new();
         loop {
-            if halt.is_none() && started.elapsed() > RUN_BUDGET {
+            if halt.is_none() && started.elapsed() > budget {
                 halt = Some(JobError::RetryAfter {
                     after: Duration::from_secs(1),
                     reason: "fan-out continues in a fresh run".into(),

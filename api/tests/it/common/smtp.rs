@@ -14,6 +14,7 @@ pub struct SmtpSink {
     reject: Option<String>,
     greylist: Option<String>,
     delay: Option<f64>,
+    hold_after: Option<usize>,
     child: Option<Child>,
 }
 
@@ -32,13 +33,14 @@ impl SmtpSink {
 
     /// `reject`: RCPT TO addresses containing it get 550. `delay`: seconds per DATA.
     pub async fn start_with(reject: Option<&str>, delay: Option<f64>) -> Option<Self> {
-        Self::start_configured(reject, None, delay).await
+        Self::start_configured(reject, None, delay, None).await
     }
 
     async fn start_configured(
         reject: Option<&str>,
         greylist: Option<&str>,
         delay: Option<f64>,
+        hold_after: Option<usize>,
     ) -> Option<Self> {
         let available = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
@@ -66,6 +68,7 @@ impl SmtpSink {
             reject: reject.map(str::to_owned),
             greylist: greylist.map(str::to_owned),
             delay,
+            hold_after,
             child: None,
         };
         sink.restart().await;
@@ -74,7 +77,19 @@ impl SmtpSink {
 
     /// RCPT TO addresses containing `greylist` get a 451 the first time, then 250.
     pub async fn start_greylisting(greylist: &str) -> Option<Self> {
-        Self::start_configured(None, Some(greylist), None).await
+        Self::start_configured(None, Some(greylist), None, None).await
+    }
+
+    /// Accepts `count` messages, then holds every further DATA unanswered (storing
+    /// nothing) until [`SmtpSink::release`]; a client that disconnects meanwhile loses
+    /// that message, as with a real server.
+    pub async fn start_holding_after(count: usize) -> Option<Self> {
+        Self::start_configured(None, None, None, Some(count)).await
+    }
+
+    /// Lets held and later messages through.
+    pub fn release(&self) {
+        std::fs::write(self.dir.path().join(".release"), b"").unwrap();
     }
 
     /// Starts the server (again) on the same port and directory.
@@ -94,6 +109,9 @@ impl SmtpSink {
         }
         if let Some(greylist) = &self.greylist {
             command.arg("--greylist").arg(greylist);
+        }
+        if let Some(count) = self.hold_after {
+            command.arg("--hold-after").arg(count.to_string());
         }
         if let Some(delay) = self.delay {
             command.arg("--delay").arg(delay.to_string());

@@ -1,0 +1,468 @@
+//! Several replicas as real processes (SPEC §6, issue 10): two `serve --role web`
+//! processes on different ports and two `serve --role worker` processes, all on one
+//! PostgreSQL database and one Redis, as `docker compose` would scale them.
+//!
+//! What must hold: an alert posted to replica A reaches a page open on replica B (its
+//! GraphQL subscription and its Statuspage JSON); a secret rotated through B is refused
+//! by A; every job runs once across the processes (one Slack parent message, one mail
+//! per subscriber); and a worker killed with SIGKILL in the middle of a fan-out loses and
+//! duplicates no mail, because its lease runs out and the other worker finishes the job.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use monostat::services::follow_up::NOTIFY_SUBSCRIBERS;
+use monostat::store::{job, notification_delivery};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::common::slack::FakeSlack;
+use crate::common::smtp::SmtpSink;
+use crate::common::{REDIS_HOST, TestDb, fixture};
+
+const PASSWORD: &str = "correct horse battery staple";
+const SUBSCRIBERS: usize = 40;
+/// Mails the SMTP sink accepts before it holds the rest of the fan-out in flight.
+const ACCEPTED_BEFORE_THE_KILL: usize = 10;
+/// Short, so the surviving worker takes the killed one's job over soon; long enough
+/// that no job of a live worker outlasts it in this test.
+const JOB_LEASE_SECS: &str = "8";
+/// Generous bound for anything to happen on a slow, shared CI machine. Never an
+/// assertion about speed: only how long to wait before calling it a failure.
+const PATIENCE: Duration = Duration::from_mins(1);
+
+/// One `monostat serve` process.
+struct Process {
+    child: Child,
+    /// `http://127.0.0.1:{port}` for a web process.
+    base: Option<String>,
+    /// The job worker pool's id, which `job.locked_by` starts with.
+    pool: Arc<Mutex<Option<String>>>,
+}
+
+impl Process {
+    async fn start(role: &'static str, env: &HashMap<String, String>, data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_monostat"))
+            .args(["serve", "--role", role])
+            .env_clear()
+            .envs(env)
+            .env("MONOSTAT_DATA_DIR", data_dir)
+            .env("MONOSTAT_LISTEN", "127.0.0.1:0")
+            .env("MONOSTAT_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn,monostat::jobs=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pool = Arc::new(Mutex::new(None));
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let seen = pool.clone();
+        // Reads the logs to the end (a full pipe would stall the process) and keeps
+        // the pool id; other lines are shown when the test fails.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(log) if log["pool"].is_string() => {
+                        *seen.lock().unwrap() = log["pool"].as_str().map(str::to_owned);
+                    }
+                    _ => eprintln!("[{role}] {line}"),
+                }
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = if role == "worker" {
+            None
+        } else {
+            let line = tokio::time::timeout(PATIENCE, stdout.next_line())
+                .await
+                .expect("the web process did not start")
+                .unwrap()
+                .expect("the web process exited");
+            let address = line
+                .split("listening on ")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches(')');
+            Some(format!("http://{address}"))
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+        let process = Self { child, base, pool };
+        if role == "worker" {
+            eventually("the worker's pool to start", || async {
+                process.pool_id().is_some()
+            })
+            .await;
+        }
+        process
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_deref().expect("a web process"))
+    }
+
+    fn pool_id(&self) -> Option<String> {
+        self.pool.lock().unwrap().clone()
+    }
+
+    /// SIGKILL: no shutdown, no lease handed back.
+    async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+        assert!(!self.child.wait().await.unwrap().success());
+    }
+}
+
+/// Polls `check` until it holds; fails after [`PATIENCE`].
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn gql(web: &Process, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(web.url("/graphql"))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response: Value = request.send().await.unwrap().json().await.unwrap();
+    assert!(response["errors"].is_null(), "{response}");
+    response["data"].clone()
+}
+
+async fn post_alert(url: &str, fixture_name: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(fixture(fixture_name))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A `graphql-transport-ws` subscription on `web`; yields each payload.
+async fn subscribe(web: &Process, query: &str) -> tokio::sync::mpsc::Receiver<Value> {
+    let mut request = web
+        .url("/graphql")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    for message in [
+        json!({ "type": "connection_init", "payload": {} }),
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }),
+    ] {
+        socket
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+    }
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if (value["type"] == "next" || value["type"] == "error")
+                    && sender.send(value["payload"].clone()).await.is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    receiver
+}
+
+async fn next(receiver: &mut tokio::sync::mpsc::Receiver<Value>) -> Value {
+    tokio::time::timeout(PATIENCE, receiver.recv())
+        .await
+        .expect("no subscription message")
+        .expect("the subscription ended")
+}
+
+async fn deliveries(db: &TestDb, state: &str) -> u64 {
+    notification_delivery::Entity::find()
+        .filter(notification_delivery::Column::State.eq(state))
+        .count(&db.conn)
+        .await
+        .unwrap()
+}
+
+/// Runs a one-off `monostat` command, as `docker exec … monostat …` would.
+async fn monostat(env: &HashMap<String, String>, data_dir: &Path, args: &[&str], stdin: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_monostat"))
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .env("MONOSTAT_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let output = child.wait_with_output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "monostat {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    if !crate::events::redis_available().await {
+        return;
+    }
+    let Some(sink) = SmtpSink::start_holding_after(ACCEPTED_BEFORE_THE_KILL).await else {
+        return;
+    };
+    let slack = FakeSlack::start().await;
+
+    let mut env = db.env();
+    env.extend(sink.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    for (name, value) in [
+        ("MONOSTAT_REDIS_HOST", REDIS_HOST),
+        ("MONOSTAT_SLACK_API_URL", slack.url.as_str()),
+        ("MONOSTAT_SLACK_BOT_TOKEN", "xoxb-test-token"),
+        (
+            "MONOSTAT_SLACK_SIGNING_SECRET",
+            "8f742231b10e8888abcd99yyyzzz85a5",
+        ),
+        ("MONOSTAT_SLACK_CHANNEL", "#statuspage"),
+        ("MONOSTAT_JOB_LEASE_SECS", JOB_LEASE_SECS),
+        ("NUM_WORKERS", "2"),
+        // The database is migrated once, before the replicas start (docs/deploy.md).
+        ("AUTOMIGRATE", "skip"),
+    ] {
+        env.insert(name.to_owned(), value.to_owned());
+    }
+
+    // The first console user, made once; it also makes the signing key that every
+    // replica must share, so a console session works whichever replica answers.
+    let first = tempfile::tempdir().unwrap();
+    monostat(
+        &env,
+        first.path(),
+        &["createsuperuser", "--username", "admin", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    let data_dirs: Vec<tempfile::TempDir> = (0..4)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::copy(
+                first.path().join("secret.key"),
+                dir.path().join("secret.key"),
+            )
+            .unwrap();
+            dir
+        })
+        .collect();
+
+    let replica_a = Process::start("web", &env, data_dirs[0].path()).await;
+    let replica_b = Process::start("web", &env, data_dirs[1].path()).await;
+    let mut workers = [
+        Process::start("worker", &env, data_dirs[2].path()).await,
+        Process::start("worker", &env, data_dirs[3].path()).await,
+    ];
+    assert_ne!(replica_a.base, replica_b.base);
+
+    // --- an alert on A reaches a page open on B ---
+    let mut status = subscribe(&replica_b, "subscription { statusChanged { headline } }").await;
+    assert_eq!(
+        next(&mut status).await["data"]["statusChanged"]["headline"],
+        "OPERATIONAL"
+    );
+    let login = gql(
+        &replica_b,
+        None,
+        "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
+        json!({ "u": "admin", "p": PASSWORD }),
+    )
+    .await;
+    let token = login["login"]["accessToken"].as_str().unwrap().to_owned();
+    let sources = gql(
+        &replica_b,
+        Some(&token),
+        "{ alertSources { source webhookUrl } }",
+        json!({}),
+    )
+    .await;
+    let opsgenie_url = sources["alertSources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "OPSGENIE")
+        .unwrap()["webhookUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hook_path = &opsgenie_url[opsgenie_url.find("/integrations/").unwrap()..];
+    let old_hook_on_a = replica_a.url(hook_path);
+
+    let (answer, opened) = post_alert(&old_hook_on_a, "opsgenie/create.json").await;
+    assert_eq!(answer, 200, "{opened}");
+    let incident_id = opened["incident"].as_i64().unwrap();
+    assert_eq!(
+        next(&mut status).await["data"]["statusChanged"]["headline"],
+        "MIGHT_HAVE_ISSUES"
+    );
+    let client = reqwest::Client::new();
+    eventually("B's status.json to show the incident", || async {
+        let status: Value = client
+            .get(replica_b.url("/api/v2/status.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status["status"]["indicator"] != "none"
+    })
+    .await;
+
+    // --- a secret rotated through B is refused by A ---
+    let rotated = gql(
+        &replica_b,
+        Some(&token),
+        "mutation { rotateAlertSourceSecret(source: OPSGENIE) { webhookUrl } }",
+        json!({}),
+    )
+    .await;
+    let new_url = rotated["rotateAlertSourceSecret"]["webhookUrl"]
+        .as_str()
+        .unwrap();
+    let new_hook_on_a = replica_a.url(&new_url[new_url.find("/integrations/").unwrap()..]);
+    assert_ne!(new_hook_on_a, old_hook_on_a);
+    // Redis carries the change to A; how soon is not this test's business.
+    eventually("A to refuse the old secret", || async {
+        post_alert(&old_hook_on_a, "opsgenie/unacknowledge.json")
+            .await
+            .0
+            == 403
+    })
+    .await;
+    assert_eq!(
+        post_alert(&new_hook_on_a, "opsgenie/unacknowledge.json")
+            .await
+            .0,
+        200
+    );
+
+    // --- subscribers, then the fan-out that a worker dies in the middle of ---
+    let addresses: Vec<String> = (0..SUBSCRIBERS)
+        .map(|i| format!("subscriber{i:02}@example.com"))
+        .collect();
+    let imported = gql(
+        &replica_b,
+        Some(&token),
+        "mutation($csv: String!) { importSubscribers(csv: $csv, consented: true) { added } }",
+        json!({ "csv": addresses.join("\n") }),
+    )
+    .await;
+    assert_eq!(imported["importSubscribers"]["added"], SUBSCRIBERS);
+    gql(
+        &replica_a,
+        Some(&token),
+        "mutation($id: Int!) { confirmIncident(id: $id) { id } }",
+        json!({ "id": incident_id }),
+    )
+    .await;
+
+    // The sink accepts the first mails and holds the rest in flight. Once the worker
+    // has recorded every accepted mail, whatever it still sends is unanswered: killing
+    // it now is "in the middle of the fan-out" with nothing in doubt.
+    sink.wait_for(ACCEPTED_BEFORE_THE_KILL).await;
+    eventually("the accepted mails to be recorded as sent", || async {
+        deliveries(&db, "sent").await == ACCEPTED_BEFORE_THE_KILL as u64
+    })
+    .await;
+    let fan_out = job::Entity::find()
+        .filter(job::Column::Kind.eq(NOTIFY_SUBSCRIBERS))
+        .filter(job::Column::Status.eq("running"))
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .expect("the fan-out job is running");
+    let holder = fan_out.locked_by.clone().unwrap();
+    let dying = workers
+        .iter()
+        .position(|w| holder.starts_with(&format!("{}:", w.pool_id().unwrap())))
+        .unwrap_or_else(|| panic!("no worker process holds {holder}"));
+    workers[dying].kill().await;
+    sink.release();
+
+    // The lease runs out and the other worker finishes the job.
+    eventually("the fan-out to finish", || async {
+        deliveries(&db, "pending").await == 0
+    })
+    .await;
+    let mails = sink.wait_for(SUBSCRIBERS).await;
+    eventually("the fan-out job to be done", || async {
+        job::Entity::find_by_id(fan_out.id)
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .is_some_and(|job| job.status == "done")
+    })
+    .await;
+    let finished = job::Entity::find_by_id(fan_out.id)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        finished.attempts >= 2,
+        "taken over after the kill: {finished:?}"
+    );
+
+    let mut received: Vec<String> = sink.mails().into_iter().map(|m| m.rcpt).collect();
+    received.sort();
+    assert_eq!(mails.len(), received.len());
+    assert_eq!(
+        received, addresses,
+        "every subscriber gets exactly one mail"
+    );
+    assert_eq!(deliveries(&db, "sent").await, SUBSCRIBERS as u64);
+
+    // --- one Slack parent message for the incident, whichever worker posted it ---
+    let parents = slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage" && c.body.get("thread_ts").is_none())
+        .count();
+    assert_eq!(parents, 1, "Slack calls: {:?}", slack.methods());
+    eventually("the confirmation to update the parent message", || async {
+        slack.methods().iter().any(|m| m == "chat.update")
+    })
+    .await;
+}
