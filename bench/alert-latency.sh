@@ -20,8 +20,8 @@ cleanup() { stop_server; rm -rf "$work"; }
 trap cleanup EXIT
 
 BENCH_DATA_DIR="$work" BENCH_HISTORY="${BENCH_HISTORY:-10000}" BENCH_CURRENT=0 \
-    "$release_dir/examples/bench_seed"
+    "$examples_dir/bench_seed"
 port="$(free_port)"
 start_server "$work" "$port"
 BENCH_URL="http://127.0.0.1:$port" BENCH_OPSGENIE_SECRET="$opsgenie_secret" BENCH_ROUNDS="$rounds" \
-    "$release_dir/examples/alert_latency"
+    "$examples_dir/alert_latency"

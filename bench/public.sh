@@ -112,7 +112,7 @@ EOF
 bench_with() {
     local count="$1" data="$work/data-$1" port nginx_port base
     mkdir -p "$data"
-    BENCH_DATA_DIR="$data" BENCH_HISTORY="$count" "$release_dir/examples/bench_seed"
+    BENCH_DATA_DIR="$data" BENCH_HISTORY="$count" "$examples_dir/bench_seed"
     port="$(free_port)"
     start_server "$data" "$port"
     base="http://127.0.0.1:$port"
