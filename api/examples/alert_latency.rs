@@ -11,8 +11,6 @@
 //! `OPERATIONAL`), then closes (it is dismissed, the page is operational again); both
 //! are timed.
 
-#![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
-
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -148,14 +146,18 @@ fn payload(action: &str, alert_id: &str, message: &str) -> Value {
 
 fn report(what: &str, samples: &mut [Duration]) {
     samples.sort();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+    // Nearest-rank percentile.
+    let at = |percent: usize| {
+        let index = (samples.len() * percent)
+            .div_ceil(100)
+            .clamp(1, samples.len())
+            - 1;
         samples[index].as_secs_f64() * 1000.0
     };
     println!(
         "  {what:<34} p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
-        at(0.50),
-        at(0.99),
-        at(1.0)
+        at(50),
+        at(99),
+        at(100)
     );
 }

@@ -14,7 +14,7 @@
 //! `BENCH_HISTORY` (default 0), `BENCH_CURRENT=0` to leave out the six incidents of the
 //! last day (the alert latency benchmark needs a page with nothing open).
 
-#![allow(clippy::unwrap_used, clippy::cast_possible_wrap)]
+#![allow(clippy::cast_possible_wrap)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
