@@ -178,8 +178,14 @@ impl Queue {
     pub async fn release(&self, worker_prefix: &str) -> Result<u64, DbErr> {
         let sql = "UPDATE job SET status = 'pending', locked_until = NULL, locked_by = NULL, \
                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $1 \
-                   WHERE status = 'running' AND locked_by LIKE $2";
-        let pattern = format!("{}%", worker_prefix.replace(['%', '_'], ""));
+                   WHERE status = 'running' AND locked_by LIKE $2 ESCAPE '\\'";
+        // Pool ids are base64url and may hold `_`, which LIKE reads as "any character";
+        // escape it (and `%`, `\`) so the prefix matches only itself.
+        let escaped = worker_prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("{escaped}%");
         let result = self
             .db
             .execute_raw(self.statement(sql, vec![Utc::now().into(), pattern.into()]))

@@ -178,6 +178,19 @@ both_databases! {
         assert!(queue.claim(&["test.stuck"], "pool-b:0:1").await.unwrap().is_some());
     }
 
+    async fn release_matches_pool_ids_with_like_wildcards_literally(db: TestDb) {
+        // Pool ids are random base64url: `_` must not act as LIKE's "any character".
+        let queue = queue(&db, Duration::from_mins(5));
+        for _ in 0..2 {
+            NewJob::new("test.flaky", &5).enqueue(&db.conn).await.unwrap();
+        }
+        queue.claim(&["test.flaky"], "pool-a_b:0:1").await.unwrap().unwrap();
+        queue.claim(&["test.flaky"], "pool-aXb:0:1").await.unwrap().unwrap();
+        assert_eq!(queue.release("pool-a_b").await.unwrap(), 1);
+        assert_eq!(queue.release("pool-a%").await.unwrap(), 0);
+        assert_eq!(queue.release("pool-aXb").await.unwrap(), 1);
+    }
+
     async fn released_leases_are_claimable_at_once(db: TestDb) {
         let queue = queue(&db, Duration::from_mins(5));
         let id = NewJob::new("test.flaky", &5).enqueue(&db.conn).await.unwrap().unwrap();
