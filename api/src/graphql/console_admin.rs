@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::Code;
 use super::console::{actor, console_user};
 use super::errors::GqlResultExt;
-use super::types::{AlertSourceKind, IncidentStatus, Severity};
+use super::types::{AlertSourceKind, IncidentStatus, Severity, domain_list};
 use crate::domain::{self, IncidentId};
 use crate::jobs::Queue;
 use crate::services::{ConsoleFilter, IncidentEdit, LOGO_MAX_BYTES, Services};
@@ -314,18 +314,8 @@ impl ConsoleAdminQuery {
         let (_, services) = actor(ctx)?;
         let filter = filter.unwrap_or_default();
         let filter = ConsoleFilter {
-            statuses: filter
-                .statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            severities: filter
-                .severities
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            statuses: domain_list(filter.statuses),
+            severities: domain_list(filter.severities),
             from: filter.from,
             to: filter.to,
             text: filter.text,

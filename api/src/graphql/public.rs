@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, Result}
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::errors::GqlResultExt;
-use super::types::{Day, Incident, IncidentPage, IncidentStatus, Severity, Status};
+use super::types::{Day, Incident, IncidentPage, IncidentStatus, Severity, Status, domain_list};
 use super::{ClientAddress, Code};
 use crate::domain::IncidentId;
 use crate::domain::SubscriberEmail;
@@ -79,18 +79,8 @@ impl PublicQuery {
             .transpose()
             .map_err(|_| Code::BadUserInput.error("after is not a cursor this API gave out"))?;
         let filter = IncidentFilter {
-            statuses: filter
-                .statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            severities: filter
-                .severities
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            statuses: domain_list(filter.statuses),
+            severities: domain_list(filter.severities),
             from: filter.from,
             to: filter.to,
         };

@@ -103,6 +103,15 @@ mirror_enum!(
     }
 );
 
+/// An optional list of GraphQL enum values as their domain values; absent is empty
+/// (a filter that does not filter).
+pub fn domain_list<T: Into<D>, D>(list: Option<Vec<T>>) -> Vec<D> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect()
+}
+
 /// An incident as the public sees it.
 pub struct Incident(pub PublicIncident);
 

@@ -59,21 +59,8 @@ async fn console_page(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
         )
             .into_response();
     };
-    let mut response = respond(rendered, &headers, StatusCode::OK, CONSOLE_CACHE);
-    let response_headers = response.headers_mut();
-    response_headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONSOLE_CSP),
-    );
-    response_headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response_headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+    let response = respond(rendered, &headers, StatusCode::OK, CONSOLE_CACHE);
+    with_document_headers(response, CONSOLE_CSP, "no-referrer")
 }
 
 /// Everything no route claims: the page's "not found" view, with a 404.
@@ -157,19 +144,29 @@ fn page(state: &AppState, headers: &HeaderMap, status: StatusCode) -> Response {
         .as_ref()
         .and_then(|snapshot| snapshot.rendered.get("/"))
         .unwrap_or_else(|| state.snapshot.bare_page());
-    let mut response = respond(rendered, headers, status, PAGE_CACHE);
-    let response_headers = response.headers_mut();
-    response_headers.insert(
+    let response = respond(rendered, headers, status, PAGE_CACHE);
+    with_document_headers(response, PAGE_CSP, "strict-origin-when-cross-origin")
+}
+
+/// The headers every HTML document of ours carries: its content policy, no type
+/// sniffing, and how much of its URL travels on as the referrer.
+fn with_document_headers(
+    mut response: Response,
+    csp: &'static str,
+    referrer_policy: &'static str,
+) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
+        HeaderValue::from_static(csp),
     );
-    response_headers.insert(
+    headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    response_headers.insert(
+    headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
+        HeaderValue::from_static(referrer_policy),
     );
     response
 }

@@ -11,7 +11,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::incidents::{IncidentError, IncidentService, TITLE_MAX_CHARS, lock_incident};
+use super::incidents::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid, lock_incident};
 use super::{audit, tx};
 use crate::domain::{Actor, Incident, IncidentId, IncidentStatus, Severity};
 use crate::store::{incident, incident_update};
@@ -336,13 +336,6 @@ async fn find_entry(
         .one(txn)
         .await?
         .ok_or(IncidentError::EntryNotFound(entry_id))
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> IncidentError {
-    IncidentError::Invalid {
-        field,
-        message: message.into(),
-    }
 }
 
 fn clip(text: &str, max_chars: usize) -> String {

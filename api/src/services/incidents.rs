@@ -62,7 +62,7 @@ impl tx::DbError for IncidentError {
     }
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> IncidentError {
+pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> IncidentError {
     IncidentError::Invalid {
         field,
         message: message.into(),
