@@ -213,6 +213,7 @@ async fn seed_history(db: &sea_orm::DatabaseConnection, count: usize) -> anyhow:
                 end_at: Set(Some(end)),
                 silent: Set(false),
                 last_notified_status: Set(Some(IncidentStatus::Resolved.as_str().to_owned())),
+                notified_episode: Set(1),
                 origin: Set(if i % 2 == 0 {
                     Origin::Opsgenie
                 } else {

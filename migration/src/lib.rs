@@ -3,13 +3,14 @@
 //! Constraints that protect the product's promises live here, not in application code:
 //! one alert per (source, external id), at most one suspected incident at a time (so two
 //! alerts racing each other can never open two incidents), one notification delivery per
-//! (subscriber, incident, status), unique subscriber tokens and job dedupe keys.
+//! (subscriber, incident, status, episode), unique subscriber tokens and job dedupe keys.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial;
 mod m20261125_000002_sessions;
 mod m20261128_000003_second_factors;
+mod m20261207_000004_notification_episodes;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261125_000002_sessions::Migration),
             Box::new(m20261128_000003_second_factors::Migration),
+            Box::new(m20261207_000004_notification_episodes::Migration),
         ]
     }
 }

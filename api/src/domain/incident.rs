@@ -186,6 +186,8 @@ pub struct Incident {
     pub end: Option<chrono::DateTime<chrono::Utc>>,
     pub silent: bool,
     pub last_notified_status: Option<IncidentStatus>,
+    /// The episode of the last announcement (0: none yet); see [`super::Announcement`].
+    pub notified_episode: i32,
     pub origin: Origin,
     /// Planned maintenance that starts by itself at its start time.
     pub auto_start: bool,

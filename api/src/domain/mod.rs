@@ -17,4 +17,4 @@ pub use email::{InvalidEmail, SubscriberEmail};
 pub use headline::{Headline, headline};
 pub use incident::{Incident, IncidentId, IncidentStatus, Origin, ParseEnumError, Severity};
 pub use lifecycle::{Action, TransitionError, update_entry_carries_status};
-pub use notify::{NotificationContext, NotificationKind, decide_notification};
+pub use notify::{Announcement, NotificationContext, NotificationKind, decide_notification};

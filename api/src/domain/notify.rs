@@ -8,6 +8,8 @@ pub struct NotificationContext {
     pub status: IncidentStatus,
     pub severity: Severity,
     pub last_notified_status: Option<IncidentStatus>,
+    /// The episode of the last announcement; 0 before the first.
+    pub notified_episode: i32,
     pub silent: bool,
     /// The person making the change ticked "do not notify".
     pub do_not_notify: bool,
@@ -22,33 +24,57 @@ pub enum NotificationKind {
     NewIncident,
     /// A later change, carrying the new status.
     StatusUpdate(IncidentStatus),
+    /// A resolved incident is open again: the first announcement of a new episode.
+    Reopened(IncidentStatus),
     /// A maintenance was put on the calendar.
     MaintenanceScheduled,
 }
 
+/// One announcement to subscribers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Announcement {
+    pub kind: NotificationKind,
+    /// Which stretch of the incident being open it belongs to: 1 until the incident is
+    /// reopened after subscribers were told it was resolved, then 2, and so on. Each
+    /// status is announced at most once per episode (the fan-out's dedupe key and
+    /// delivery rows carry the episode).
+    pub episode: i32,
+}
+
 /// Decides whether subscribers hear about the incident's current status. A `Some`
-/// obliges the caller to record `ctx.status` as the incident's `last_notified_status`
-/// in the same transaction, so each status is announced once.
-pub fn decide_notification(ctx: NotificationContext) -> Option<NotificationKind> {
+/// obliges the caller to record `ctx.status` and the episode as the incident's last
+/// announcement in the same transaction.
+pub fn decide_notification(ctx: NotificationContext) -> Option<Announcement> {
     if ctx.silent || ctx.do_not_notify {
-        return None;
-    }
-    if Some(ctx.status) == ctx.last_notified_status {
         return None;
     }
     if ctx.severity == Severity::Maintenance && !ctx.notify_maintenance {
         return None;
     }
-    match ctx.status {
-        IncidentStatus::Planned if ctx.severity == Severity::Maintenance => {
-            Some(NotificationKind::MaintenanceScheduled)
-        }
-        IncidentStatus::Confirmed if ctx.last_notified_status.is_none() => {
-            Some(NotificationKind::NewIncident)
-        }
-        status if status.is_announceable() => Some(NotificationKind::StatusUpdate(status)),
-        _ => None,
+    // Subscribers were told it ended; now it is open again.
+    let reopened = ctx.last_notified_status == Some(IncidentStatus::Resolved)
+        && ctx.status.is_open()
+        && ctx.status.is_announceable();
+    if !reopened && Some(ctx.status) == ctx.last_notified_status {
+        return None;
     }
+    let kind = match ctx.status {
+        IncidentStatus::Planned if ctx.severity == Severity::Maintenance => {
+            NotificationKind::MaintenanceScheduled
+        }
+        status if reopened && status.is_announceable() => NotificationKind::Reopened(status),
+        IncidentStatus::Confirmed if ctx.last_notified_status.is_none() => {
+            NotificationKind::NewIncident
+        }
+        status if status.is_announceable() => NotificationKind::StatusUpdate(status),
+        _ => return None,
+    };
+    let episode = if reopened {
+        ctx.notified_episode + 1
+    } else {
+        ctx.notified_episode.max(1)
+    };
+    Some(Announcement { kind, episode })
 }
 
 #[cfg(test)]
@@ -61,6 +87,7 @@ mod tests {
             status,
             severity: Severity::Outage,
             last_notified_status: last,
+            notified_episode: i32::from(last.is_some()),
             silent: false,
             do_not_notify: false,
             notify_maintenance: false,
@@ -69,7 +96,7 @@ mod tests {
 
     #[test]
     fn the_rule_table() {
-        use NotificationKind::{NewIncident, StatusUpdate};
+        use NotificationKind::{NewIncident, Reopened, StatusUpdate};
         let table = [
             (Suspected, None, None),
             (Dismissed, None, None),
@@ -79,18 +106,55 @@ mod tests {
             (Watching, Some(Confirmed), Some(StatusUpdate(Watching))),
             (Resolved, Some(Watching), Some(StatusUpdate(Resolved))),
             (Resolved, Some(Resolved), None),
-            // Reopened after resolution: announced again, as an update.
-            (Confirmed, Some(Resolved), Some(StatusUpdate(Confirmed))),
+            // Reopened after resolution: "the incident is back".
+            (Confirmed, Some(Resolved), Some(Reopened(Confirmed))),
+            (Watching, Some(Resolved), Some(Reopened(Watching))),
             // Resolved without ever having been announced: still tell subscribers.
             (Resolved, None, Some(StatusUpdate(Resolved))),
         ];
         for (status, last, expected) in table {
             assert_eq!(
-                decide_notification(ctx(status, last)),
+                decide_notification(ctx(status, last)).map(|a| a.kind),
                 expected,
                 "{status} after {last:?}"
             );
         }
+    }
+
+    #[test]
+    fn reopening_starts_an_episode_whose_statuses_are_announced_again() {
+        let announce = |status, last, episode| {
+            decide_notification(NotificationContext {
+                notified_episode: episode,
+                ..ctx(status, last)
+            })
+        };
+        let first = announce(Confirmed, None, 0).expect("announced");
+        assert_eq!(first.episode, 1);
+        assert_eq!(
+            announce(Resolved, Some(Confirmed), 1).map(|a| a.episode),
+            Some(1)
+        );
+        let back = announce(Confirmed, Some(Resolved), 1).expect("announced");
+        assert_eq!(
+            (back.kind, back.episode),
+            (NotificationKind::Reopened(Confirmed), 2)
+        );
+        let again = announce(Resolved, Some(Confirmed), 2).expect("announced");
+        assert_eq!(
+            (again.kind, again.episode),
+            (NotificationKind::StatusUpdate(Resolved), 2)
+        );
+        assert_eq!(
+            announce(Confirmed, Some(Resolved), 2).map(|a| a.episode),
+            Some(3)
+        );
+        // A reopening nobody is told of starts no episode; resolving it again is news
+        // to no one.
+        let mut quiet_reopen = ctx(Confirmed, Some(Resolved));
+        quiet_reopen.do_not_notify = true;
+        assert_eq!(decide_notification(quiet_reopen), None);
+        assert_eq!(announce(Resolved, Some(Resolved), 1), None);
     }
 
     #[test]
@@ -110,7 +174,7 @@ mod tests {
         assert_eq!(decide_notification(scheduled), None);
         scheduled.notify_maintenance = true;
         assert_eq!(
-            decide_notification(scheduled),
+            decide_notification(scheduled).map(|a| a.kind),
             Some(NotificationKind::MaintenanceScheduled)
         );
 
@@ -119,7 +183,7 @@ mod tests {
         assert_eq!(decide_notification(started), None);
         started.notify_maintenance = true;
         assert_eq!(
-            decide_notification(started),
+            decide_notification(started).map(|a| a.kind),
             Some(NotificationKind::StatusUpdate(Confirmed))
         );
     }

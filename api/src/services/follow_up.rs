@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Actor, IncidentId, IncidentStatus, NotificationKind, Origin};
+use crate::domain::{Actor, Announcement, IncidentId, IncidentStatus, NotificationKind, Origin};
 use crate::jobs::NewJob;
 
 pub const SLACK_SYNC: &str = "slack.sync";
@@ -46,12 +46,19 @@ pub enum SlackNote {
 }
 
 /// E-mail every active subscriber about the incident's `status`. One per (incident,
-/// status), ever: the dedupe key and the delivery table make it exactly once.
+/// status, episode): the dedupe key and the delivery table make it exactly once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotifySubscribers {
     pub incident_id: IncidentId,
     pub status: IncidentStatus,
     pub kind: NotificationKindPayload,
+    /// Jobs queued before episodes existed belong to the first.
+    #[serde(default = "first_episode")]
+    pub episode: i32,
+}
+
+fn first_episode() -> i32 {
+    1
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +66,7 @@ pub struct NotifySubscribers {
 pub enum NotificationKindPayload {
     NewIncident,
     StatusUpdate,
+    Reopened,
     MaintenanceScheduled,
 }
 
@@ -67,6 +75,7 @@ impl From<NotificationKind> for NotificationKindPayload {
         match kind {
             NotificationKind::NewIncident => Self::NewIncident,
             NotificationKind::StatusUpdate(_) => Self::StatusUpdate,
+            NotificationKind::Reopened(_) => Self::Reopened,
             NotificationKind::MaintenanceScheduled => Self::MaintenanceScheduled,
         }
     }
@@ -80,17 +89,19 @@ pub fn slack_sync(incident_id: IncidentId, note: Option<SlackNote>) -> NewJob {
 pub fn notify_subscribers(
     incident_id: IncidentId,
     status: IncidentStatus,
-    kind: NotificationKind,
+    announcement: Announcement,
 ) -> NewJob {
+    let episode = announcement.episode;
     NewJob::new(
         NOTIFY_SUBSCRIBERS,
         &NotifySubscribers {
             incident_id,
             status,
-            kind: kind.into(),
+            kind: announcement.kind.into(),
+            episode,
         },
     )
-    .dedupe(format!("notify:{incident_id}:{status}"))
+    .dedupe(format!("notify:{incident_id}:{status}:{episode}"))
 }
 
 /// A mail to one subscriber about their subscription itself.

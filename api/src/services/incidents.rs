@@ -936,25 +936,33 @@ async fn notify_if_due(
         status: incident.status,
         severity: incident.severity,
         last_notified_status: incident.last_notified_status,
+        notified_episode: incident.notified_episode,
         silent: incident.silent,
         do_not_notify,
         notify_maintenance,
     });
-    let Some(kind) = decision else {
+    let Some(announcement) = decision else {
         return Ok(incident);
     };
+    let enqueued = follow_up::notify_subscribers(incident.id, incident.status, announcement)
+        .enqueue(txn)
+        .await?;
+    if enqueued.is_none() {
+        // This status was already announced in this episode (confirmed → watching →
+        // confirmed): subscribers still know it, so nothing changes.
+        return Ok(incident);
+    }
     incident::ActiveModel {
         id: Set(incident.id.0),
         last_notified_status: Set(Some(incident.status.as_str().to_owned())),
+        notified_episode: Set(announcement.episode),
         ..Default::default()
     }
     .update(txn)
     .await?;
-    follow_up::notify_subscribers(incident.id, incident.status, kind)
-        .enqueue(txn)
-        .await?;
     Ok(Incident {
         last_notified_status: Some(incident.status),
+        notified_episode: announcement.episode,
         ..incident
     })
 }

@@ -1,8 +1,9 @@
 //! Notification deliveries: the durable record of who has been mailed about which
-//! (incident, status), which makes a fan-out resumable and exactly-once per subscriber.
+//! (incident, status, episode), which makes a fan-out resumable and exactly-once per
+//! subscriber.
 //!
 //! A fan-out first creates one `pending` row per active subscriber (the unique index on
-//! (subscriber, incident, status) makes a repeated run add only those missing), then
+//! (subscriber, incident, status, episode) makes a repeated run add only those missing), then
 //! the mail adapter sends the pending rows and marks each `sent` only after the SMTP
 //! server accepted it, or `failed` when the server refused that address for good.
 //! A run that stops halfway (crash, SMTP outage) leaves `pending` rows, which the job's
@@ -19,6 +20,11 @@ use sea_orm::{
 use super::Deps;
 use crate::domain::{Incident, IncidentId, IncidentStatus, ParseEnumError};
 use crate::store::{incident, incident_update};
+
+/// Progress and failures follow the status's latest announcement: a reopened incident's
+/// second "resolved" is a new fan-out.
+const LATEST_EPISODE: &str = "episode = (SELECT MAX(episode) FROM notification_delivery \
+                              WHERE incident_id = $1 AND status = $2)";
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -38,6 +44,7 @@ pub struct FanOut {
     pub incident: Incident,
     /// The status being announced.
     pub status: IncidentStatus,
+    pub episode: i32,
     /// The text of the timeline entry that moved the incident to `status`, if any.
     pub update_text: Option<String>,
 }
@@ -93,6 +100,7 @@ impl NotificationService {
         &self,
         incident_id: IncidentId,
         status: IncidentStatus,
+        episode: i32,
     ) -> Result<Preparation, NotificationError> {
         let Some(row) = incident::Entity::find_by_id(incident_id.0)
             .one(&self.deps.db)
@@ -120,9 +128,9 @@ impl NotificationService {
             .map(|update| update.message)
             .filter(|text| !text.trim().is_empty());
         let sql = "INSERT INTO notification_delivery \
-                   (subscriber_id, incident_id, status, state, attempts, created_at) \
-                   SELECT id, $1, $2, 'pending', 0, $3 FROM subscriber WHERE active = $4 \
-                   ON CONFLICT (subscriber_id, incident_id, status) DO NOTHING";
+                   (subscriber_id, incident_id, status, episode, state, attempts, created_at) \
+                   SELECT id, $1, $2, $3, 'pending', 0, $4 FROM subscriber WHERE active = $5 \
+                   ON CONFLICT (subscriber_id, incident_id, status, episode) DO NOTHING";
         self.deps
             .db
             .execute_raw(self.statement(
@@ -130,6 +138,7 @@ impl NotificationService {
                 vec![
                     incident_id.0.into(),
                     status.as_str().into(),
+                    episode.into(),
                     Utc::now().into(),
                     true.into(),
                 ],
@@ -138,6 +147,7 @@ impl NotificationService {
         Ok(Preparation::Ready(FanOut {
             incident,
             status,
+            episode,
             update_text,
         }))
     }
@@ -146,20 +156,21 @@ impl NotificationService {
     /// subscribers still active.
     pub async fn pending(
         &self,
-        incident_id: IncidentId,
-        status: IncidentStatus,
+        fanout: &FanOut,
         after: i64,
         limit: u64,
     ) -> Result<Vec<PendingDelivery>, NotificationError> {
         let sql = "SELECT d.id AS id, s.email AS email, s.token AS token \
                    FROM notification_delivery d JOIN subscriber s ON s.id = d.subscriber_id \
-                   WHERE d.incident_id = $1 AND d.status = $2 AND d.state = 'pending' \
-                   AND d.id > $3 AND s.active = $4 ORDER BY d.id LIMIT $5";
+                   WHERE d.incident_id = $1 AND d.status = $2 AND d.episode = $3 \
+                   AND d.state = 'pending' AND d.id > $4 AND s.active = $5 \
+                   ORDER BY d.id LIMIT $6";
         Ok(PendingDelivery::find_by_statement(self.statement(
             sql,
             vec![
-                incident_id.0.into(),
-                status.as_str().into(),
+                fanout.incident.id.0.into(),
+                fanout.status.as_str().into(),
+                fanout.episode.into(),
                 after.into(),
                 true.into(),
                 i64::try_from(limit).unwrap_or(i64::MAX).into(),
@@ -220,8 +231,10 @@ impl NotificationService {
         status: IncidentStatus,
     ) -> Result<DeliveryProgress, NotificationError> {
         let rows = StateCount::find_by_statement(self.statement(
-            "SELECT state, COUNT(*) AS count FROM notification_delivery \
-             WHERE incident_id = $1 AND status = $2 GROUP BY state",
+            &format!(
+                "SELECT state, COUNT(*) AS count FROM notification_delivery \
+                 WHERE incident_id = $1 AND status = $2 AND {LATEST_EPISODE} GROUP BY state"
+            ),
             vec![incident_id.0.into(), status.as_str().into()],
         ))
         .all(&self.deps.db)
@@ -253,7 +266,9 @@ impl NotificationService {
         let rows = Failure::find_by_statement(self.statement(
             "SELECT s.email AS email, d.last_error AS last_error FROM notification_delivery d \
              JOIN subscriber s ON s.id = d.subscriber_id \
-             WHERE d.incident_id = $1 AND d.status = $2 AND d.state = 'failed' ORDER BY d.id",
+             WHERE d.incident_id = $1 AND d.status = $2 AND d.state = 'failed' \
+             AND d.episode = (SELECT MAX(episode) FROM notification_delivery \
+                 WHERE incident_id = $1 AND status = $2) ORDER BY d.id",
             vec![incident_id.0.into(), status.as_str().into()],
         ))
         .all(&self.deps.db)

@@ -14,6 +14,7 @@ pub struct Model {
     pub end_at: Option<DateTimeUtc>,
     pub silent: bool,
     pub last_notified_status: Option<String>,
+    pub notified_episode: i32,
     pub origin: String,
     pub auto_start: bool,
     pub slack_channel: Option<String>,
@@ -45,6 +46,7 @@ impl TryFrom<Model> for crate::domain::Incident {
                 .as_deref()
                 .map(str::parse)
                 .transpose()?,
+            notified_episode: row.notified_episode,
             origin: row.origin.parse()?,
             auto_start: row.auto_start,
             slack_channel: row.slack_channel,

@@ -8,6 +8,8 @@ pub struct Model {
     pub subscriber_id: i64,
     pub incident_id: i64,
     pub status: String,
+    /// Which episode of the incident the announcement belongs to.
+    pub episode: i32,
     /// `pending`, `sent` or `failed`.
     pub state: String,
     pub attempts: i32,

@@ -4,7 +4,8 @@ use chrono::{TimeDelta, Utc};
 use monostat::domain::{Actor, IncidentStatus, Severity};
 use monostat::events::DomainEvent;
 use monostat::services::follow_up::{
-    NOTIFY_SUBSCRIBERS, NotifySubscribers, SLACK_SYNC, SlackNote, SlackSync,
+    NOTIFY_SUBSCRIBERS, NotificationKindPayload, NotifySubscribers, SLACK_SYNC, SlackNote,
+    SlackSync,
 };
 use monostat::services::{IncidentChange, IncidentError, NewIncident};
 use monostat::store::{audit_entry, notification_settings};
@@ -182,11 +183,24 @@ both_databases! {
         let reopened = incidents.reopen(id, &alice(), false).await.unwrap();
         assert_eq!(reopened.status, IncidentStatus::Confirmed);
         assert!(reopened.end.is_none());
-        // Subscribers get one mail per (incident, status), ever: the reopened incident
-        // is live on the page, but "confirmed" was announced already.
+        incidents
+            .update(id, &alice(), IncidentChange { new_status: Some(IncidentStatus::Resolved), ..Default::default() })
+            .await
+            .unwrap();
+        // Reopening starts a new episode: subscribers hear that the incident is back,
+        // and that it ended again.
+        let announced: Vec<_> = payloads::<NotifySubscribers>(&db.jobs_of_kind(NOTIFY_SUBSCRIBERS).await)
+            .into_iter()
+            .map(|job| (job.status, job.episode, job.kind))
+            .collect();
         assert_eq!(
-            notifications(&db).await,
-            vec![(id.0, IncidentStatus::Confirmed), (id.0, IncidentStatus::Resolved)]
+            announced,
+            vec![
+                (IncidentStatus::Confirmed, 1, NotificationKindPayload::NewIncident),
+                (IncidentStatus::Resolved, 1, NotificationKindPayload::StatusUpdate),
+                (IncidentStatus::Confirmed, 2, NotificationKindPayload::Reopened),
+                (IncidentStatus::Resolved, 2, NotificationKindPayload::StatusUpdate),
+            ]
         );
 
         let suspected = incidents.alert_opened(crate::alerts::report("a9", "disk")).await.unwrap().incident_id;

@@ -202,6 +202,13 @@ impl NotificationTemplate {
                 "Maintenance started",
                 "The maintenance has started.".to_owned(),
             ),
+            (NotificationKindPayload::Reopened, false, _) => (
+                "Incident reopened",
+                format!(
+                    "The problem with {} is back. We are working on it again.",
+                    sender.system_name
+                ),
+            ),
             (NotificationKindPayload::NewIncident, false, _) => (
                 "New incident",
                 format!(
