@@ -12,13 +12,13 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use monostat::adapters::email::{Mailer, NotifyHandler};
 use monostat::config::Config;
 use monostat::domain::{Actor, IncidentStatus, Origin};
 use monostat::events::EventBus;
-use monostat::jobs::{JobError, JobHandler, JobWaker};
+use monostat::jobs::{JobError, JobHandler, JobWaker, Lease};
 use monostat::services::follow_up::NOTIFY_SUBSCRIBERS;
 use monostat::services::{AlertReport, Services};
 use monostat::store::{self, job};
@@ -93,7 +93,11 @@ async fn main() -> anyhow::Result<()> {
     let mut runs = 0;
     loop {
         runs += 1;
-        match handler.run(&job).await {
+        // Run directly, not claimed through the queue: a lease nobody else can take.
+        match handler
+            .run(&job, &Lease::granted(Duration::from_hours(1)))
+            .await
+        {
             Ok(()) => break,
             Err(JobError::Temporary(reason) | JobError::RetryAfter { reason, .. }) if runs < 20 => {
                 eprintln!("run {runs} stopped early: {reason}; running again");

@@ -200,6 +200,17 @@ impl App {
             ));
         }
         if role != Role::Web {
+            if self.config.database.is_sqlite() {
+                // SQLite is one process's: a lease still held is a killed predecessor's,
+                // and waiting for it to run out would only delay its jobs.
+                match self.queue.release("").await {
+                    Ok(0) => {}
+                    Ok(released) => {
+                        tracing::info!(released, "took over the jobs of the previous run");
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot release old job leases"),
+                }
+            }
             let pool = WorkerPool::new(
                 self.queue.clone(),
                 self.jobs.clone(),

@@ -67,6 +67,9 @@ pub struct RedisConfig {
     pub host: String,
     pub port: u16,
     pub password: Option<Secret>,
+    /// Starts every channel and key, so deployments (and tests) sharing one Redis
+    /// never hear each other.
+    pub prefix: String,
 }
 
 #[derive(Clone, Debug)]
@@ -135,7 +138,30 @@ impl DatabaseConfig {
     }
 }
 
+/// A prefix is part of every channel name; Redis allows anything there, but a space or
+/// a glob character would make `PSUBSCRIBE`/`SCAN` patterns and operators' `redis-cli`
+/// sessions misread it.
+fn redis_prefix(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(prefix) = value else {
+        return Ok("monostat".into());
+    };
+    let fine = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+    if prefix.is_empty() || prefix.len() > 64 || !prefix.chars().all(fine) {
+        return Err(ConfigError::Invalid {
+            var: "MONOSTAT_REDIS_PREFIX",
+            value: prefix,
+            reason: "use 1 to 64 letters, digits, '-', '_', '.' or ':'".into(),
+        });
+    }
+    Ok(prefix)
+}
+
 impl RedisConfig {
+    /// The pub/sub channel domain events travel on.
+    pub fn events_channel(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+
     pub fn url(&self) -> String {
         match &self.password {
             Some(password) => format!(
@@ -213,6 +239,7 @@ impl Config {
                 host,
                 port: env.parse("MONOSTAT_REDIS_PORT", 6379)?,
                 password: env.get("MONOSTAT_REDIS_PASSWORD").map(Secret::new),
+                prefix: redis_prefix(env.get("MONOSTAT_REDIS_PREFIX"))?,
             }),
             None => None,
         };
@@ -230,7 +257,7 @@ impl Config {
         };
 
         let num_workers = env.parse("NUM_WORKERS", num_cpus::get().max(1))?;
-        let job_lease_secs: u64 = env.parse("MONOSTAT_JOB_LEASE_SECS", 300)?;
+        let job_lease_secs: u64 = env.parse("MONOSTAT_JOB_LEASE_SECS", 30)?;
         if job_lease_secs < 2 {
             return Err(ConfigError::Invalid {
                 var: "MONOSTAT_JOB_LEASE_SECS",
@@ -388,6 +415,35 @@ mod tests {
     }
 
     #[test]
+    fn redis_channels_carry_the_deployments_prefix() {
+        let plain = config(&[("MONOSTAT_REDIS_HOST", "redis")]).expect("valid");
+        assert_eq!(
+            plain.redis.expect("set").events_channel(),
+            "monostat:events"
+        );
+        let staging = config(&[
+            ("MONOSTAT_REDIS_HOST", "redis"),
+            ("MONOSTAT_REDIS_PREFIX", "status-staging"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            staging.redis.expect("set").events_channel(),
+            "status-staging:events"
+        );
+        for bad in ["a b", "monostat*", &"x".repeat(65)] {
+            let error = config(&[
+                ("MONOSTAT_REDIS_HOST", "redis"),
+                ("MONOSTAT_REDIS_PREFIX", bad),
+            ])
+            .unwrap_err();
+            assert!(
+                error.to_string().contains("MONOSTAT_REDIS_PREFIX"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn nothing_set_means_sqlite_in_the_data_directory() {
         let config = config(&[]).expect("defaults are valid");
         assert!(
@@ -395,7 +451,7 @@ mod tests {
         );
         assert!(config.redis.is_none());
         assert!(config.automigrate);
-        assert_eq!(config.job_lease, Duration::from_mins(5));
+        assert_eq!(config.job_lease, Duration::from_secs(30));
         assert_eq!(config.site_url, "http://127.0.0.1:8080");
         assert_eq!(config.slack_api_url, "https://slack.com/api/");
     }

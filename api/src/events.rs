@@ -3,7 +3,7 @@
 //!
 //! Events are published after the transaction that caused them committed. Inside one
 //! process they travel over a tokio broadcast channel. With Redis configured they are
-//! also published on one Redis channel, and every replica re-broadcasts what the others
+//! also published on one Redis channel (`{MONOSTAT_REDIS_PREFIX}:events`), and every replica re-broadcasts what the others
 //! published, so a change made on one replica reaches the open pages of all.
 //!
 //! Redis is a convenience, never a dependency: while it is away the replica keeps
@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::RedisConfig;
 use crate::domain::IncidentId;
 
-const REDIS_CHANNEL: &str = "monostat:events";
 const LOCAL_CAPACITY: usize = 1024;
 const OUTBOX_CAPACITY: usize = 1024;
 
@@ -86,16 +85,18 @@ impl EventBus {
         stop: CancellationToken,
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(config.url())?;
+        let channel = config.events_channel();
         let local = broadcast::channel(LOCAL_CAPACITY).0;
         let (outbox, outbox_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let origin = crate::secret::random_token(96);
         tokio::spawn(publish_loop(
             client.clone(),
+            channel.clone(),
             origin.clone(),
             outbox_rx,
             stop.clone(),
         ));
-        tokio::spawn(subscribe_loop(client, origin, local.clone(), stop));
+        tokio::spawn(subscribe_loop(client, channel, origin, local.clone(), stop));
         Ok(Self {
             inner: Arc::new(Inner {
                 local,
@@ -131,6 +132,7 @@ fn reconnect_delay(failures: u32) -> Duration {
 
 async fn publish_loop(
     client: redis::Client,
+    channel: String,
     origin: String,
     mut outbox: mpsc::Receiver<DomainEvent>,
     stop: CancellationToken,
@@ -181,7 +183,7 @@ async fn publish_loop(
                 }
             };
             let sent: Result<(), redis::RedisError> = redis::cmd("PUBLISH")
-                .arg(REDIS_CHANNEL)
+                .arg(&channel)
                 .arg(&payload)
                 .query_async(&mut connection)
                 .await;
@@ -196,6 +198,7 @@ async fn publish_loop(
 
 async fn subscribe_loop(
     client: redis::Client,
+    channel: String,
     origin: String,
     local: broadcast::Sender<DomainEvent>,
     stop: CancellationToken,
@@ -205,7 +208,7 @@ async fn subscribe_loop(
     while !stop.is_cancelled() {
         let pubsub = tokio::time::timeout(Duration::from_secs(5), async {
             let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(REDIS_CHANNEL).await?;
+            pubsub.subscribe(&channel).await?;
             Ok::<_, redis::RedisError>(pubsub)
         })
         .await;

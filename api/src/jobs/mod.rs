@@ -4,15 +4,19 @@
 //! Jobs are rows in the `job` table, inserted in the same transaction as the change that
 //! needs them, so a change is never committed without its follow-up work or vice versa.
 //! Workers claim a job with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
-//! serialises writers anyway), run it, and mark it done. A failed job is retried with
+//! serialises writers anyway), renew the lease while it runs ([`Lease`]), and mark it
+//! done. A failed job is retried with
 //! exponential back-off and jitter, or at the time the remote asked for (Slack's
 //! Retry-After); after `max_attempts` it is parked as `dead`, visible in the console,
 //! until someone retries it. A job whose worker died is claimed again when its lease
-//! runs out, so handlers must be idempotent — every handler in monostat is.
+//! runs out — within one lease, as nobody renews it any more — so handlers must be
+//! idempotent (every handler in monostat is) and long ones must check that they still
+//! hold the lease before each step.
 //!
 //! Jobs sharing a `serial_key` (e.g. all Slack messages of one incident) run one at a
 //! time in the order they were enqueued. A `dedupe_key` makes enqueueing idempotent.
 
+mod lease;
 mod queue;
 mod worker;
 
@@ -22,6 +26,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TryInsertResult};
 use serde::Serialize;
 
+pub use lease::Lease;
 pub use queue::{JobCounts, Queue, RetryPolicy};
 pub use worker::{JobWaker, WorkerPool};
 
@@ -130,5 +135,7 @@ pub trait JobHandler: Send + Sync + 'static {
     /// The `kind` this handler runs.
     fn kind(&self) -> &'static str;
 
-    async fn run(&self, job: &job::Model) -> Result<(), JobError>;
+    /// `lease` tells whether the job is still this worker's; a handler doing many
+    /// steps checks it before each one.
+    async fn run(&self, job: &job::Model, lease: &Lease) -> Result<(), JobError>;
 }

@@ -118,6 +118,28 @@ impl Queue {
             .await
     }
 
+    /// How long a claim lasts without renewal.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Extends the lease of a running job, if `claim_token` still holds it. `false`
+    /// means someone else has the job now.
+    pub async fn renew(&self, id: i64, claim_token: &str) -> Result<bool, DbErr> {
+        let now = Utc::now();
+        let lease_end = now + TimeDelta::from_std(self.lease).unwrap_or(TimeDelta::MAX);
+        let sql = "UPDATE job SET locked_until = $1, updated_at = $2 \
+                   WHERE id = $3 AND locked_by = $4 AND status = 'running'";
+        let result = self
+            .db
+            .execute_raw(self.statement(
+                sql,
+                vec![lease_end.into(), now.into(), id.into(), claim_token.into()],
+            ))
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
     /// Marks the job done, if `claim_token` still holds its lease.
     pub async fn complete(&self, id: i64, claim_token: &str) -> Result<bool, DbErr> {
         let now = Utc::now();
@@ -173,8 +195,9 @@ impl Queue {
         Utc::now() + TimeDelta::from_std(self.retry.delay(attempts)).unwrap_or(TimeDelta::MAX)
     }
 
-    /// Gives back every lease held by claims starting with `worker_prefix`, without
-    /// counting the interrupted attempt, so another worker takes the jobs over at once.
+    /// Gives back every lease held by claims starting with `worker_prefix` (all of
+    /// them with `""`), without counting the interrupted attempt, so another worker
+    /// takes the jobs over at once.
     pub async fn release(&self, worker_prefix: &str) -> Result<u64, DbErr> {
         let sql = "UPDATE job SET status = 'pending', locked_until = NULL, locked_by = NULL, \
                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $1 \

@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{JobError, JobHandler, Queue};
+use super::{JobError, JobHandler, Lease, Queue};
 use crate::store::job;
 
 /// Tells idle workers of this process that a job was just enqueued, so it starts now
@@ -130,11 +130,22 @@ impl WorkerPool {
         let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
             return;
         };
+        let lease = Lease::granted(self.queue.lease());
+        let _renewing = lease.keep_alive(self.queue.clone(), job.id, claim_token.to_owned());
         // A panicking handler must not take the worker down with it: run it as its own
         // task and treat a panic as a temporary failure.
-        let outcome = {
-            let job = job.clone();
-            tokio::spawn(async move { handler.run(&job).await }).await
+        let mut running = {
+            let (job, lease) = (job.clone(), lease.clone());
+            tokio::spawn(async move { handler.run(&job, &lease).await })
+        };
+        let outcome = tokio::select! {
+            outcome = &mut running => outcome,
+            () = lease.lost() => {
+                // Another worker runs it now; whatever this one would still do, that
+                // one does too. Its outcome is that worker's to record.
+                running.abort();
+                return;
+            }
         };
         let outcome = outcome.unwrap_or_else(|panic| {
             Err(JobError::Temporary(format!(

@@ -2,15 +2,16 @@
 //! RFC 8058 one-click unsubscribe, the notification rule as mails, headers, the `.eml`
 //! fallback, and fan-out faults (SMTP outage, worker crash, refused address).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use monostat::adapters::email::transport::POOL_SIZE;
 use monostat::adapters::email::{Mailer, NotifyHandler};
 use monostat::domain::{Actor, IncidentId, IncidentStatus, Severity, SubscriberEmail};
 use monostat::events::DomainEvent;
-use monostat::jobs::{JobError, JobHandler};
+use monostat::jobs::{JobError, JobHandler, Lease};
 use monostat::services::follow_up::{NOTIFY_SUBSCRIBERS, SUBSCRIBER_MAIL};
 use monostat::services::{
     IncidentChange, NewIncident, SubscriberCount, SubscriberError, TokenState,
@@ -99,6 +100,11 @@ async fn confirmed_incident(h: &Harness, db: &TestDb, key: &str) -> (IncidentId,
     (opened.incident_id, job)
 }
 
+/// The lease of a job run directly by the test, outside any worker: nobody else takes it.
+fn unclaimed() -> Lease {
+    Lease::granted(Duration::from_hours(1))
+}
+
 fn handler(h: &Harness, config: monostat::config::Config) -> Arc<NotifyHandler> {
     let config = Arc::new(config);
     let mailer = Arc::new(Mailer::from_config(&config).unwrap());
@@ -108,7 +114,7 @@ fn handler(h: &Harness, config: monostat::config::Config) -> Arc<NotifyHandler> 
 /// Runs the job as the queue would: again after every temporary failure.
 async fn run_until_done(handler: &NotifyHandler, job: &job::Model) {
     for _ in 0..100 {
-        match handler.run(job).await {
+        match handler.run(job, &unclaimed()).await {
             Ok(()) => return,
             Err(JobError::Temporary(_) | JobError::RetryAfter { .. }) => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -119,23 +125,35 @@ async fn run_until_done(handler: &NotifyHandler, job: &job::Model) {
     panic!("the fan-out never finished");
 }
 
-/// Every expected recipient got the mail, and only one distinct mail (Message-ID).
+/// Every expected recipient got exactly one mail, counted as the recipient counts
+/// them: a resent copy is a second mail even though it carries the same Message-ID.
 fn assert_each_got_exactly_one(mails: &[Mail], expected: &[String]) {
-    let mut by_rcpt: HashMap<&str, HashSet<String>> = HashMap::new();
+    assert_each_got_one_with_at_most(mails, expected, 0);
+}
+
+/// Every expected recipient got the mail, nobody else did, and no more than
+/// `duplicates` copies went out twice in all.
+pub fn assert_each_got_one_with_at_most(mails: &[Mail], expected: &[String], duplicates: usize) {
+    let mut by_rcpt: HashMap<&str, usize> = HashMap::new();
     for mail in mails {
-        by_rcpt
-            .entry(mail.rcpt.as_str())
-            .or_default()
-            .insert(mail.header("Message-ID").unwrap());
+        *by_rcpt.entry(mail.rcpt.as_str()).or_default() += 1;
     }
     for address in expected {
-        assert_eq!(
-            by_rcpt.get(address.as_str()).map(HashSet::len),
-            Some(1),
-            "{address}"
+        assert!(
+            by_rcpt.contains_key(address.as_str()),
+            "{address} got nothing"
         );
     }
-    assert_eq!(by_rcpt.len(), expected.len());
+    assert_eq!(
+        by_rcpt.len(),
+        expected.len(),
+        "mails to addresses nobody expected"
+    );
+    let copies: usize = by_rcpt.values().map(|count| count - 1).sum();
+    assert!(
+        copies <= duplicates,
+        "{copies} copies sent twice, at most {duplicates} allowed: {by_rcpt:?}"
+    );
 }
 
 async fn wait_for_jobs_done(db: &TestDb, kind: &str) {
@@ -332,6 +350,50 @@ both_databases! {
         app.stop().await;
     }
 
+    async fn a_reopened_incident_is_announced_and_so_is_its_second_end(db: TestDb) {
+        let Some(sink) = SmtpSink::start().await else { return };
+        let app = TestApp::start(config_with(&db, &sink)).await;
+        brand(&db).await;
+        let s = &app.services;
+        let addresses = vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()];
+        import(s, &addresses).await;
+        let id = s.incidents.create(&admin(), NewIncident {
+            title: "Checkout fails".into(), status: IncidentStatus::Confirmed, severity: Severity::Outage, start: None,
+            text: None, summary: None, silent: false, auto_start: false, do_not_notify: false,
+        }).await.unwrap().id;
+        let resolve = || IncidentChange { new_status: Some(IncidentStatus::Resolved), ..Default::default() };
+        s.incidents.update(id, &admin(), resolve()).await.unwrap();
+        wait_for_jobs_done(&db, NOTIFY_SUBSCRIBERS).await;
+        s.incidents.reopen(id, &admin(), false).await.unwrap();
+        wait_for_jobs_done(&db, NOTIFY_SUBSCRIBERS).await;
+        s.incidents.update(id, &admin(), IncidentChange { text: Some("The rollback held this time.".into()), ..resolve() }).await.unwrap();
+        wait_for_jobs_done(&db, NOTIFY_SUBSCRIBERS).await;
+
+        // Four mails per subscriber: the news, its end, that it is back, its second end.
+        let mails = sink.wait_for(8).await;
+        for address in &addresses {
+            let mut kinds: Vec<String> = mails
+                .iter()
+                .filter(|m| &m.rcpt == address)
+                .map(|m| {
+                    let subject = m.header("Subject").unwrap();
+                    let prefix = subject.strip_prefix("[Acme] ").unwrap().split(": Checkout fails").next().unwrap().to_owned();
+                    format!("{prefix} ({})", if subject.contains("Resolved") { "resolved" } else { "open" })
+                })
+                .collect();
+            kinds.sort();
+            assert_eq!(kinds, ["Incident reopened (open)", "New incident (open)", "Update (resolved)", "Update (resolved)"], "{address}");
+        }
+        let alice: Vec<&Mail> = mails.iter().filter(|m| m.rcpt == "alice@example.com").collect();
+        let back = alice.iter().find(|m| m.header("Subject").unwrap().contains("reopened")).unwrap();
+        assert!(back.text().contains("is back"), "{}", back.text());
+        assert_eq!(alice.iter().filter(|m| m.text().contains("The rollback held this time.")).count(), 1);
+        // The console's progress follows the latest announcement of a status.
+        let progress = s.notifications.progress(id, IncidentStatus::Resolved).await.unwrap();
+        assert_eq!((progress.total, progress.sent), (2, 2));
+        app.stop().await;
+    }
+
     async fn maintenance_is_mailed_when_scheduled_and_started_if_enabled(db: TestDb) {
         let Some(sink) = SmtpSink::start().await else { return };
         let app = TestApp::start(config_with(&db, &sink)).await;
@@ -358,7 +420,7 @@ both_databases! {
         import(&h.services, &["alice@example.com".into()]).await;
         let (id, job) = confirmed_incident(&h, &db, "s1").await;
         incident::ActiveModel { id: Set(id.0), silent: Set(true), ..Default::default() }.update(&db.conn).await.unwrap();
-        handler(&h, config_with(&db, &sink)).run(&job).await.unwrap();
+        handler(&h, config_with(&db, &sink)).run(&job, &unclaimed()).await.unwrap();
         assert!(sink.mails().is_empty());
         assert_eq!(h.services.notifications.progress(id, IncidentStatus::Confirmed).await.unwrap().total, 0);
     }
@@ -372,7 +434,7 @@ both_databases! {
         let handler = handler(&h, config_with(&db, &sink));
         let run = tokio::spawn({
             let (handler, job) = (handler.clone(), job.clone());
-            async move { handler.run(&job).await }
+            async move { handler.run(&job, &unclaimed()).await }
         });
         sink.wait_for(40).await;
         sink.kill().await;
@@ -399,16 +461,17 @@ both_databases! {
         let handler = handler(&h, config_with(&db, &sink));
         let run = tokio::spawn({
             let (handler, job) = (handler.clone(), job.clone());
-            async move { handler.run(&job).await }
+            async move { handler.run(&job, &unclaimed()).await }
         });
         sink.wait_for(40).await;
         run.abort();
         assert!(run.await.unwrap_err().is_cancelled());
 
-        // A fresh worker (new connections) picks the job up again.
+        // A fresh worker (new connections) picks the job up again. Only the mails in
+        // flight at the crash (accepted, not yet recorded) can go out a second time.
         let handler = self::handler(&h, config_with(&db, &sink));
         run_until_done(&handler, &job).await;
-        assert_each_got_exactly_one(&sink.mails(), &addresses);
+        assert_each_got_one_with_at_most(&sink.mails(), &addresses, POOL_SIZE as usize);
         let done = h.services.notifications.progress(id, IncidentStatus::Confirmed).await.unwrap();
         assert_eq!((done.sent, done.pending), (200, 0));
     }
@@ -420,7 +483,7 @@ both_databases! {
         addresses.push("reject-me@example.com".into());
         import(&h.services, &addresses).await;
         let (id, job) = confirmed_incident(&h, &db, "r1").await;
-        handler(&h, config_with(&db, &sink)).run(&job).await.unwrap();
+        handler(&h, config_with(&db, &sink)).run(&job, &unclaimed()).await.unwrap();
         let progress = h.services.notifications.progress(id, IncidentStatus::Confirmed).await.unwrap();
         assert_eq!((progress.sent, progress.failed, progress.pending), (5, 1, 0));
         let failures = h.services.notifications.failures(id, IncidentStatus::Confirmed).await.unwrap();
@@ -440,7 +503,7 @@ both_databases! {
         let handler = handler(&h, config_with(&db, &sink));
         // A 451 is no verdict on the address: the job fails for now, to be retried
         // with back-off, and the deferred delivery stays pending.
-        let first = handler.run(&job).await;
+        let first = handler.run(&job, &unclaimed()).await;
         assert!(matches!(&first, Err(JobError::Temporary(reason)) if reason.contains("451")), "{first:?}");
         let progress = h.services.notifications.progress(id, IncidentStatus::Confirmed).await.unwrap();
         assert_eq!((progress.sent, progress.failed, progress.pending), (4, 0, 1));

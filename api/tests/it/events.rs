@@ -8,6 +8,7 @@ use monostat::events::{DomainEvent, EventBus};
 use tokio::sync::broadcast::Receiver;
 use tokio_util::sync::CancellationToken;
 
+use crate::common::chaos::ChaosProxy;
 use crate::common::{REDIS_HOST, services_required};
 
 pub async fn redis_available() -> bool {
@@ -22,12 +23,17 @@ pub async fn redis_available() -> bool {
     }
 }
 
-fn redis_config(port: u16) -> RedisConfig {
+fn redis_config(port: u16, prefix: &str) -> RedisConfig {
     RedisConfig {
         host: REDIS_HOST.into(),
         port,
         password: None,
+        prefix: prefix.into(),
     }
+}
+
+fn unique_prefix() -> String {
+    format!("test-{}", monostat::secret::random_token(64))
 }
 
 fn unique_event() -> DomainEvent {
@@ -75,8 +81,24 @@ async fn events_reach_another_process_through_redis() {
         return;
     }
     let stop = CancellationToken::new();
-    let replica_a = EventBus::with_redis(&redis_config(6379), stop.clone()).unwrap();
-    let replica_b = EventBus::with_redis(&redis_config(6379), stop.clone()).unwrap();
+    let prefix = unique_prefix();
+    // B reaches Redis through a proxy the test can cut: an outage of B's own
+    // connections, not of everyone's who shares this Redis.
+    let to_redis = ChaosProxy::start(format!("{REDIS_HOST}:6379").parse().unwrap()).await;
+    let replica_a = EventBus::with_redis(&redis_config(6379, &prefix), stop.clone()).unwrap();
+    let replica_b = EventBus::with_redis(
+        &redis_config(to_redis.address.port(), &prefix),
+        stop.clone(),
+    )
+    .unwrap();
+    // A deployment with another prefix on the same Redis hears nothing of theirs.
+    let strangers = unique_prefix();
+    let stranger = EventBus::with_redis(&redis_config(6379, &strangers), stop.clone()).unwrap();
+    let strangers_peer =
+        EventBus::with_redis(&redis_config(6379, &strangers), stop.clone()).unwrap();
+    let mut heard_by_stranger = stranger.subscribe();
+    wait_until_connected(&strangers_peer, &mut heard_by_stranger).await;
+    while heard_by_stranger.try_recv().is_ok() {}
     let mut heard_by_a = replica_a.subscribe();
     let mut heard_by_b = replica_b.subscribe();
     wait_until_connected(&replica_a, &mut heard_by_b).await;
@@ -93,17 +115,16 @@ async fn events_reach_another_process_through_redis() {
     }
     assert_eq!(own.iter().filter(|e| **e == event).count(), 1);
 
-    // Cut every pub/sub connection: B reconnects by itself and tells its listeners to
+    assert!(
+        !std::iter::from_fn(|| heard_by_stranger.try_recv().ok()).any(|heard| heard == event),
+        "a deployment with another prefix heard this one's event"
+    );
+
+    // Cut B's connections: B reconnects by itself and tells its listeners to
     // resynchronise, then events flow again.
-    let client = redis::Client::open(format!("redis://{REDIS_HOST}:6379/")).unwrap();
-    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
-    let _: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("pubsub")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    to_redis.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    to_redis.restore();
     receive(&mut heard_by_b, &DomainEvent::Resync).await;
     wait_until_connected(&replica_a, &mut heard_by_b).await;
     stop.cancel();
@@ -113,7 +134,7 @@ async fn events_reach_another_process_through_redis() {
 async fn the_bus_keeps_working_without_redis() {
     let stop = CancellationToken::new();
     // Nothing listens on port 1.
-    let lonely = EventBus::with_redis(&redis_config(1), stop.clone()).unwrap();
+    let lonely = EventBus::with_redis(&redis_config(1, &unique_prefix()), stop.clone()).unwrap();
     let mut receiver = lonely.subscribe();
     for _ in 0..2000 {
         lonely.publish(DomainEvent::SubscribersChanged);

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use monostat::jobs::{JobError, JobHandler, JobWaker, NewJob, Queue, RetryPolicy, WorkerPool};
+use monostat::jobs::{
+    JobError, JobHandler, JobWaker, Lease, NewJob, Queue, RetryPolicy, WorkerPool,
+};
 use monostat::store::job;
 use sea_orm::EntityTrait;
 use tokio_util::sync::CancellationToken;
@@ -44,7 +46,7 @@ impl JobHandler for Flaky {
         "test.flaky"
     }
 
-    async fn run(&self, _job: &job::Model) -> Result<(), JobError> {
+    async fn run(&self, _job: &job::Model, _lease: &Lease) -> Result<(), JobError> {
         let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
         if run <= self.failures {
             Err((self.failure)())
@@ -63,13 +65,63 @@ impl JobHandler for Stuck {
         "test.stuck"
     }
 
-    async fn run(&self, _job: &job::Model) -> Result<(), JobError> {
+    async fn run(&self, _job: &job::Model, _lease: &Lease) -> Result<(), JobError> {
         std::future::pending().await
     }
 }
 
+/// A long job of many steps, each done only while the lease is held; counts the runs
+/// and the steps taken.
+struct StepByStep {
+    runs: Arc<AtomicU32>,
+    steps: Arc<AtomicU32>,
+    count: u32,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for StepByStep {
+    fn kind(&self) -> &'static str {
+        "test.steps"
+    }
+
+    async fn run(&self, _job: &job::Model, lease: &Lease) -> Result<(), JobError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..self.count {
+            if !lease.held() {
+                return Err(JobError::Temporary("lease lost".into()));
+            }
+            self.steps.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+}
+
+fn start_steps_pool(
+    db: &TestDb,
+    lease: Duration,
+    handler: StepByStep,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let pool = WorkerPool::new(queue(db, lease), JobWaker::default(), 2)
+        .register(handler)
+        .poll_interval(Duration::from_millis(20));
+    let stop = CancellationToken::new();
+    let handle = tokio::spawn(pool.run(stop.clone(), Duration::from_millis(100)));
+    (stop, handle)
+}
+
 async fn wait_for_status(db: &TestDb, id: i64, status: &str) -> job::Model {
-    for _ in 0..200 {
+    wait_for_status_within(db, id, status, Duration::from_secs(5)).await
+}
+
+async fn wait_for_status_within(
+    db: &TestDb,
+    id: i64,
+    status: &str,
+    within: Duration,
+) -> job::Model {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
         let job = load(db, id).await;
         if job.status == status {
             return job;
@@ -218,6 +270,44 @@ both_databases! {
         assert!(NewJob::new("test.flaky", &1).dedupe("notify:1:confirmed").enqueue(&db.conn).await.unwrap().is_none());
         // Workers leave kinds they do not know alone.
         assert!(queue.claim(&["test.other"], "w:5").await.unwrap().is_none());
+    }
+
+    async fn a_running_job_keeps_its_lease_for_as_long_as_it_runs(db: TestDb) {
+        // The job runs 2 s, more than three times its 600 ms lease: renewals keep the
+        // other pool (a second replica) from taking it over.
+        let (runs, steps) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let id = NewJob::new("test.steps", &()).enqueue(&db.conn).await.unwrap().unwrap();
+        let lease = Duration::from_millis(600);
+        let (stop_a, a) = start_steps_pool(&db, lease, StepByStep { runs: runs.clone(), steps: steps.clone(), count: 40 });
+        let (stop_b, b) = start_steps_pool(&db, lease, StepByStep { runs: runs.clone(), steps: steps.clone(), count: 40 });
+        let done = wait_for_status_within(&db, id, "done", Duration::from_secs(10)).await;
+        stop_a.cancel();
+        stop_b.cancel();
+        a.await.unwrap();
+        b.await.unwrap();
+        assert_eq!((runs.load(Ordering::SeqCst), steps.load(Ordering::SeqCst), done.attempts), (1, 40, 1));
+    }
+
+    async fn a_worker_whose_job_was_taken_over_stops_at_once(db: TestDb) {
+        let (runs, steps) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let id = NewJob::new("test.steps", &()).enqueue(&db.conn).await.unwrap().unwrap();
+        let (stop, pool) = start_steps_pool(&db, Duration::from_millis(600), StepByStep { runs: runs.clone(), steps: steps.clone(), count: 1000 });
+        wait_for_status(&db, id, "running").await;
+        // Another worker's claim, as after a stall longer than the lease.
+        let mut taken: job::ActiveModel = load(&db, id).await.into();
+        taken.locked_by = sea_orm::ActiveValue::Set(Some("pool-other:0:1".into()));
+        taken.locked_until = sea_orm::ActiveValue::Set(Some(Utc::now() + chrono::TimeDelta::hours(1)));
+        sea_orm::ActiveModelTrait::update(taken, &db.conn).await.unwrap();
+        // The next renewal (within 200 ms) finds it gone and the handler is stopped.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let after_loss = steps.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(steps.load(Ordering::SeqCst), after_loss, "kept working on a job that is not its own");
+        let job = load(&db, id).await;
+        assert_eq!((job.status.as_str(), job.locked_by.as_deref()), ("running", Some("pool-other:0:1")), "the new owner's claim stands");
+        stop.cancel();
+        pool.await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 
     async fn a_busy_queue_runs_every_job_exactly_once(db: TestDb) {

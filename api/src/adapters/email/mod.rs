@@ -1,15 +1,18 @@
 //! E-mail: the job handlers that send subscriber notifications and subscription mails,
 //! the public subscription pages, the mail composition and the transport.
 //!
-//! The notification fan-out (`notify.subscribers`) is one job per (incident, status).
+//! The notification fan-out (`notify.subscribers`) is one job per (incident, status,
+//! episode).
 //! It asks the notification service to create the delivery rows, then sends the pending
 //! ones through the pooled SMTP transport, [`transport::POOL_SIZE`] at a time, and
 //! records each acceptance as it comes. On a temporary failure (4xx, connection lost)
 //! it stops starting new sends, records what finished, and fails the job as temporary
 //! so the queue retries it with back-off; the retry sends only what is still pending.
-//! A crash between the server's "250 OK" and the recorded acceptance is the one window
-//! in which a mail can go out twice; such a copy carries the same Message-ID (it is
-//! derived from the delivery), which mail stores use to show it once.
+//! It starts no send once its job lease is no longer held (another worker may have
+//! taken the job over). A crash between the server's "250 OK" and the recorded
+//! acceptance is the one window in which a mail can go out twice — at most the mails in
+//! flight; such a copy carries the same Message-ID (it is derived from the delivery),
+//! which mail stores use to show it once.
 
 pub mod compose;
 pub mod transport;
@@ -17,12 +20,12 @@ pub mod web;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::jobs::{JobError, JobHandler};
+use crate::jobs::{JobError, JobHandler, Lease};
 use crate::services::follow_up::{
     NOTIFY_SUBSCRIBERS, NotifySubscribers, SUBSCRIBER_MAIL, SubscriberMail, SubscriberMailKind,
 };
@@ -34,13 +37,6 @@ pub use transport::{Mailer, SendError};
 
 /// Pending deliveries read per query.
 const BATCH: u64 = 500;
-/// A fan-out hands its job back to the queue after this share of the job lease
-/// (`MONOSTAT_JOB_LEASE_SECS`; 3 of the default 5 minutes), well inside it, so no second
-/// worker ever takes over a run that is still going.
-fn run_budget(job_lease: Duration) -> Duration {
-    job_lease * 3 / 5
-}
-
 fn temporary(error: impl std::fmt::Display) -> JobError {
     JobError::Temporary(error.to_string())
 }
@@ -82,11 +78,9 @@ impl NotifyHandler {
         sender: &Sender,
         fanout: &FanOut,
         template: &NotificationTemplate,
+        lease: &Lease,
     ) -> Result<(), JobError> {
         let notifications = &self.services.notifications;
-        let (incident_id, status) = (fanout.incident.id, fanout.status);
-        let started = Instant::now();
-        let budget = run_budget(self.config.job_lease);
         let mut queue: VecDeque<PendingDelivery> = VecDeque::new();
         let mut after = 0;
         let mut exhausted = false;
@@ -95,15 +89,15 @@ impl NotifyHandler {
         let mut halt: Option<JobError> = None;
         let mut retry_ids = Vec::new();
         loop {
-            if halt.is_none() && started.elapsed() > budget {
+            if halt.is_none() && !lease.held() {
                 halt = Some(JobError::RetryAfter {
                     after: Duration::from_secs(1),
-                    reason: "fan-out continues in a fresh run".into(),
+                    reason: "the job's lease could not be renewed; sending stopped".into(),
                 });
             }
             if halt.is_none() && queue.is_empty() && !exhausted {
                 let batch = notifications
-                    .pending(incident_id, status, after, BATCH)
+                    .pending(fanout, after, BATCH)
                     .await
                     .map_err(temporary)?;
                 exhausted = (batch.len() as u64) < BATCH;
@@ -190,13 +184,13 @@ impl JobHandler for NotifyHandler {
         NOTIFY_SUBSCRIBERS
     }
 
-    async fn run(&self, job: &job::Model) -> Result<(), JobError> {
+    async fn run(&self, job: &job::Model, lease: &Lease) -> Result<(), JobError> {
         let payload: NotifySubscribers = serde_json::from_str(&job.payload)
             .map_err(|error| JobError::Permanent(format!("bad payload: {error}")))?;
         let fanout = match self
             .services
             .notifications
-            .prepare_fanout(payload.incident_id, payload.status)
+            .prepare_fanout(payload.incident_id, payload.status, payload.episode)
             .await
             .map_err(temporary)?
         {
@@ -209,7 +203,7 @@ impl JobHandler for NotifyHandler {
         let sender = current_sender(&self.services, &self.config).await?;
         let template = NotificationTemplate::new(&sender, &fanout, payload.kind)
             .map_err(JobError::Permanent)?;
-        let outcome = self.send_pending(&sender, &fanout, &template).await;
+        let outcome = self.send_pending(&sender, &fanout, &template, lease).await;
         if let Ok(progress) = self
             .services
             .notifications
@@ -252,7 +246,7 @@ impl JobHandler for SubscriberMailHandler {
         SUBSCRIBER_MAIL
     }
 
-    async fn run(&self, job: &job::Model) -> Result<(), JobError> {
+    async fn run(&self, job: &job::Model, _lease: &Lease) -> Result<(), JobError> {
         let payload: SubscriberMail = serde_json::from_str(&job.payload)
             .map_err(|error| JobError::Permanent(format!("bad payload: {error}")))?;
         let Some(subscriber) = self

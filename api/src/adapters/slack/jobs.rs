@@ -9,7 +9,7 @@ use super::Slack;
 use super::client::{Message, Posted};
 use super::views;
 use crate::domain::{Incident, Origin};
-use crate::jobs::{JobError, JobHandler, NewJob};
+use crate::jobs::{JobError, JobHandler, Lease, NewJob};
 use crate::secret::Secret;
 use crate::services::IncidentError;
 use crate::services::follow_up::{SLACK_SYNC, SlackSync};
@@ -78,7 +78,7 @@ impl JobHandler for SlackSyncHandler {
         SLACK_SYNC
     }
 
-    async fn run(&self, job: &job::Model) -> Result<(), JobError> {
+    async fn run(&self, job: &job::Model, _lease: &Lease) -> Result<(), JobError> {
         self.0.sync(payload(job)?).await
     }
 }
@@ -92,7 +92,7 @@ impl JobHandler for SlackHomeHandler {
         SLACK_HOME
     }
 
-    async fn run(&self, job: &job::Model) -> Result<(), JobError> {
+    async fn run(&self, job: &job::Model, _lease: &Lease) -> Result<(), JobError> {
         let PublishHome { user_id } = payload(job)?;
         let slack = &self.0;
         let Some(token) = slack.token().await? else {
@@ -114,7 +114,7 @@ impl JobHandler for SlackEphemeralHandler {
         SLACK_EPHEMERAL
     }
 
-    async fn run(&self, job: &job::Model) -> Result<(), JobError> {
+    async fn run(&self, job: &job::Model, _lease: &Lease) -> Result<(), JobError> {
         let Ephemeral {
             channel,
             user,

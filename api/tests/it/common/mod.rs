@@ -64,6 +64,12 @@ pub struct TestDb {
     /// The data directory; for SQLite it also holds the database file.
     pub dir: TempDir,
     postgres_name: Option<String>,
+    /// Redis namespace of this test alone, so parallel tests never hear each other.
+    pub redis_prefix: String,
+}
+
+fn unique_redis_prefix() -> String {
+    format!("test-{}", monostat::secret::random_token(64))
 }
 
 impl TestDb {
@@ -79,6 +85,7 @@ impl TestDb {
             conn,
             dir,
             postgres_name: None,
+            redis_prefix: unique_redis_prefix(),
         }
     }
 
@@ -120,6 +127,7 @@ impl TestDb {
             conn,
             dir: tempfile::tempdir().unwrap(),
             postgres_name: Some(name),
+            redis_prefix: unique_redis_prefix(),
         })
     }
 
@@ -128,6 +136,7 @@ impl TestDb {
         let mut env = HashMap::new();
         env.insert("MONOSTAT_DATA_DIR".into(), path_string(self.dir.path()));
         env.insert("MONOSTAT_LISTEN".into(), "127.0.0.1:0".into());
+        env.insert("MONOSTAT_REDIS_PREFIX".into(), self.redis_prefix.clone());
         match &self.config {
             DatabaseConfig::Sqlite { path } => {
                 env.insert("MONOSTAT_DB_TYPE".into(), "sqlite".into());
