@@ -156,7 +156,11 @@ impl App {
             if let Err(error) = snapshot.rebuild().await {
                 tracing::warn!(%error, "cannot build the public snapshot yet; retrying");
             }
-            tasks.spawn(snapshot.clone().keep_current(changes, self.stop.clone()));
+            tasks.spawn(snapshot.clone().keep_current(
+                changes,
+                self.config.resync_interval,
+                self.stop.clone(),
+            ));
             let router = http::router(AppState {
                 services: self.services.clone(),
                 db: self.db.clone(),

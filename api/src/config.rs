@@ -33,9 +33,13 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     pub mail: MailConfig,
     pub num_workers: usize,
-    /// How long a claimed job is a worker's alone. A worker that dies (SIGKILL, lost
-    /// machine) holds its jobs this long before another worker takes them over.
+    /// How long a claimed job is a worker's alone without renewal. A worker that dies
+    /// (SIGKILL, lost machine) holds its jobs this long before another takes them over.
     pub job_lease: Duration,
+    /// The safety net under events: how often the public snapshot is rebuilt, and
+    /// (every third of it) cached webhook secrets are read again, in case an event
+    /// from another replica was missed.
+    pub resync_interval: Duration,
     pub automigrate: bool,
     pub log_format: LogFormat,
     pub slack_api_url: String,
@@ -267,6 +271,15 @@ impl Config {
             });
         }
         let job_lease = Duration::from_secs(job_lease_secs);
+        let resync_secs: u64 = env.parse("MONOSTAT_RESYNC_SECS", 30)?;
+        if resync_secs < 3 {
+            return Err(ConfigError::Invalid {
+                var: "MONOSTAT_RESYNC_SECS",
+                value: resync_secs.to_string(),
+                reason: "use at least 3 seconds; events keep replicas current, this is only their safety net".into(),
+            });
+        }
+        let resync_interval = Duration::from_secs(resync_secs);
         let automigrate = match env.get("AUTOMIGRATE").as_deref() {
             None | Some("" | "on" | "yes" | "true" | "1") => true,
             Some("skip" | "off" | "no" | "false" | "0") => false,
@@ -344,6 +357,7 @@ impl Config {
             mail,
             num_workers,
             job_lease,
+            resync_interval,
             automigrate,
             log_format,
             slack_api_url,

@@ -34,7 +34,6 @@ use crate::events::DomainEvent;
 use crate::services::{HistoryDay, PublicError, PublicIncident, Services, StatusView};
 pub use web::WebBuild;
 
-const REBUILD_INTERVAL: Duration = Duration::from_secs(30);
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 /// The key of the pre-rendered answer to [`page::STATUS_QUERY`] in `Snapshot::rendered`.
 pub const STATUS_RESPONSE: &str = "graphql:status";
@@ -312,18 +311,19 @@ impl PublicSnapshot {
         ))
     }
 
-    /// Keeps the snapshot current until `stop`: after events, on a timer, and again
-    /// shortly after a failed rebuild.
+    /// Keeps the snapshot current until `stop`: after events, every `resync` (in case
+    /// one was missed), and again shortly after a failed rebuild.
     /// Take `receiver` from the bus before the first [`rebuild`](Self::rebuild), so no
     /// event between the two is missed.
-    pub async fn keep_current(self, mut receiver: Receiver<DomainEvent>, stop: CancellationToken) {
+    pub async fn keep_current(
+        self,
+        mut receiver: Receiver<DomainEvent>,
+        resync: Duration,
+        stop: CancellationToken,
+    ) {
         let mut failing = false;
         loop {
-            let wait = if failing {
-                RETRY_INTERVAL
-            } else {
-                REBUILD_INTERVAL
-            };
+            let wait = if failing { RETRY_INTERVAL } else { resync };
             tokio::select! {
                 event = receiver.recv() => match event {
                     Ok(DomainEvent::SubscribersChanged) => continue,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
@@ -147,11 +147,6 @@ fn normalise_channel_name(name: &str) -> Result<String, SettingsError> {
         })
     }
 }
-
-/// How long a cached webhook secret is trusted before it is read again. Rotation
-/// clears the cache at once through the event bus; this bounds the staleness when an
-/// event is lost (Redis away).
-const SECRET_CACHE_TTL: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct SettingsService {
@@ -304,7 +299,9 @@ impl SettingsService {
             .get(&source)
             .cloned();
         if let Some((secret, read_at)) = &cached
-            && read_at.elapsed() < SECRET_CACHE_TTL
+            // Rotation clears the cache at once through the event bus; this bounds the
+            // staleness when an event is lost (Redis away).
+            && read_at.elapsed() < self.deps.config.resync_interval / 3
         {
             return Ok(secret.clone());
         }

@@ -23,7 +23,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::common::smtp::{Mail, SmtpSink, find_url, wait_for_files};
-use crate::common::{Harness, TestApp, TestDb, both_databases, fixture};
+use crate::common::{Harness, TestApp, TestDb, both_databases, eventually, fixture};
 
 const SITE: &str = "https://status.example.com";
 
@@ -157,15 +157,16 @@ pub fn assert_each_got_one_with_at_most(mails: &[Mail], expected: &[String], dup
 }
 
 async fn wait_for_jobs_done(db: &TestDb, kind: &str) {
-    for _ in 0..3000 {
-        let jobs = db.jobs_of_kind(kind).await;
-        if jobs.iter().all(|job| job.status == "done") {
-            return;
-        }
-        assert!(jobs.iter().all(|job| job.status != "dead"), "{jobs:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{kind} jobs did not finish");
+    eventually(
+        &format!("{kind} jobs to be done"),
+        Duration::from_secs(30),
+        || async {
+            let jobs = db.jobs_of_kind(kind).await;
+            assert!(jobs.iter().all(|job| job.status != "dead"), "{jobs:?}");
+            jobs.iter().all(|job| job.status == "done").then_some(())
+        },
+    )
+    .await;
 }
 
 fn fixture_request(name: &str) -> (String, Vec<u8>) {

@@ -120,15 +120,10 @@ async fn wait_for_status_within(
     status: &str,
     within: Duration,
 ) -> job::Model {
-    let deadline = tokio::time::Instant::now() + within;
-    while tokio::time::Instant::now() < deadline {
-        let job = load(db, id).await;
-        if job.status == status {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("job {id} never became {status}: {:?}", load(db, id).await);
+    crate::common::eventually(&format!("job {id} to become {status}"), within, || async {
+        Some(load(db, id).await).filter(|job| job.status == status)
+    })
+    .await
 }
 
 fn start_pool(
@@ -160,6 +155,8 @@ both_databases! {
     }
 
     async fn jobs_out_of_attempts_or_permanently_failed_are_dead(db: TestDb) {
+        db.expect_dead_jobs();
+        db.expect_error_log("job is dead");
         let runs = Arc::new(AtomicU32::new(0));
         let tired = NewJob::new("test.flaky", &1).max_attempts(2).enqueue(&db.conn).await.unwrap().unwrap();
         let (stop, handle, _) = start_pool(&db, Flaky { runs: runs.clone(), failures: 100, failure: || JobError::Temporary("timeout".into()) });

@@ -35,19 +35,13 @@ async fn get_json(app: &TestApp, path: &str) -> Value {
     response.json().await.unwrap()
 }
 
-/// Polls until `check` holds for the body at `path` (the snapshot follows events).
+/// Polls until `check` holds for the body at `path` (the snapshot follows events; the
+/// wait is far shorter than its periodic rebuild).
 async fn eventually(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..50 {
-        let body = get_json(app, path).await;
-        if check(&body) {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "{path} never reached the expected state: {}",
-        get_json(app, path).await
-    );
+    crate::common::eventually(path, Duration::from_secs(3), || async {
+        Some(get_json(app, path).await).filter(|body| check(body))
+    })
+    .await
 }
 
 fn keys(value: &Value) -> BTreeSet<String> {

@@ -3,8 +3,9 @@
 //! PostgreSQL database and one Redis, as `docker compose` would scale them.
 //!
 //! What must hold: an alert posted to replica A reaches a page open on replica B (its
-//! GraphQL subscription and its Statuspage JSON); a secret rotated through B is refused
-//! by A; every job runs once across the processes (one Slack parent message, one mail
+//! GraphQL subscription and its Statuspage JSON) and a secret rotated through B is
+//! refused by A, each within 2 s while the replicas' own periodic resync is 10 minutes
+//! away (so only Redis can have carried it); every job runs once across the processes (one Slack parent message, one mail
 //! per subscriber); and a worker killed with SIGKILL in the middle of a fan-out loses and
 //! duplicates no mail, because its lease runs out and the other worker finishes the job.
 
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use monostat::services::follow_up::NOTIFY_SUBSCRIBERS;
@@ -38,6 +39,11 @@ const JOB_LEASE_SECS: &str = "8";
 /// Generous bound for anything to happen on a slow, shared CI machine. Never an
 /// assertion about speed: only how long to wait before calling it a failure.
 const PATIENCE: Duration = Duration::from_mins(1);
+/// How soon a change on one replica must be in force on another: Redis carries it. Far
+/// shorter than the safety-net resync the processes run with ([`RESYNC_SECS`]), so only
+/// the event can make these checks pass.
+const EVENT_TRAVEL: Duration = Duration::from_secs(2);
+const RESYNC_SECS: &str = "600";
 
 /// One `monostat serve` process.
 struct Process {
@@ -98,7 +104,7 @@ impl Process {
         tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
         let process = Self { child, base, pool };
         if role == "worker" {
-            eventually("the worker's pool to start", || async {
+            eventually("the worker's pool to start", PATIENCE, || async {
                 process.pool_id().is_some()
             })
             .await;
@@ -121,17 +127,17 @@ impl Process {
     }
 }
 
-/// Polls `check` until it holds; fails after [`PATIENCE`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
+/// Polls `check` until it holds; fails after `within`.
+async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::common::eventually(what, within, || {
+        let holds = check();
+        async move { holds.await.then_some(()) }
+    })
+    .await;
 }
 
 async fn gql(web: &Process, token: Option<&str>, query: &str, variables: Value) -> Value {
@@ -195,8 +201,8 @@ async fn subscribe(web: &Process, query: &str) -> tokio::sync::mpsc::Receiver<Va
     receiver
 }
 
-async fn next(receiver: &mut tokio::sync::mpsc::Receiver<Value>) -> Value {
-    tokio::time::timeout(PATIENCE, receiver.recv())
+async fn next(receiver: &mut tokio::sync::mpsc::Receiver<Value>, within: Duration) -> Value {
+    tokio::time::timeout(within, receiver.recv())
         .await
         .expect("no subscription message")
         .expect("the subscription ended")
@@ -259,6 +265,7 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
         ),
         ("MONOSTAT_SLACK_CHANNEL", "#statuspage"),
         ("MONOSTAT_JOB_LEASE_SECS", JOB_LEASE_SECS),
+        ("MONOSTAT_RESYNC_SECS", RESYNC_SECS),
         ("NUM_WORKERS", "2"),
         // The database is migrated once, before the replicas start (docs/deploy.md).
         ("AUTOMIGRATE", "skip"),
@@ -299,7 +306,7 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
     // --- an alert on A reaches a page open on B ---
     let mut status = subscribe(&replica_b, "subscription { statusChanged { headline } }").await;
     assert_eq!(
-        next(&mut status).await["data"]["statusChanged"]["headline"],
+        next(&mut status, PATIENCE).await["data"]["statusChanged"]["headline"],
         "OPERATIONAL"
     );
     let login = gql(
@@ -333,21 +340,25 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
     assert_eq!(answer, 200, "{opened}");
     let incident_id = opened["incident"].as_i64().unwrap();
     assert_eq!(
-        next(&mut status).await["data"]["statusChanged"]["headline"],
+        next(&mut status, EVENT_TRAVEL).await["data"]["statusChanged"]["headline"],
         "MIGHT_HAVE_ISSUES"
     );
     let client = reqwest::Client::new();
-    eventually("B's status.json to show the incident", || async {
-        let status: Value = client
-            .get(replica_b.url("/api/v2/status.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        status["status"]["indicator"] != "none"
-    })
+    eventually(
+        "B's status.json to show the incident",
+        EVENT_TRAVEL,
+        || async {
+            let status: Value = client
+                .get(replica_b.url("/api/v2/status.json"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            status["status"]["indicator"] != "none"
+        },
+    )
     .await;
 
     // --- a secret rotated through B is refused by A ---
@@ -364,7 +375,7 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
     let new_hook_on_a = replica_a.url(&new_url[new_url.find("/integrations/").unwrap()..]);
     assert_ne!(new_hook_on_a, old_hook_on_a);
     // Redis carries the change to A; how soon is not this test's business.
-    eventually("A to refuse the old secret", || async {
+    eventually("A to refuse the old secret", EVENT_TRAVEL, || async {
         post_alert(&old_hook_on_a, "opsgenie/unacknowledge.json")
             .await
             .0
@@ -402,9 +413,11 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
     // has recorded every accepted mail, whatever it still sends is unanswered: killing
     // it now is "in the middle of the fan-out" with nothing in doubt.
     sink.wait_for(ACCEPTED_BEFORE_THE_KILL).await;
-    eventually("the accepted mails to be recorded as sent", || async {
-        deliveries(&db, "sent").await == ACCEPTED_BEFORE_THE_KILL as u64
-    })
+    eventually(
+        "the accepted mails to be recorded as sent",
+        PATIENCE,
+        || async { deliveries(&db, "sent").await == ACCEPTED_BEFORE_THE_KILL as u64 },
+    )
     .await;
     let fan_out = job::Entity::find()
         .filter(job::Column::Kind.eq(NOTIFY_SUBSCRIBERS))
@@ -422,12 +435,12 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
     sink.release();
 
     // The lease runs out and the other worker finishes the job.
-    eventually("the fan-out to finish", || async {
+    eventually("the fan-out to finish", PATIENCE, || async {
         deliveries(&db, "pending").await == 0
     })
     .await;
     let mails = sink.wait_for(SUBSCRIBERS).await;
-    eventually("the fan-out job to be done", || async {
+    eventually("the fan-out job to be done", PATIENCE, || async {
         job::Entity::find_by_id(fan_out.id)
             .one(&db.conn)
             .await
@@ -461,8 +474,10 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
         .filter(|c| c.method == "chat.postMessage" && c.body.get("thread_ts").is_none())
         .count();
     assert_eq!(parents, 1, "Slack calls: {:?}", slack.methods());
-    eventually("the confirmation to update the parent message", || async {
-        slack.methods().iter().any(|m| m == "chat.update")
-    })
+    eventually(
+        "the confirmation to update the parent message",
+        PATIENCE,
+        || async { slack.methods().iter().any(|m| m == "chat.update") },
+    )
     .await;
 }

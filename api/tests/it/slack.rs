@@ -133,20 +133,17 @@ async fn stored(db: &TestDb, id: IncidentId) -> incident::Model {
 
 /// Waits until every job of `kind` is finished (done or dead) and returns them.
 async fn settled(db: &TestDb, kind: &str) -> Vec<job::Model> {
-    for _ in 0..400 {
-        let jobs = db.jobs_of_kind(kind).await;
-        if jobs
-            .iter()
-            .all(|j| j.status == "done" || j.status == "dead")
-        {
-            return jobs;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "{kind} jobs did not finish: {:?}",
-        db.jobs_of_kind(kind).await
-    );
+    crate::common::eventually(
+        &format!("{kind} jobs to finish"),
+        Duration::from_secs(20),
+        || async {
+            let jobs = db.jobs_of_kind(kind).await;
+            jobs.iter()
+                .all(|j| j.status == "done" || j.status == "dead")
+                .then_some(jobs)
+        },
+    )
+    .await
 }
 
 /// An alert opens a suspected incident; waits for its parent message and forgets the
@@ -650,6 +647,8 @@ both_databases! {
     }
 
     async fn a_rejected_token_parks_the_job_with_a_plain_reason(db: TestDb) {
+        db.expect_dead_jobs();
+        db.expect_error_log("job is dead");
         let (app, slack) = start(&db).await;
         slack.fail_next("conversations.list", "invalid_auth");
         app.services.incidents.alert_opened(report("alert-1", "Down")).await.unwrap();
@@ -662,6 +661,8 @@ both_databases! {
     }
 
     async fn a_channel_that_cannot_be_found_parks_the_job(db: TestDb) {
+        db.expect_dead_jobs();
+        db.expect_error_log("job is dead");
         let slack = FakeSlack::start().await;
         let app = TestApp::start(db.app_config(&[
             ("MONOSTAT_SLACK_API_URL", &slack.url),

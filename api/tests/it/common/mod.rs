@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use monostat::config::{Config, DatabaseConfig};
 use monostat::events::EventBus;
@@ -19,10 +20,14 @@ use monostat::app::{App, Role};
 use monostat::spool::AlertSpool;
 
 pub mod chaos;
+pub mod settled;
 pub mod slack;
 pub mod smtp;
 
-/// Runs the async body once on SQLite and once on PostgreSQL, as two tests.
+use settled::{Expectations, LogWatch};
+
+/// Runs the async body once on SQLite and once on PostgreSQL, as two tests, each of
+/// which fails when it leaves a dead or unexpected job or an unexpected `ERROR` line.
 macro_rules! both_databases {
     ($(async fn $name:ident($db:ident: TestDb) $body:block)*) => {
         $(
@@ -32,22 +37,53 @@ macro_rules! both_databases {
 
                 async fn run($db: $crate::common::TestDb) $body
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    run($crate::common::TestDb::sqlite().await).await;
+                #[test]
+                fn sqlite() {
+                    $crate::common::storage_test($crate::common::Backend::Sqlite, run);
                 }
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn postgres() {
-                    if let Some(db) = $crate::common::TestDb::postgres().await {
-                        run(db).await;
-                    }
+                #[test]
+                fn postgres() {
+                    $crate::common::storage_test($crate::common::Backend::Postgres, run);
                 }
             }
         )*
     };
 }
 pub(crate) use both_databases;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one storage test on a runtime of its own (four worker threads, all logging to
+/// this test's watch), then checks what it left behind.
+pub fn storage_test<Fut: Future<Output = ()>>(backend: Backend, body: impl FnOnce(TestDb) -> Fut) {
+    let logs = LogWatch::default();
+    logs.install_on_this_thread();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .on_thread_start({
+            let logs = logs.clone();
+            move || logs.install_on_this_thread()
+        })
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let db = match backend {
+            Backend::Sqlite => TestDb::sqlite().await,
+            Backend::Postgres => match TestDb::postgres().await {
+                Some(db) => db,
+                None => return,
+            },
+        };
+        body(db.clone()).await;
+        settled::assert_settled(&db.conn, &db.expectations, &logs).await;
+    });
+}
 
 const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const REDIS_HOST: &str = "127.0.0.1";
@@ -57,15 +93,22 @@ pub fn services_required() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-/// A fresh, migrated database of its own, removed when dropped.
+/// A fresh, migrated database of its own, removed when the last clone is dropped.
+#[derive(Clone)]
 pub struct TestDb {
     pub config: DatabaseConfig,
     pub conn: DatabaseConnection,
     /// The data directory; for SQLite it also holds the database file.
-    pub dir: TempDir,
-    postgres_name: Option<String>,
+    pub dir: Arc<TempDir>,
     /// Redis namespace of this test alone, so parallel tests never hear each other.
     pub redis_prefix: String,
+    expectations: Arc<Mutex<Expectations>>,
+    _postgres: Option<Arc<PostgresDatabase>>,
+}
+
+/// Drops the test's PostgreSQL database when the last handle goes.
+struct PostgresDatabase {
+    name: String,
 }
 
 fn unique_redis_prefix() -> String {
@@ -80,12 +123,14 @@ impl TestDb {
         };
         let conn = store::connect(&config).await.unwrap();
         store::migrate(&conn).await.unwrap();
+        let expectations = settled::register(&config);
         Self {
             config,
             conn,
-            dir,
-            postgres_name: None,
+            dir: Arc::new(dir),
             redis_prefix: unique_redis_prefix(),
+            expectations,
+            _postgres: None,
         }
     }
 
@@ -122,12 +167,14 @@ impl TestDb {
         };
         let conn = store::connect(&config).await.unwrap();
         store::migrate(&conn).await.unwrap();
+        let expectations = settled::register(&config);
         Some(Self {
             config,
             conn,
-            dir: tempfile::tempdir().unwrap(),
-            postgres_name: Some(name),
+            dir: Arc::new(tempfile::tempdir().unwrap()),
             redis_prefix: unique_redis_prefix(),
+            expectations,
+            _postgres: Some(Arc::new(PostgresDatabase { name })),
         })
     }
 
@@ -184,7 +231,32 @@ impl TestDb {
         Harness { services, events }
     }
 
+    /// Jobs of `kind` may still be queued when the test ends: the test runs no worker
+    /// for them, or looks at them itself.
+    pub fn expect_queued(&self, kind: &str) {
+        self.expectations().queued_kinds.push(kind.to_owned());
+    }
+
+    /// The test parks jobs as dead on purpose.
+    pub fn expect_dead_jobs(&self) {
+        self.expectations().dead_jobs = true;
+    }
+
+    /// The test provokes `ERROR` lines containing `text`.
+    pub fn expect_error_log(&self, text: &str) {
+        self.expectations().error_lines.push(text.to_owned());
+    }
+
+    fn expectations(&self) -> std::sync::MutexGuard<'_, Expectations> {
+        self.expectations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The jobs of `kind`; a test that looks at them takes charge of them, so they may
+    /// still be queued when it ends.
     pub async fn jobs_of_kind(&self, kind: &str) -> Vec<job::Model> {
+        self.expect_queued(kind);
         job::Entity::find()
             .filter(job::Column::Kind.eq(kind))
             .order_by_asc(job::Column::Id)
@@ -194,11 +266,9 @@ impl TestDb {
     }
 }
 
-impl Drop for TestDb {
+impl Drop for PostgresDatabase {
     fn drop(&mut self) {
-        let Some(name) = self.postgres_name.take() else {
-            return;
-        };
+        let name = std::mem::take(&mut self.name);
         // Dropping happens outside any runtime we may block, so use a thread of its own.
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -226,13 +296,19 @@ pub struct TestApp {
     pub services: Services,
     pub spool: AlertSpool,
     pub events: EventBus,
+    db: DatabaseConnection,
+    expectations: Option<Arc<Mutex<Expectations>>>,
     stop: CancellationToken,
     running: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
+    /// Starts every part of the server, job workers included, so the test's end
+    /// checks that no job is left queued.
     pub async fn start(config: Config) -> Self {
+        let expectations = settled::workers_run_on(&config.database);
         let app = App::init(config).await.unwrap();
+        let db = app.db.clone();
         let services = app.services.clone();
         let spool = app.spool.clone();
         let events = app.events.clone();
@@ -244,6 +320,8 @@ impl TestApp {
             services,
             spool,
             events,
+            db,
+            expectations,
             stop,
             running: Some(running),
         }
@@ -253,7 +331,9 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// Lets the workers finish what is due (a few seconds at most), then stops.
     pub async fn stop(mut self) {
+        settled::let_due_jobs_finish(&self.db, self.expectations.as_deref()).await;
         self.stop.cancel();
         if let Some(running) = self.running.take() {
             running.await.unwrap();
@@ -282,6 +362,28 @@ pub struct Harness {
 
 fn path_string(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
+}
+
+/// Polls `check` until it yields a value and returns it; fails naming `what` once
+/// `within` has passed. The one way tests wait for something that happens in the
+/// background: keep `within` shorter than any fallback (a periodic refresh, a lease)
+/// that would make the check pass for the wrong reason.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Payloads of jobs, parsed.
