@@ -14,6 +14,7 @@ mod alerts;
 mod cli;
 mod console;
 mod email;
+mod email_tls;
 mod events;
 mod graphql;
 mod jobs;

@@ -7,6 +7,8 @@
 //! records each acceptance as it comes. On a temporary failure (4xx, connection lost)
 //! it stops starting new sends, records what finished, and fails the job as temporary
 //! so the queue retries it with back-off; the retry sends only what is still pending.
+//! A set-up the server refuses (wrong password, untrusted certificate) parks the job
+//! as dead with the reason, its deliveries still pending for a retry after the fix.
 //! A crash between the server's "250 OK" and the recorded acceptance is the one window
 //! in which a mail can go out twice; such a copy carries the same Message-ID (it is
 //! derived from the delivery), which mail stores use to show it once.
@@ -160,6 +162,13 @@ impl NotifyHandler {
                             halt = Some(JobError::Temporary(reason));
                         }
                     }
+                    // The delivery stays pending: once the set-up is fixed, retrying
+                    // the parked job sends it.
+                    Ok((_, Err(SendError::Misconfigured(reason)))) => {
+                        if !matches!(halt, Some(JobError::Permanent(_))) {
+                            halt = Some(JobError::Permanent(reason));
+                        }
+                    }
                     Err(panic) => {
                         // The delivery stays pending; its id is lost with the task, so
                         // the next run finds it again.
@@ -281,7 +290,9 @@ impl JobHandler for SubscriberMailHandler {
             .await
             .map_err(|error| match error {
                 SendError::Temporary(reason) => JobError::Temporary(reason),
-                SendError::Permanent(reason) => JobError::Permanent(reason),
+                SendError::Permanent(reason) | SendError::Misconfigured(reason) => {
+                    JobError::Permanent(reason)
+                }
             })
     }
 }

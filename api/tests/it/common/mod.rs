@@ -21,6 +21,7 @@ use monostat::spool::AlertSpool;
 pub mod chaos;
 pub mod slack;
 pub mod smtp;
+pub mod tls;
 
 /// Runs the async body once on SQLite and once on PostgreSQL, as two tests.
 macro_rules! both_databases {
