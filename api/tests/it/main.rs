@@ -20,6 +20,7 @@ mod graphql;
 mod jobs;
 mod lifecycle;
 mod opsgenie;
+mod outage;
 mod public;
 mod scale_out;
 mod second_factors;

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -78,8 +79,8 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         return StatusCode::OK.into_response();
     }
     let slack = &state.slack;
-    let secret = match slack.services().settings.slack().await {
-        Ok(settings) => settings.signing_secret,
+    let secret = match slack.signing_secret().await {
+        Ok(secret) => secret,
         Err(error) => {
             tracing::warn!(%error, "cannot read the Slack settings");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -206,6 +207,9 @@ impl SlackUser {
 struct BlockActions {
     user: SlackUser,
     trigger_id: String,
+    /// Where an answer to this click can go for 30 minutes; absent for Home tab clicks.
+    #[serde(default)]
+    response_url: Option<String>,
     #[serde(default)]
     container: Option<Container>,
     #[serde(default)]
@@ -234,6 +238,10 @@ struct ActionItem {
 }
 
 const MODAL_FAILED: &str = "Slack did not open the form in time; please click again.";
+const DATABASE_AWAY: &str = "The status page cannot save changes right now; try again in a minute.";
+/// What a click may spend on the database: Slack wants the whole answer in 3 s, and a
+/// database that is away may take much longer than that to fail.
+const CLICK_DEADLINE: Duration = Duration::from_millis(1800);
 
 fn incident_id(value: Option<&str>) -> Option<IncidentId> {
     value?.trim().parse().ok().map(IncidentId)
@@ -251,9 +259,44 @@ async fn tell(slack: &Slack, channel: Option<&str>, user: &str, text: &str) {
     }
 }
 
+/// Tells the person who clicked that the database is away, through the click's
+/// `response_url`: that needs neither the database nor the job queue, which a message
+/// sent as a job would. Sent after the 200, so Slack gets its answer at once.
+fn database_away(slack: &Slack, click: &BlockActions) {
+    let Some(url) = click.response_url.clone() else {
+        tracing::warn!(
+            "a Slack click failed while the database is away, and has no response_url to answer"
+        );
+        return;
+    };
+    let api = slack.api().clone();
+    tokio::spawn(async move {
+        if let Err(error) = api.respond(&url, DATABASE_AWAY).await {
+            tracing::warn!(error = %error.explain(), "cannot answer a Slack click through its response_url");
+        }
+    });
+}
+
 async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
+    match tokio::time::timeout(CLICK_DEADLINE, handle_click(slack, &click)).await {
+        Ok(Clicked::Done) => {}
+        Ok(Clicked::DatabaseAway) => database_away(slack, &click),
+        Err(_) => {
+            tracing::warn!("a Slack click timed out waiting for the database");
+            database_away(slack, &click);
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+enum Clicked {
+    Done,
+    DatabaseAway,
+}
+
+async fn handle_click(slack: &Slack, click: &BlockActions) -> Clicked {
     let Some(action) = click.actions.first() else {
-        return StatusCode::OK.into_response();
+        return Clicked::Done;
     };
     let actor = click.user.actor();
     let channel = click
@@ -272,7 +315,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
             {
                 tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
             }
-            return StatusCode::OK.into_response();
+            return Clicked::Done;
         }
         (views::UPDATE, Some(id)) => {
             match incidents.get(id).await {
@@ -288,6 +331,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
                         tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
                     }
                 }
+                Err(error) if error.is_unavailable() => return Clicked::DatabaseAway,
                 Err(error) => {
                     tell(
                         slack,
@@ -298,7 +342,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
                     .await;
                 }
             }
-            return StatusCode::OK.into_response();
+            return Clicked::Done;
         }
         (views::CONFIRM, Some(id)) => incidents.confirm(id, &actor, false).await.map(|_| ()),
         (views::DISMISS, Some(id)) => incidents.dismiss(id, &actor).await.map(|_| ()),
@@ -307,7 +351,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
             .await
             .map(|_| ()),
         // Buttons of other apps' messages, links, or a button without its incident.
-        _ => return StatusCode::OK.into_response(),
+        _ => return Clicked::Done,
     };
     match outcome {
         Ok(()) if from_home => {
@@ -319,15 +363,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
             }
         }
         Ok(()) => {}
-        Err(error) if error.is_unavailable() => {
-            tell(
-                slack,
-                channel.as_deref(),
-                &click.user.id,
-                "The status page cannot reach its database right now; please try again in a minute.",
-            )
-            .await;
-        }
+        Err(error) if error.is_unavailable() => return Clicked::DatabaseAway,
         Err(error) => {
             tell(
                 slack,
@@ -338,7 +374,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
             .await;
         }
     }
-    StatusCode::OK.into_response()
+    Clicked::Done
 }
 
 #[derive(Deserialize)]
