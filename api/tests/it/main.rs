@@ -26,4 +26,5 @@ mod scale_out;
 mod second_factors;
 mod server;
 mod slack;
+mod upgrade;
 mod web;

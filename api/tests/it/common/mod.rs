@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use migration::MigratorTrait;
 use monostat::config::{Config, DatabaseConfig};
 use monostat::events::EventBus;
 use monostat::jobs::JobWaker;
@@ -69,12 +70,18 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn sqlite() -> Self {
+        Self::sqlite_at(None).await
+    }
+
+    /// Migrated only up to the first `steps` migrations (`None`: all), as an older
+    /// release left it.
+    pub async fn sqlite_at(steps: Option<u32>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = DatabaseConfig::Sqlite {
             path: dir.path().join("monostat.sqlite3"),
         };
         let conn = store::connect(&config).await.unwrap();
-        store::migrate(&conn).await.unwrap();
+        migration::Migrator::up(&conn, steps).await.unwrap();
         Self {
             config,
             conn,
@@ -85,6 +92,11 @@ impl TestDb {
 
     /// `None` (skip) when PostgreSQL is not running and this is not CI.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_at(None).await
+    }
+
+    /// Like [`TestDb::sqlite_at`], on PostgreSQL; `None` (skip) when it is not running.
+    pub async fn postgres_at(steps: Option<u32>) -> Option<Self> {
         let admin = match sea_orm::Database::connect(POSTGRES_ADMIN_URL).await {
             Ok(admin) => admin,
             Err(error) => {
@@ -115,7 +127,7 @@ impl TestDb {
             password: None,
         };
         let conn = store::connect(&config).await.unwrap();
-        store::migrate(&conn).await.unwrap();
+        migration::Migrator::up(&conn, steps).await.unwrap();
         Some(Self {
             config,
             conn,
