@@ -22,6 +22,7 @@ pub mod blocks;
 pub mod client;
 pub mod incoming;
 pub mod jobs;
+mod submissions;
 pub mod verify;
 pub mod views;
 
