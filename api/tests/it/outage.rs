@@ -304,3 +304,48 @@ async fn a_job_in_flight_when_the_database_goes_runs_once() {
     assert_eq!(slack.methods(), ["chat.postEphemeral"]);
     app.stop().await;
 }
+
+/// PostgreSQL goes away halfway through a fan-out: the mails the server accepted
+/// meanwhile are recorded once it is back, in the same run, so none goes out twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fanout_outlives_a_database_outage_without_duplicates() {
+    let Some((db, proxy)) = through_proxy().await else {
+        return;
+    };
+    let Some(sink) = SmtpSink::start_with(None, Some(0.2)).await else {
+        return;
+    };
+    let port = proxy.address.port().to_string();
+    let mut env: Vec<(&str, String)> = sink.env();
+    env.push(("MONOSTAT_DB_PORT", port));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::start(db.app_config(&env)).await;
+    let addresses: Vec<String> = (0..60).map(|i| format!("user{i:02}@example.com")).collect();
+    let admin = Actor::User("admin".into());
+    app.services
+        .subscribers
+        .import_csv(&admin, &addresses.join("\n"), true)
+        .await
+        .unwrap();
+    let opened = app
+        .services
+        .incidents
+        .alert_opened(report("away-3", "Checkout down"))
+        .await
+        .unwrap();
+    app.services
+        .incidents
+        .confirm(opened.incident_id, &Actor::Slack("bob".into()), false)
+        .await
+        .unwrap();
+
+    sink.wait_for(16).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy.restore();
+    all_done(&db, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let expected: BTreeMap<String, usize> = addresses.into_iter().map(|a| (a, 1)).collect();
+    assert_eq!(sink.count_by_recipient(), expected);
+    app.stop().await;
+}

@@ -28,7 +28,7 @@ use crate::jobs::{JobError, JobHandler};
 use crate::services::follow_up::{
     NOTIFY_SUBSCRIBERS, NotifySubscribers, SUBSCRIBER_MAIL, SubscriberMail, SubscriberMailKind,
 };
-use crate::services::{FanOut, PendingDelivery, Preparation, Services};
+use crate::services::{FanOut, NotificationError, PendingDelivery, Preparation, Services};
 use crate::store::job;
 
 pub use compose::{NotificationTemplate, Sender};
@@ -77,6 +77,26 @@ impl NotifyHandler {
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
+    }
+
+    /// Records accepted mails, waiting out a database that is away for up to half the
+    /// job lease: an acceptance that is not recorded sends the mail again next run.
+    async fn record_sent(&self, ids: &[i64]) -> Result<(), JobError> {
+        let deadline = Instant::now() + self.config.job_lease / 2;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.services.notifications.mark_sent(ids).await {
+                Ok(()) => return Ok(()),
+                Err(NotificationError::Database(error))
+                    if crate::store::is_unreachable(&error) && Instant::now() < deadline =>
+                {
+                    tracing::warn!(%error, sent = ids.len(), "cannot record sent mails yet; the database may be away");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => return Err(temporary(error)),
+            }
+        }
     }
 
     async fn send_pending(
@@ -178,7 +198,7 @@ impl NotifyHandler {
                     }
                 }
             }
-            notifications.mark_sent(&sent).await.map_err(temporary)?;
+            self.record_sent(&sent).await?;
         }
         if let Some(error) = halt {
             if let JobError::Temporary(reason) = &error {
