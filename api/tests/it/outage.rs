@@ -28,6 +28,23 @@ async fn through_proxy() -> Option<(TestDb, ChaosProxy)> {
     Some((db, proxy))
 }
 
+/// A server whose database connection goes through `proxy`, with `env` besides.
+async fn start(db: &TestDb, proxy: &ChaosProxy, mut env: Vec<(&str, String)>) -> TestApp {
+    env.push(("MONOSTAT_DB_PORT", proxy.address.port().to_string()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    TestApp::start(db.app_config(&env)).await
+}
+
+/// Slack set up through the environment, talking to the stand-in.
+fn slack_env(slack: &FakeSlack) -> Vec<(&'static str, String)> {
+    vec![
+        ("MONOSTAT_SLACK_API_URL", slack.url.clone()),
+        ("MONOSTAT_SLACK_BOT_TOKEN", "xoxb-test-token".into()),
+        ("MONOSTAT_SLACK_SIGNING_SECRET", SECRET.into()),
+        ("MONOSTAT_SLACK_CHANNEL", "#statuspage".into()),
+    ]
+}
+
 async fn all_jobs(db: &TestDb) -> Vec<job::Model> {
     job::Entity::find().all(&db.conn).await.unwrap()
 }
@@ -64,11 +81,11 @@ async fn a_click_while_the_database_is_away_is_answered_through_its_response_url
         return;
     };
     let slack = FakeSlack::start().await;
-    let port = proxy.address.port().to_string();
-    let app = TestApp::start(db.app_config(&[
-        ("MONOSTAT_DB_PORT", &port),
-        ("MONOSTAT_SLACK_API_URL", &slack.url),
-    ]))
+    let app = start(
+        &db,
+        &proxy,
+        vec![("MONOSTAT_SLACK_API_URL", slack.url.clone())],
+    )
     .await;
     slack_settings::ActiveModel {
         id: Set(1),
@@ -149,17 +166,9 @@ async fn jobs_queued_during_a_database_outage_run_once_when_it_is_back() {
         return;
     };
     let slack = FakeSlack::start().await;
-    let port = proxy.address.port().to_string();
-    let mut env: Vec<(&str, String)> = sink.env();
-    env.extend([
-        ("MONOSTAT_DB_PORT", port),
-        ("MONOSTAT_SLACK_API_URL", slack.url.clone()),
-        ("MONOSTAT_SLACK_BOT_TOKEN", "xoxb-test-token".into()),
-        ("MONOSTAT_SLACK_SIGNING_SECRET", SECRET.into()),
-        ("MONOSTAT_SLACK_CHANNEL", "#statuspage".into()),
-    ]);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = TestApp::start(db.app_config(&env)).await;
+    let mut env = sink.env();
+    env.extend(slack_env(&slack));
+    let app = start(&db, &proxy, env).await;
 
     proxy.cut();
     // The workers fail to claim for a while.
@@ -279,15 +288,9 @@ async fn a_job_in_flight_when_the_database_goes_runs_once() {
         return;
     };
     let slack = FakeSlack::start().await;
-    let port = proxy.address.port().to_string();
-    let app = TestApp::start(db.app_config(&[
-        ("MONOSTAT_DB_PORT", &port),
-        ("MONOSTAT_SLACK_API_URL", &slack.url),
-        ("MONOSTAT_SLACK_BOT_TOKEN", "xoxb-test-token"),
-        ("MONOSTAT_SLACK_SIGNING_SECRET", SECRET),
-        ("MONOSTAT_JOB_LEASE_SECS", "3"),
-    ]))
-    .await;
+    let mut env = slack_env(&slack);
+    env.push(("MONOSTAT_JOB_LEASE_SECS", "3".into()));
+    let app = start(&db, &proxy, env).await;
     slack.hold("chat.postEphemeral");
     slack_jobs::ephemeral("C0STATUS01", "U0PERSON01", "once")
         .enqueue(&db.conn)
@@ -315,11 +318,7 @@ async fn a_fanout_outlives_a_database_outage_without_duplicates() {
     let Some(sink) = SmtpSink::start_with(None, Some(0.2)).await else {
         return;
     };
-    let port = proxy.address.port().to_string();
-    let mut env: Vec<(&str, String)> = sink.env();
-    env.push(("MONOSTAT_DB_PORT", port));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = TestApp::start(db.app_config(&env)).await;
+    let app = start(&db, &proxy, sink.env()).await;
     let addresses: Vec<String> = (0..60).map(|i| format!("user{i:02}@example.com")).collect();
     let admin = Actor::User("admin".into());
     app.services
