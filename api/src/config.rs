@@ -88,6 +88,8 @@ pub struct MailConfig {
     pub ssl: bool,
     pub user: Option<String>,
     pub password: Option<Secret>,
+    /// PEM certificates trusted besides the public roots, for relays with a private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,17 +250,7 @@ impl Config {
             None => None,
         };
 
-        let mail = MailConfig {
-            from: env
-                .get("MONOSTAT_MAIL_FROM")
-                .unwrap_or_else(|| "status@localhost".into()),
-            host: env.get("MONOSTAT_MAIL_HOST"),
-            port: env.parse("MONOSTAT_MAIL_PORT", 25)?,
-            tls: env.flag("MONOSTAT_MAIL_TLS")?,
-            ssl: env.flag("MONOSTAT_MAIL_SSL")?,
-            user: env.get("MONOSTAT_MAIL_USER"),
-            password: env.get("MONOSTAT_MAIL_PASSWORD").map(Secret::new),
-        };
+        let mail = mail_config(&env)?;
 
         let num_workers = env.parse("NUM_WORKERS", num_cpus::get().max(1))?;
         let job_lease_secs: u64 = env.parse("MONOSTAT_JOB_LEASE_SECS", 30)?;
@@ -374,6 +366,64 @@ fn sqlite_path(data_dir: &Path, name: Option<String>) -> PathBuf {
         Some(name) => data_dir.join(name),
         None => data_dir.join("monostat.sqlite3"),
     }
+}
+
+fn mail_config<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<MailConfig, ConfigError> {
+    let tls = env.flag("MONOSTAT_MAIL_TLS")?;
+    let ssl = env.flag("MONOSTAT_MAIL_SSL")?;
+    if tls && ssl {
+        // Silently preferring one would hide a typo until the first mail fails.
+        return Err(ConfigError::Invalid {
+            var: "MONOSTAT_MAIL_SSL",
+            value: "true".into(),
+            reason: "MONOSTAT_MAIL_TLS (STARTTLS, port 587) and MONOSTAT_MAIL_SSL (implicit TLS, port 465) exclude each other; set one".into(),
+        });
+    }
+    let user = env.get("MONOSTAT_MAIL_USER");
+    let password = env.get("MONOSTAT_MAIL_PASSWORD").map(Secret::new);
+    if user.is_some() != password.is_some() {
+        let (var, missing) = if user.is_some() {
+            ("MONOSTAT_MAIL_USER", "MONOSTAT_MAIL_PASSWORD")
+        } else {
+            ("MONOSTAT_MAIL_PASSWORD", "MONOSTAT_MAIL_USER")
+        };
+        return Err(ConfigError::Invalid {
+            var,
+            value: "(set)".into(),
+            reason: format!("SMTP AUTH needs {missing} too"),
+        });
+    }
+    let ca_file = env.get("MONOSTAT_MAIL_CA_FILE").map(PathBuf::from);
+    if ca_file.is_some() && !tls && !ssl {
+        return Err(ConfigError::Invalid {
+            var: "MONOSTAT_MAIL_CA_FILE",
+            value: ca_file
+                .map(|path| path.display().to_string())
+                .unwrap_or_default(),
+            reason: "a CA file is only used with TLS; set MONOSTAT_MAIL_TLS or MONOSTAT_MAIL_SSL"
+                .into(),
+        });
+    }
+    // The port each mode is usually served on, so setting the mode is enough.
+    let default_port = if ssl {
+        465
+    } else if tls {
+        587
+    } else {
+        25
+    };
+    Ok(MailConfig {
+        from: env
+            .get("MONOSTAT_MAIL_FROM")
+            .unwrap_or_else(|| "status@localhost".into()),
+        host: env.get("MONOSTAT_MAIL_HOST"),
+        port: env.parse("MONOSTAT_MAIL_PORT", default_port)?,
+        tls,
+        ssl,
+        user,
+        password,
+        ca_file,
+    })
 }
 
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -508,5 +558,31 @@ mod tests {
         .expect("valid");
         assert!(config.overrides.alert_source_secrets[&Origin::Opsgenie].matches("from-env"));
         assert_eq!(config.slack_api_url, "http://127.0.0.1:9/api/");
+    }
+
+    #[test]
+    fn the_mail_port_follows_the_tls_mode_unless_set() {
+        let port = |vars: &[(&str, &str)]| config(vars).expect("valid").mail.port;
+        assert_eq!(port(&[]), 25);
+        assert_eq!(port(&[("MONOSTAT_MAIL_TLS", "true")]), 587);
+        assert_eq!(port(&[("MONOSTAT_MAIL_SSL", "true")]), 465);
+        assert_eq!(
+            port(&[
+                ("MONOSTAT_MAIL_SSL", "true"),
+                ("MONOSTAT_MAIL_PORT", "2465")
+            ]),
+            2465
+        );
+    }
+
+    #[test]
+    fn contradictory_or_half_mail_settings_are_refused() {
+        let error =
+            config(&[("MONOSTAT_MAIL_TLS", "true"), ("MONOSTAT_MAIL_SSL", "true")]).unwrap_err();
+        assert!(error.to_string().contains("exclude each other"));
+        let error = config(&[("MONOSTAT_MAIL_USER", "mailer")]).unwrap_err();
+        assert!(error.to_string().contains("MONOSTAT_MAIL_PASSWORD"));
+        let error = config(&[("MONOSTAT_MAIL_PASSWORD", "secret")]).unwrap_err();
+        assert!(error.to_string().contains("MONOSTAT_MAIL_USER"));
     }
 }

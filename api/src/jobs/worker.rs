@@ -155,20 +155,61 @@ impl WorkerPool {
         self.settle(&job, claim_token, outcome).await;
     }
 
+    /// Records the outcome. While the database is unreachable it keeps trying (the
+    /// lease is still being renewed meanwhile): an outcome dropped here would have the
+    /// job run a second time once its lease ran out.
     async fn settle(&self, job: &job::Model, claim_token: &str, outcome: Result<(), JobError>) {
-        let result = match outcome {
+        match &outcome {
             Ok(()) => {
                 metrics::counter!("monostat_jobs_completed_total", "kind" => job.kind.clone())
                     .increment(1);
-                self.queue.complete(job.id, claim_token).await.map(|still_ours| {
-                    if !still_ours {
-                        tracing::warn!("job finished after its lease ran out; another worker may have run it too");
-                    }
-                })
             }
             Err(error) => {
                 metrics::counter!("monostat_jobs_failed_total", "kind" => job.kind.clone())
                     .increment(1);
+                tracing::warn!(%error, "job failed");
+            }
+        }
+        let mut waited = false;
+        loop {
+            match self.record(job, claim_token, &outcome).await {
+                Ok(()) => {
+                    if waited {
+                        tracing::info!("recorded the job's outcome now that the database is back");
+                    }
+                    return;
+                }
+                Err(error) if crate::store::is_unreachable(&error) => {
+                    if !waited {
+                        tracing::warn!(%error, "cannot record the job's outcome yet; the database may be away");
+                    }
+                    waited = true;
+                    // Short: when the database is back, this worker should reach it
+                    // before any other claims the job whose lease ran out meanwhile.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => {
+                    // The lease runs out and the job is tried again; handlers are idempotent.
+                    tracing::warn!(%error, "could not record the job's outcome");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        job: &job::Model,
+        claim_token: &str,
+        outcome: &Result<(), JobError>,
+    ) -> Result<(), sea_orm::DbErr> {
+        match outcome {
+            Ok(()) => self.queue.complete(job.id, claim_token).await.map(|still_ours| {
+                if !still_ours {
+                    tracing::warn!("job finished after its lease ran out; another worker may have run it too");
+                }
+            }),
+            Err(error) => {
                 let retry_at = match &error {
                     JobError::Temporary(_) => Some(self.queue.retry_at(job.attempts)),
                     JobError::RetryAfter { after, .. } => {
@@ -184,15 +225,10 @@ impl WorkerPool {
                     }
                     JobError::Permanent(_) => None,
                 };
-                tracing::warn!(%error, "job failed");
                 self.queue
                     .fail(job, claim_token, &error.to_string(), retry_at)
                     .await
             }
-        };
-        if let Err(error) = result {
-            // The lease runs out and the job is tried again; handlers are idempotent.
-            tracing::warn!(%error, "could not record the job's outcome");
         }
     }
 }

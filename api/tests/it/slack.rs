@@ -17,13 +17,13 @@ use crate::common::slack::{Call, FakeSlack, api_fixture};
 use crate::common::{TestApp, TestDb, both_databases, fixture};
 
 /// The fixtures' signing secret (`fixtures/slack/signatures.json`).
-const SECRET: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+pub(crate) const SECRET: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const SITE: &str = "https://status.example.com";
 const CHANNEL: &str = "C0STATUS01";
 const PARENT_TS: &str = "1700000000.000100";
-const FORM: &str = "application/x-www-form-urlencoded";
-const JSON: &str = "application/json";
-const EVENTS: &str = "/integrations/slack/events";
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
+pub(crate) const JSON: &str = "application/json";
+pub(crate) const EVENTS: &str = "/integrations/slack/events";
 const COMMANDS: &str = "/integrations/slack/commands";
 
 async fn start(db: &TestDb) -> (TestApp, FakeSlack) {
@@ -67,7 +67,12 @@ async fn post_raw(
 }
 
 /// POSTs `body` signed as Slack would sign it now.
-async fn signed(app: &TestApp, path: &str, body: &[u8], content_type: &str) -> (u16, String) {
+pub(crate) async fn signed(
+    app: &TestApp,
+    path: &str,
+    body: &[u8],
+    content_type: &str,
+) -> (u16, String) {
     signed_with(app, path, body, content_type, &[]).await
 }
 
@@ -88,7 +93,11 @@ async fn signed_with(
 }
 
 /// An interactivity fixture for incident `id` (the fixtures say 42), as a form body.
-fn interaction(name: &str, id: Option<IncidentId>, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+pub(crate) fn interaction(
+    name: &str,
+    id: Option<IncidentId>,
+    edit: impl FnOnce(&mut Value),
+) -> Vec<u8> {
     let mut payload: Value =
         serde_json::from_slice(&fixture(&format!("slack/{name}.json"))).unwrap();
     if let Some(id) = id {

@@ -11,8 +11,14 @@ every further DATA (unanswered, nothing stored) until a file named `.release` ap
 DIR, so a test can kill a client while its deliveries are in flight; a client that
 disconnects meanwhile has its message dropped, as a real server would.
 
+As mail providers run it: with --cert/--key the server offers STARTTLS (and, with
+--require-starttls, refuses mail before it), or speaks TLS from the first byte with
+--implicit-tls; with --user/--password it requires AUTH, offered only over TLS.
+
     smtp_sink.py --port 2525 --dir /tmp/mails [--reject reject] [--greylist grey]
                  [--delay 0.05] [--hold-after 10]
+                 [--cert cert.pem --key key.pem [--require-starttls | --implicit-tls]]
+                 [--user name --password secret]
 
 Prints "ready" once it listens; stops on SIGTERM/SIGINT.
 """
@@ -21,9 +27,11 @@ import argparse
 import asyncio
 import os
 import signal
+import ssl
 import uuid
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
@@ -62,6 +70,40 @@ class Sink:
         return "250 2.0.0 Message accepted"
 
 
+class Authenticator:
+    def __init__(self, user, password):
+        self.user = user.encode()
+        self.password = password.encode()
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == self.user
+            and auth_data.password == self.password
+        )
+        return AuthResult(success=ok, handled=False)
+
+
+def smtp_options(args):
+    """The Controller's keyword arguments for TLS and AUTH, from the command line."""
+    options = {}
+    if args.cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+        if args.implicit_tls:
+            options["ssl_context"] = context
+        else:
+            options["tls_context"] = context
+            options["require_starttls"] = args.require_starttls
+    if args.user:
+        options["authenticator"] = Authenticator(args.user, args.password or "")
+        options["auth_required"] = True
+        # Never a password in clear text: AUTH is offered only inside TLS. aiosmtpd
+        # knows of TLS only after STARTTLS; with implicit TLS every byte is inside it.
+        options["auth_require_tls"] = not args.implicit_tls
+    return options
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -70,6 +112,12 @@ def main():
     parser.add_argument("--greylist", default=None)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--hold-after", type=int, default=None)
+    parser.add_argument("--cert", default=None)
+    parser.add_argument("--key", default=None)
+    parser.add_argument("--require-starttls", action="store_true")
+    parser.add_argument("--implicit-tls", action="store_true")
+    parser.add_argument("--user", default=None)
+    parser.add_argument("--password", default=None)
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     controller = Controller(
@@ -77,6 +125,7 @@ def main():
         hostname="127.0.0.1",
         port=args.port,
         ready_timeout=10,
+        **smtp_options(args),
     )
     controller.start()
     print("ready", flush=True)

@@ -8,6 +8,8 @@
 //! records each acceptance as it comes. On a temporary failure (4xx, connection lost)
 //! it stops starting new sends, records what finished, and fails the job as temporary
 //! so the queue retries it with back-off; the retry sends only what is still pending.
+//! A set-up the server refuses (wrong password, untrusted certificate) parks the job
+//! as dead with the reason, its deliveries still pending for a retry after the fix.
 //! It starts no send once its job lease is no longer held (another worker may have
 //! taken the job over). A crash between the server's "250 OK" and the recorded
 //! acceptance is the one window in which a mail can go out twice — at most the mails in
@@ -20,7 +22,7 @@ pub mod web;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
@@ -29,7 +31,7 @@ use crate::jobs::{JobError, JobHandler, Lease};
 use crate::services::follow_up::{
     NOTIFY_SUBSCRIBERS, NotifySubscribers, SUBSCRIBER_MAIL, SubscriberMail, SubscriberMailKind,
 };
-use crate::services::{FanOut, PendingDelivery, Preparation, Services};
+use crate::services::{FanOut, NotificationError, PendingDelivery, Preparation, Services};
 use crate::store::job;
 
 pub use compose::{NotificationTemplate, Sender};
@@ -71,6 +73,26 @@ impl NotifyHandler {
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
+    }
+
+    /// Records accepted mails, waiting out a database that is away for up to half the
+    /// job lease: an acceptance that is not recorded sends the mail again next run.
+    async fn record_sent(&self, ids: &[i64]) -> Result<(), JobError> {
+        let deadline = Instant::now() + self.config.job_lease / 2;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.services.notifications.mark_sent(ids).await {
+                Ok(()) => return Ok(()),
+                Err(NotificationError::Database(error))
+                    if crate::store::is_unreachable(&error) && Instant::now() < deadline =>
+                {
+                    tracing::warn!(%error, sent = ids.len(), "cannot record sent mails yet; the database may be away");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => return Err(temporary(error)),
+            }
+        }
     }
 
     async fn send_pending(
@@ -154,6 +176,13 @@ impl NotifyHandler {
                             halt = Some(JobError::Temporary(reason));
                         }
                     }
+                    // The delivery stays pending: once the set-up is fixed, retrying
+                    // the parked job sends it.
+                    Ok((_, Err(SendError::Misconfigured(reason)))) => {
+                        if !matches!(halt, Some(JobError::Permanent(_))) {
+                            halt = Some(JobError::Permanent(reason));
+                        }
+                    }
                     Err(panic) => {
                         // The delivery stays pending; its id is lost with the task, so
                         // the next run finds it again.
@@ -163,7 +192,7 @@ impl NotifyHandler {
                     }
                 }
             }
-            notifications.mark_sent(&sent).await.map_err(temporary)?;
+            self.record_sent(&sent).await?;
         }
         if let Some(error) = halt {
             if let JobError::Temporary(reason) = &error {
@@ -275,7 +304,9 @@ impl JobHandler for SubscriberMailHandler {
             .await
             .map_err(|error| match error {
                 SendError::Temporary(reason) => JobError::Temporary(reason),
-                SendError::Permanent(reason) => JobError::Permanent(reason),
+                SendError::Permanent(reason) | SendError::Misconfigured(reason) => {
+                    JobError::Permanent(reason)
+                }
             })
     }
 }

@@ -1,12 +1,18 @@
 //! Where mails go: a pooled SMTP connection from `MONOSTAT_MAIL_*`, or, with no host
 //! configured, `.eml` files under `{data_dir}/mail/` so a first run loses nothing and
 //! shows what would have been sent.
+//!
+//! TLS is rustls with the public (webpki) roots, plus the certificates of
+//! `MONOSTAT_MAIL_CA_FILE` for relays signed by a company CA. The host name is checked
+//! against the certificate; there is no switch to turn verification off.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -25,6 +31,10 @@ pub enum SendError {
     /// The server refused this mail for good (5xx, e.g. unknown recipient).
     #[error("permanent: {0}")]
     Permanent(String),
+    /// No mail can go out until an operator changes the set-up (wrong password, an
+    /// untrusted certificate): retrying only repeats the failure, so the job is parked.
+    #[error("{0}")]
+    Misconfigured(String),
 }
 
 pub enum Mailer {
@@ -40,14 +50,15 @@ impl Mailer {
             tracing::info!(dir = %dir.display(), "no SMTP host configured (MONOSTAT_MAIL_HOST); mails are written as .eml files");
             return Ok(Self::Files(dir));
         };
-        let builder = if mail.ssl {
-            AsyncSmtpTransport::<Tokio1Executor>::relay(host)?
+        let tls = if mail.ssl {
+            Tls::Wrapper(tls_parameters(host, mail.ca_file.as_deref())?)
         } else if mail.tls {
-            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?
+            Tls::Required(tls_parameters(host, mail.ca_file.as_deref())?)
         } else {
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            Tls::None
         };
-        let mut builder = builder
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .tls(tls)
             .port(mail.port)
             .timeout(Some(SMTP_TIMEOUT))
             .hello_name(ClientId::Domain(site_domain(&config.site_url)))
@@ -74,11 +85,45 @@ impl Mailer {
     }
 }
 
-/// Only the codes that speak about one mailbox fail one delivery for good. Any other
-/// 5xx (authentication required, sender refused, syntax) would fail every delivery of
-/// the fan-out alike; that is a configuration problem, so it is retried with back-off
-/// (and ends as a dead job in the console) instead of burning through the whole list.
+/// Checks the server's certificate against the public roots and, when given, the PEM
+/// bundle of `MONOSTAT_MAIL_CA_FILE`; read once at start, so a bad file stops the start.
+fn tls_parameters(host: &str, ca_file: Option<&Path>) -> anyhow::Result<TlsParameters> {
+    let mut builder = TlsParameters::builder(host.to_owned());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read MONOSTAT_MAIL_CA_FILE ({})", path.display()))?;
+        let certificates = Certificate::from_pem(&pem)
+            .ok()
+            .filter(|_| contains_certificate(&pem))
+            .with_context(|| {
+                format!(
+                    "MONOSTAT_MAIL_CA_FILE ({}) holds no readable PEM certificate",
+                    path.display()
+                )
+            })?;
+        builder = builder.add_root_certificate(certificates);
+    }
+    builder
+        .build_rustls()
+        .context("cannot set up TLS for the SMTP connection")
+}
+
+/// `Certificate::from_pem` accepts a file without any certificate; that would only
+/// show as "untrusted" at the first mail.
+fn contains_certificate(pem: &[u8]) -> bool {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    pem.windows(BEGIN.len()).any(|window| window == BEGIN)
+}
+
+/// Only the codes that speak about one mailbox fail one delivery for good. A set-up
+/// the server refuses (credentials, certificate) parks the job with the reason. Any
+/// other 5xx (sender refused, syntax) would fail every delivery of the fan-out alike;
+/// it is retried with back-off (and ends as a dead job in the console) instead of
+/// burning through the whole list.
 fn classify(error: &lettre::transport::smtp::Error) -> SendError {
+    if let Some(reason) = misconfiguration(error) {
+        return SendError::Misconfigured(reason);
+    }
     let code = error.status().map(|code| code.to_string());
     match code.as_deref() {
         Some("550" | "551" | "552" | "553") => SendError::Permanent(error.to_string()),
@@ -89,7 +134,64 @@ fn classify(error: &lettre::transport::smtp::Error) -> SendError {
     }
 }
 
-async fn write_eml(dir: &std::path::Path, message: &Message) -> std::io::Result<()> {
+/// The reason, in words an operator can act on, when the failure is the set-up's.
+fn misconfiguration(error: &lettre::transport::smtp::Error) -> Option<String> {
+    let code = error.status().map(|code| code.to_string());
+    let hint = match code.as_deref() {
+        Some("535") => {
+            "the SMTP server refused the user name or password (MONOSTAT_MAIL_USER, MONOSTAT_MAIL_PASSWORD)"
+        }
+        Some("534") => {
+            "the SMTP server wants a stronger login method than it was offered; connect with TLS (MONOSTAT_MAIL_TLS or MONOSTAT_MAIL_SSL)"
+        }
+        Some("530") => {
+            "the SMTP server requires a login first (set MONOSTAT_MAIL_USER and MONOSTAT_MAIL_PASSWORD)"
+        }
+        Some("538") => {
+            "the SMTP server requires encryption first (set MONOSTAT_MAIL_TLS or MONOSTAT_MAIL_SSL)"
+        }
+        _ if error.is_client() && error.to_string().contains("authentication mechanism") => {
+            "the SMTP server offers no login method here; most servers offer AUTH only after STARTTLS (set MONOSTAT_MAIL_TLS)"
+        }
+        _ => return untrusted_certificate(error),
+    };
+    Some(format!("{hint}: {error}"))
+}
+
+fn untrusted_certificate(error: &lettre::transport::smtp::Error) -> Option<String> {
+    use rustls::CertificateError as E;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        // tokio-rustls hands the handshake error on inside an io::Error, whose
+        // `source()` skips the error it wraps.
+        let inner = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        let rustls_error = current
+            .downcast_ref::<rustls::Error>()
+            .or_else(|| inner.and_then(|inner| inner.downcast_ref::<rustls::Error>()));
+        if let Some(rustls::Error::InvalidCertificate(problem)) = rustls_error {
+            let hint = match problem {
+                E::UnknownIssuer | E::BadSignature => {
+                    "the SMTP server's TLS certificate is not signed by a trusted authority; for a relay with its own CA, set MONOSTAT_MAIL_CA_FILE to that CA's PEM certificate"
+                }
+                E::NotValidForName | E::NotValidForNameContext { .. } => {
+                    "the SMTP server's TLS certificate is not valid for MONOSTAT_MAIL_HOST; use the host name the certificate names"
+                }
+                E::Expired | E::ExpiredContext { .. } => {
+                    "the SMTP server's TLS certificate has expired"
+                }
+                _ => "the SMTP server's TLS certificate was refused",
+            };
+            return Some(format!("{hint} ({problem:?})"));
+        }
+        cause = inner.or_else(|| current.source());
+    }
+    None
+}
+
+async fn write_eml(dir: &Path, message: &Message) -> std::io::Result<()> {
     tokio::fs::create_dir_all(dir).await?;
     let name = format!(
         "{}-{}.eml",

@@ -244,6 +244,48 @@ impl SlackApi {
         })
     }
 
+    /// Answers a click through its `response_url`: an ephemeral message to the person
+    /// who clicked, needing neither the bot token nor the database. Only Slack's own
+    /// hooks host (or the host of `MONOSTAT_SLACK_API_URL`, a stand-in) is called, so a
+    /// payload cannot point the server elsewhere.
+    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError> {
+        if !self.is_slack_url(response_url) {
+            return Err(SlackError::Network(format!(
+                "refused to answer through a response_url that is not Slack's: {response_url}"
+            )));
+        }
+        let body = serde_json::json!({
+            "response_type": "ephemeral",
+            "replace_original": false,
+            "text": text,
+        });
+        let response = self
+            .http
+            .post(response_url)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|error| SlackError::Network(error.without_url().to_string()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(SlackError::Http(response.status().as_u16()))
+        }
+    }
+
+    fn is_slack_url(&self, url: &str) -> bool {
+        let origin = |url: &str| {
+            reqwest::Url::parse(url)
+                .ok()
+                .map(|url| url.origin().ascii_serialization())
+        };
+        let Some(target) = origin(url) else {
+            return false;
+        };
+        target == "https://hooks.slack.com" || Some(target) == origin(&self.base)
+    }
+
     fn read<T: for<'de> Deserialize<'de>>(value: Value, field: &str) -> Result<T, SlackError> {
         let part = if field.is_empty() {
             value
@@ -479,5 +521,18 @@ mod tests {
     #[test]
     fn a_bad_token_is_explained_in_plain_words() {
         assert!(api_error("invalid_auth").explain().contains("bot token"));
+    }
+
+    #[test]
+    fn clicks_are_answered_only_on_slacks_hosts() {
+        let api = SlackApi::new("https://slack.com/api");
+        assert!(api.is_slack_url("https://hooks.slack.com/actions/T0/1/abc"));
+        assert!(!api.is_slack_url("http://hooks.slack.com/actions/T0/1/abc"));
+        assert!(!api.is_slack_url("https://hooks.slack.com.evil.example/actions"));
+        assert!(!api.is_slack_url("http://169.254.169.254/latest/meta-data"));
+        assert!(!api.is_slack_url("not a url"));
+        let stand_in = SlackApi::new("http://127.0.0.1:4100/api/");
+        assert!(stand_in.is_slack_url("http://127.0.0.1:4100/actions/T0/1/abc"));
+        assert!(!stand_in.is_slack_url("http://127.0.0.1:4101/actions/T0/1/abc"));
     }
 }

@@ -2,17 +2,11 @@
 //! the `/status` command. Routing follows Bolt: JSON is the Events API, a form with
 //! `payload=` is interactivity, a form with `command=` a slash command, `ssl_check=1`
 //! Slack testing TLS. Everything but `ssl_check` must carry a valid signature.
-//!
-//! Modal validation, as answered inline (`response_action: errors`):
-//! - create: a title is required, and a severity; an empty start means now;
-//! - update: at least one of status, text, severity or summary must change; resolving
-//!   a planned maintenance that never started (calling it off) needs a text saying why.
-//!
-//! The update modal comes with the current summary filled in, so a summary that comes
-//! back empty was cleared on purpose and removes the summary.
+//! Modal submissions are answered in [`submissions`](super::submissions).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -20,15 +14,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::submissions::{ViewSubmission, view_submission};
 use super::verify::{self, SignatureError};
 use super::{Slack, jobs, views};
-use crate::domain::{Actor, IncidentId, IncidentStatus, Severity};
+use crate::domain::{Actor, IncidentId};
 use crate::http::AppState;
-use crate::services::{IncidentChange, IncidentError, NewIncident};
 
 /// Interactivity payloads carry whole messages and views; a few hundred KiB at most.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -78,8 +72,8 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         return StatusCode::OK.into_response();
     }
     let slack = &state.slack;
-    let secret = match slack.services().settings.slack().await {
-        Ok(settings) => settings.signing_secret,
+    let secret = match slack.signing_secret().await {
+        Ok(secret) => secret,
         Err(error) => {
             tracing::warn!(%error, "cannot read the Slack settings");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -182,7 +176,7 @@ enum Interaction {
 }
 
 #[derive(Deserialize)]
-struct SlackUser {
+pub(super) struct SlackUser {
     id: String,
     #[serde(default)]
     username: Option<String>,
@@ -191,7 +185,7 @@ struct SlackUser {
 }
 
 impl SlackUser {
-    fn actor(&self) -> Actor {
+    pub(super) fn actor(&self) -> Actor {
         let name = self
             .username
             .as_deref()
@@ -206,6 +200,9 @@ impl SlackUser {
 struct BlockActions {
     user: SlackUser,
     trigger_id: String,
+    /// Where an answer to this click can go for 30 minutes; absent for Home tab clicks.
+    #[serde(default)]
+    response_url: Option<String>,
     #[serde(default)]
     container: Option<Container>,
     #[serde(default)]
@@ -234,6 +231,10 @@ struct ActionItem {
 }
 
 const MODAL_FAILED: &str = "Slack did not open the form in time; please click again.";
+const DATABASE_AWAY: &str = "The status page cannot save changes right now; try again in a minute.";
+/// What a click may spend on the database: Slack wants the whole answer in 3 s, and a
+/// database that is away may take much longer than that to fail.
+const CLICK_DEADLINE: Duration = Duration::from_millis(1800);
 
 fn incident_id(value: Option<&str>) -> Option<IncidentId> {
     value?.trim().parse().ok().map(IncidentId)
@@ -251,9 +252,44 @@ async fn tell(slack: &Slack, channel: Option<&str>, user: &str, text: &str) {
     }
 }
 
+/// Tells the person who clicked that the database is away, through the click's
+/// `response_url`: that needs neither the database nor the job queue, which a message
+/// sent as a job would. Sent after the 200, so Slack gets its answer at once.
+fn database_away(slack: &Slack, click: &BlockActions) {
+    let Some(url) = click.response_url.clone() else {
+        tracing::warn!(
+            "a Slack click failed while the database is away, and has no response_url to answer"
+        );
+        return;
+    };
+    let api = slack.api().clone();
+    tokio::spawn(async move {
+        if let Err(error) = api.respond(&url, DATABASE_AWAY).await {
+            tracing::warn!(error = %error.explain(), "cannot answer a Slack click through its response_url");
+        }
+    });
+}
+
 async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
+    match tokio::time::timeout(CLICK_DEADLINE, handle_click(slack, &click)).await {
+        Ok(Clicked::Done) => {}
+        Ok(Clicked::DatabaseAway) => database_away(slack, &click),
+        Err(_) => {
+            tracing::warn!("a Slack click timed out waiting for the database");
+            database_away(slack, &click);
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+enum Clicked {
+    Done,
+    DatabaseAway,
+}
+
+async fn handle_click(slack: &Slack, click: &BlockActions) -> Clicked {
     let Some(action) = click.actions.first() else {
-        return StatusCode::OK.into_response();
+        return Clicked::Done;
     };
     let actor = click.user.actor();
     let channel = click
@@ -272,7 +308,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
             {
                 tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
             }
-            return StatusCode::OK.into_response();
+            return Clicked::Done;
         }
         (views::UPDATE, Some(id)) => {
             match incidents.get(id).await {
@@ -288,6 +324,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
                         tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
                     }
                 }
+                Err(error) if error.is_unavailable() => return Clicked::DatabaseAway,
                 Err(error) => {
                     tell(
                         slack,
@@ -298,7 +335,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
                     .await;
                 }
             }
-            return StatusCode::OK.into_response();
+            return Clicked::Done;
         }
         (views::CONFIRM, Some(id)) => incidents.confirm(id, &actor, false).await.map(|_| ()),
         (views::DISMISS, Some(id)) => incidents.dismiss(id, &actor).await.map(|_| ()),
@@ -307,7 +344,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
             .await
             .map(|_| ()),
         // Buttons of other apps' messages, links, or a button without its incident.
-        _ => return StatusCode::OK.into_response(),
+        _ => return Clicked::Done,
     };
     match outcome {
         Ok(()) if from_home => {
@@ -319,15 +356,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
             }
         }
         Ok(()) => {}
-        Err(error) if error.is_unavailable() => {
-            tell(
-                slack,
-                channel.as_deref(),
-                &click.user.id,
-                "The status page cannot reach its database right now; please try again in a minute.",
-            )
-            .await;
-        }
+        Err(error) if error.is_unavailable() => return Clicked::DatabaseAway,
         Err(error) => {
             tell(
                 slack,
@@ -338,255 +367,7 @@ async fn block_actions(slack: &Slack, click: BlockActions) -> Response {
             .await;
         }
     }
-    StatusCode::OK.into_response()
-}
-
-#[derive(Deserialize)]
-struct ViewSubmission {
-    user: SlackUser,
-    view: SubmittedView,
-}
-
-#[derive(Deserialize)]
-struct SubmittedView {
-    #[serde(default)]
-    callback_id: String,
-    #[serde(default)]
-    private_metadata: String,
-    state: ViewState,
-}
-
-#[derive(Deserialize)]
-struct ViewState {
-    #[serde(default)]
-    values: HashMap<String, HashMap<String, InputValue>>,
-}
-
-#[derive(Default, Deserialize)]
-struct InputValue {
-    #[serde(default)]
-    value: Option<String>,
-    #[serde(default)]
-    selected_option: Option<Selected>,
-    #[serde(default)]
-    selected_date_time: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct Selected {
-    value: String,
-}
-
-impl ViewState {
-    fn input(&self, block_id: &str) -> Option<&InputValue> {
-        self.values.get(block_id)?.values().next()
-    }
-
-    fn text(&self, block_id: &str) -> Option<String> {
-        self.input(block_id)?
-            .value
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-    }
-
-    fn selected(&self, block_id: &str) -> Option<&str> {
-        self.input(block_id)?
-            .selected_option
-            .as_ref()
-            .map(|s| s.value.as_str())
-    }
-
-    fn date_time(&self, block_id: &str) -> Option<DateTime<Utc>> {
-        DateTime::from_timestamp(self.input(block_id)?.selected_date_time?, 0)
-    }
-}
-
-/// Keeps the modal open and shows `message` under the input block `block_id`.
-fn modal_errors(errors: &[(&str, String)]) -> Response {
-    let errors: serde_json::Map<String, Value> = errors
-        .iter()
-        .map(|(block, message)| ((*block).to_owned(), Value::String(message.clone())))
-        .collect();
-    Json(json!({ "response_action": "errors", "errors": errors })).into_response()
-}
-
-/// Reads a select's value; an unknown one is a tampered or outdated modal.
-fn parse_choice<T: std::str::FromStr>(
-    state: &ViewState,
-    block: &'static str,
-) -> Result<Option<T>, (&'static str, String)> {
-    state
-        .selected(block)
-        .map(|v| {
-            v.parse()
-                .map_err(|_| (block, format!("\u{201c}{v}\u{201d} is not a choice here")))
-        })
-        .transpose()
-}
-
-fn sentence(message: &str) -> String {
-    let mut chars = message.chars();
-    match chars.next() {
-        Some(first) => format!(
-            "{}{}.",
-            first.to_uppercase(),
-            chars.as_str().trim_end_matches('.')
-        ),
-        None => String::new(),
-    }
-}
-
-async fn view_submission(slack: &Slack, submission: ViewSubmission) -> Response {
-    let actor = submission.user.actor();
-    let view = submission.view;
-    match view.callback_id.as_str() {
-        views::UPDATE_MODAL => {
-            let Some((id, prefilled)) = views::parse_update_modal_metadata(&view.private_metadata)
-            else {
-                return modal_errors(&[("new_status", "This modal lost its incident; close it and click \u{201c}Update incident\u{201d} again.".into())]);
-            };
-            submit_update(slack, id, prefilled, &actor, &view.state).await
-        }
-        views::CREATE_MODAL => submit_create(slack, &actor, &view.state).await,
-        _ => StatusCode::OK.into_response(),
-    }
-}
-
-async fn submit_update(
-    slack: &Slack,
-    id: IncidentId,
-    prefilled_summary: Option<&str>,
-    actor: &Actor,
-    state: &ViewState,
-) -> Response {
-    let incidents = &slack.services().incidents;
-    let choices = (
-        parse_choice::<IncidentStatus>(state, "new_status"),
-        parse_choice::<Severity>(state, "new_severity"),
-    );
-    let (new_status, severity) = match choices {
-        (Ok(status), Ok(severity)) => (status, severity),
-        (Err(error), _) | (_, Err(error)) => return modal_errors(&[error]),
-    };
-    let current = match incidents.get(id).await {
-        Ok(incident) => incident,
-        Err(error) => return modal_errors(&[("new_status", update_error_text(&error))]),
-    };
-    let untouched =
-        |text: &str| prefilled_summary == Some(views::summary_fingerprint(text).as_str());
-    let summary = match state.text("new_summary") {
-        // Still what the modal showed: keep the stored summary as it is.
-        Some(summary) if untouched(&summary) => None,
-        Some(summary) => Some(summary),
-        // The field came pre-filled: empty now means the person cleared it.
-        None if current.summary.is_some() && !untouched("") => Some(String::new()),
-        None => None,
-    };
-    let change = IncidentChange {
-        new_status,
-        text: state.text("update_text"),
-        severity,
-        summary,
-        do_not_notify: false,
-    };
-    match incidents.update(id, actor, change).await {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(error) => {
-            let block = match &error {
-                IncidentError::Invalid { field: "text", .. } | IncidentError::NothingToUpdate => {
-                    "update_text"
-                }
-                IncidentError::Invalid {
-                    field: "severity", ..
-                } => "new_severity",
-                IncidentError::Invalid {
-                    field: "summary", ..
-                } => "new_summary",
-                _ => "new_status",
-            };
-            modal_errors(&[(block, update_error_text(&error))])
-        }
-    }
-}
-
-fn update_error_text(error: &IncidentError) -> String {
-    match error {
-        IncidentError::NothingToUpdate => {
-            "Choose a new status, write an update, or change the severity or summary.".into()
-        }
-        IncidentError::Invalid { message, .. } => sentence(message),
-        error if error.is_unavailable() => {
-            "The status page cannot reach its database; try again in a minute.".into()
-        }
-        IncidentError::NotFound(_) | IncidentError::Transition(_) => sentence(&error.to_string()),
-        _ => {
-            tracing::error!(%error, "a Slack modal could not be saved");
-            "Could not save this; the error has been logged.".into()
-        }
-    }
-}
-
-async fn submit_create(slack: &Slack, actor: &Actor, state: &ViewState) -> Response {
-    let mut errors = Vec::new();
-    let title = state.text("title").unwrap_or_default();
-    if title.is_empty() {
-        errors.push(("title", "Please enter a title.".to_owned()));
-    }
-    let status = match parse_choice::<IncidentStatus>(state, "status") {
-        Ok(Some(status)) => Some(status),
-        Ok(None) => {
-            errors.push(("status", "Choose a status.".to_owned()));
-            None
-        }
-        Err(error) => {
-            errors.push(error);
-            None
-        }
-    };
-    let severity = match parse_choice::<Severity>(state, "severity") {
-        Ok(Some(severity)) => Some(severity),
-        Ok(None) => {
-            errors.push(("severity", "Choose a severity.".to_owned()));
-            None
-        }
-        Err(error) => {
-            errors.push(error);
-            None
-        }
-    };
-    let (Some(status), Some(severity), true) = (status, severity, errors.is_empty()) else {
-        return modal_errors(&errors);
-    };
-    let new = NewIncident {
-        title,
-        status,
-        severity,
-        start: state.date_time("start"),
-        text: state.text("update_text"),
-        summary: state.text("summary"),
-        silent: false,
-        auto_start: false,
-        do_not_notify: false,
-    };
-    match slack.services().incidents.create(actor, new).await {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(error) => {
-            let block = match &error {
-                IncidentError::Invalid { field, .. } => match *field {
-                    "status" => "status",
-                    "severity" => "severity",
-                    "start" | "auto start" => "start",
-                    "text" => "update_text",
-                    "summary" => "summary",
-                    _ => "title",
-                },
-                _ => "title",
-            };
-            modal_errors(&[(block, update_error_text(&error))])
-        }
-    }
+    Clicked::Done
 }
 
 // ----- Slash command -----

@@ -22,10 +22,11 @@ pub mod blocks;
 pub mod client;
 pub mod incoming;
 pub mod jobs;
+mod submissions;
 pub mod verify;
 pub mod views;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::config::Config;
 use crate::domain::IncidentId;
@@ -33,11 +34,14 @@ use sea_orm::DatabaseConnection;
 
 use crate::jobs::{JobError, JobWaker, NewJob};
 use crate::secret::Secret;
-use crate::services::Services;
+use crate::services::{Services, SettingsError};
 use client::{SlackApi, SlackError};
 use views::Links;
 
 pub use jobs::{SlackEphemeralHandler, SlackHomeHandler, SlackSyncHandler};
+
+/// How long reading the Slack settings may take while answering a request.
+const SETTINGS_DEADLINE: std::time::Duration = std::time::Duration::from_millis(800);
 
 /// Everything the Slack adapter needs; cheap to clone.
 #[derive(Clone)]
@@ -47,6 +51,9 @@ pub struct Slack {
     api: SlackApi,
     db: DatabaseConnection,
     waker: JobWaker,
+    /// The signing secret as last read, so a click can still be verified and answered
+    /// while the database is away; consulted only when it is unreachable.
+    last_signing_secret: Arc<RwLock<Option<Secret>>>,
 }
 
 /// The outcome of the console's "test Slack" button.
@@ -71,6 +78,45 @@ impl Slack {
             api,
             db,
             waker,
+            last_signing_secret: Arc::default(),
+        }
+    }
+
+    /// The secret that signs Slack's requests (`None`: not set up): from the
+    /// environment or the database, else — while the database is away — as last read.
+    pub async fn signing_secret(&self) -> Result<Option<Secret>, SettingsError> {
+        // A database that does not answer is as away as one that refuses: Slack waits
+        // three seconds for the whole answer.
+        let read = tokio::time::timeout(SETTINGS_DEADLINE, self.services.settings.slack())
+            .await
+            .unwrap_or_else(|_| {
+                Err(SettingsError::Database(sea_orm::DbErr::ConnectionAcquire(
+                    sea_orm::ConnAcquireErr::Timeout,
+                )))
+            });
+        match read {
+            Ok(settings) => {
+                let secret = settings.signing_secret.filter(|s| !s.expose().is_empty());
+                secret.clone_into(
+                    &mut self
+                        .last_signing_secret
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+                Ok(secret)
+            }
+            Err(SettingsError::Database(error)) if crate::store::is_unreachable(&error) => {
+                if let Some(secret) = &self.config.overrides.slack_signing_secret {
+                    return Ok(Some(secret.clone()));
+                }
+                let last = self
+                    .last_signing_secret
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                last.map(Some).ok_or(SettingsError::Database(error))
+            }
+            Err(error) => Err(error),
         }
     }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use migration::MigratorTrait;
 use monostat::config::{Config, DatabaseConfig};
 use monostat::events::EventBus;
 use monostat::jobs::JobWaker;
@@ -23,6 +24,7 @@ pub mod chaos;
 pub mod settled;
 pub mod slack;
 pub mod smtp;
+pub mod tls;
 
 use settled::{Expectations, LogWatch};
 
@@ -117,12 +119,18 @@ fn unique_redis_prefix() -> String {
 
 impl TestDb {
     pub async fn sqlite() -> Self {
+        Self::sqlite_at(None).await
+    }
+
+    /// Migrated only up to the first `steps` migrations (`None`: all), as an older
+    /// release left it.
+    pub async fn sqlite_at(steps: Option<u32>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = DatabaseConfig::Sqlite {
             path: dir.path().join("monostat.sqlite3"),
         };
         let conn = store::connect(&config).await.unwrap();
-        store::migrate(&conn).await.unwrap();
+        migration::Migrator::up(&conn, steps).await.unwrap();
         let expectations = settled::register(&config);
         Self {
             config,
@@ -136,6 +144,11 @@ impl TestDb {
 
     /// `None` (skip) when PostgreSQL is not running and this is not CI.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_at(None).await
+    }
+
+    /// Like [`TestDb::sqlite_at`], on PostgreSQL; `None` (skip) when it is not running.
+    pub async fn postgres_at(steps: Option<u32>) -> Option<Self> {
         let admin = match sea_orm::Database::connect(POSTGRES_ADMIN_URL).await {
             Ok(admin) => admin,
             Err(error) => {
@@ -166,7 +179,7 @@ impl TestDb {
             password: None,
         };
         let conn = store::connect(&config).await.unwrap();
-        store::migrate(&conn).await.unwrap();
+        migration::Migrator::up(&conn, steps).await.unwrap();
         let expectations = settled::register(&config);
         Some(Self {
             config,

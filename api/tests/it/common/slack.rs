@@ -58,6 +58,7 @@ impl FakeSlack {
         let inner = Arc::new(Inner::default());
         let router = Router::new()
             .route("/api/{method}", post(answer))
+            .route("/actions/{*rest}", post(answer_response_url))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -69,6 +70,15 @@ impl FakeSlack {
             inner,
             _server: Arc::new(server),
         }
+    }
+
+    /// A `response_url` of this stand-in, as Slack puts one in each click; what is
+    /// posted there is recorded as a call of the method `response_url`.
+    pub fn response_url(&self) -> String {
+        self.url.replace(
+            "/api/",
+            "/actions/T0ABC1234/1700000123456/AbCdEfGhIjKlMnOpQrStUvWx",
+        )
     }
 
     /// The next call of `method` gets `body` with HTTP `status` (and Retry-After).
@@ -224,4 +234,15 @@ async fn answer(
         _ => json!({ "ok": false, "error": "unknown_method" }),
     };
     axum::Json(reply).into_response()
+}
+
+/// Slack answers a post to a `response_url` with a bare `ok`.
+async fn answer_response_url(State(inner): State<Arc<Inner>>, body: Bytes) -> &'static str {
+    inner.calls.lock().unwrap().push(Call {
+        method: "response_url".into(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        json: true,
+        authorization: None,
+    });
+    "ok"
 }

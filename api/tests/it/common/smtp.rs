@@ -1,7 +1,7 @@
 //! A real SMTP server for tests: `tests/support/smtp_sink.py` (aiosmtpd) as a child
 //! process on a free port, storing each accepted message as a file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -15,7 +15,27 @@ pub struct SmtpSink {
     greylist: Option<String>,
     delay: Option<f64>,
     hold_after: Option<usize>,
+    security: Option<Security>,
     child: Option<Child>,
+}
+
+/// How the server protects the connection, as mail providers run theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain connection upgraded with STARTTLS, which the server requires before mail.
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Implicit,
+}
+
+/// TLS with the server certificate of `ca`, and AUTH with this user and password.
+struct Security {
+    mode: TlsMode,
+    cert: PathBuf,
+    key: PathBuf,
+    ca_file: PathBuf,
+    user: String,
+    password: String,
 }
 
 /// One stored message.
@@ -69,8 +89,32 @@ impl SmtpSink {
             greylist: greylist.map(str::to_owned),
             delay,
             hold_after,
+            security: None,
             child: None,
         };
+        sink.restart().await;
+        Some(sink)
+    }
+
+    /// A server that requires TLS (`mode`) with a certificate signed by `ca`, and AUTH
+    /// as `user` with `password`; [`SmtpSink::env`] points monostat at it with the CA
+    /// file and these credentials.
+    pub async fn start_secure(
+        mode: TlsMode,
+        ca: &super::tls::TestCa,
+        user: &str,
+        password: &str,
+    ) -> Option<Self> {
+        let mut sink = Self::start_configured(None, None, None, None).await?;
+        sink.kill().await;
+        sink.security = Some(Security {
+            mode,
+            cert: ca.server_cert(),
+            key: ca.server_key(),
+            ca_file: ca.ca_file(),
+            user: user.to_owned(),
+            password: password.to_owned(),
+        });
         sink.restart().await;
         Some(sink)
     }
@@ -116,6 +160,16 @@ impl SmtpSink {
         if let Some(delay) = self.delay {
             command.arg("--delay").arg(delay.to_string());
         }
+        if let Some(security) = &self.security {
+            command.arg("--cert").arg(&security.cert);
+            command.arg("--key").arg(&security.key);
+            command.arg(match security.mode {
+                TlsMode::StartTls => "--require-starttls",
+                TlsMode::Implicit => "--implicit-tls",
+            });
+            command.arg("--user").arg(&security.user);
+            command.arg("--password").arg(&security.password);
+        }
         self.child = Some(command.spawn().unwrap());
         for _ in 0..200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
@@ -139,14 +193,37 @@ impl SmtpSink {
         }
     }
 
-    /// The environment that points monostat at this server.
+    /// The environment that points monostat at this server (with its TLS mode, CA
+    /// file and credentials, for a secure one).
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("MONOSTAT_MAIL_HOST", "127.0.0.1".to_owned()),
             ("MONOSTAT_MAIL_PORT", self.port.to_string()),
             ("MONOSTAT_MAIL_FROM", "status@example.com".to_owned()),
             ("MONOSTAT_SITE_URL", "https://status.example.com".to_owned()),
-        ]
+        ];
+        if let Some(security) = &self.security {
+            let mode = match security.mode {
+                TlsMode::StartTls => "MONOSTAT_MAIL_TLS",
+                TlsMode::Implicit => "MONOSTAT_MAIL_SSL",
+            };
+            env.extend([
+                (mode, "true".to_owned()),
+                ("MONOSTAT_MAIL_CA_FILE", path_string(&security.ca_file)),
+                ("MONOSTAT_MAIL_USER", security.user.clone()),
+                ("MONOSTAT_MAIL_PASSWORD", security.password.clone()),
+            ]);
+        }
+        env
+    }
+
+    /// Mails stored per envelope recipient: a copy sent twice counts twice.
+    pub fn count_by_recipient(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for mail in self.mails() {
+            *counts.entry(mail.rcpt).or_default() += 1;
+        }
+        counts
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -159,7 +236,11 @@ impl SmtpSink {
     }
 }
 
-pub async fn wait_for_files(dir: &std::path::Path, count: usize) -> Vec<Mail> {
+fn path_string(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+pub async fn wait_for_files(dir: &Path, count: usize) -> Vec<Mail> {
     for _ in 0..6000 {
         let mails = read_mails(dir);
         if mails.len() >= count {
@@ -170,7 +251,7 @@ pub async fn wait_for_files(dir: &std::path::Path, count: usize) -> Vec<Mail> {
     panic!("expected {count} mails in {}", dir.display());
 }
 
-pub fn read_mails(dir: &std::path::Path) -> Vec<Mail> {
+pub fn read_mails(dir: &Path) -> Vec<Mail> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
