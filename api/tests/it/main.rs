@@ -13,6 +13,7 @@ mod alert_sources;
 mod alerts;
 mod cli;
 mod console;
+mod crash;
 mod email;
 mod email_tls;
 mod events;

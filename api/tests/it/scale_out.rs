@@ -9,10 +9,6 @@
 //! per subscriber); and a worker killed with SIGKILL in the middle of a fan-out loses and
 //! duplicates no mail, because its lease runs out and the other worker finishes the job.
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -20,11 +16,10 @@ use monostat::services::follow_up::NOTIFY_SUBSCRIBERS;
 use monostat::store::{job, notification_delivery};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::common::process::{Process, monostat};
 use crate::common::slack::FakeSlack;
 use crate::common::smtp::SmtpSink;
 use crate::common::{REDIS_HOST, TestDb, fixture};
@@ -44,88 +39,6 @@ const PATIENCE: Duration = Duration::from_mins(1);
 /// the event can make these checks pass.
 const EVENT_TRAVEL: Duration = Duration::from_secs(2);
 const RESYNC_SECS: &str = "600";
-
-/// One `monostat serve` process.
-struct Process {
-    child: Child,
-    /// `http://127.0.0.1:{port}` for a web process.
-    base: Option<String>,
-    /// The job worker pool's id, which `job.locked_by` starts with.
-    pool: Arc<Mutex<Option<String>>>,
-}
-
-impl Process {
-    async fn start(role: &'static str, env: &HashMap<String, String>, data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_monostat"))
-            .args(["serve", "--role", role])
-            .env_clear()
-            .envs(env)
-            .env("MONOSTAT_DATA_DIR", data_dir)
-            .env("MONOSTAT_LISTEN", "127.0.0.1:0")
-            .env("MONOSTAT_LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn,monostat::jobs=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let pool = Arc::new(Mutex::new(None));
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let seen = pool.clone();
-        // Reads the logs to the end (a full pipe would stall the process) and keeps
-        // the pool id; other lines are shown when the test fails.
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stderr.next_line().await {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(log) if log["pool"].is_string() => {
-                        *seen.lock().unwrap() = log["pool"].as_str().map(str::to_owned);
-                    }
-                    _ => eprintln!("[{role}] {line}"),
-                }
-            }
-        });
-        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = if role == "worker" {
-            None
-        } else {
-            let line = tokio::time::timeout(PATIENCE, stdout.next_line())
-                .await
-                .expect("the web process did not start")
-                .unwrap()
-                .expect("the web process exited");
-            let address = line
-                .split("listening on ")
-                .nth(1)
-                .unwrap()
-                .trim_end_matches(')');
-            Some(format!("http://{address}"))
-        };
-        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-        let process = Self { child, base, pool };
-        if role == "worker" {
-            eventually("the worker's pool to start", PATIENCE, || async {
-                process.pool_id().is_some()
-            })
-            .await;
-        }
-        process
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base.as_deref().expect("a web process"))
-    }
-
-    fn pool_id(&self) -> Option<String> {
-        self.pool.lock().unwrap().clone()
-    }
-
-    /// SIGKILL: no shutdown, no lease handed back.
-    async fn kill(&mut self) {
-        self.child.kill().await.unwrap();
-        assert!(!self.child.wait().await.unwrap().success());
-    }
-}
 
 /// Polls `check` until it holds; fails after `within`.
 async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
@@ -214,30 +127,6 @@ async fn deliveries(db: &TestDb, state: &str) -> u64 {
         .count(&db.conn)
         .await
         .unwrap()
-}
-
-/// Runs a one-off `monostat` command, as `docker exec … monostat …` would.
-async fn monostat(env: &HashMap<String, String>, data_dir: &Path, args: &[&str], stdin: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_monostat"))
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .env("MONOSTAT_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    let output = child.wait_with_output().await.unwrap();
-    assert!(
-        output.status.success(),
-        "monostat {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -21,6 +21,7 @@ use monostat::app::{App, Role};
 use monostat::spool::AlertSpool;
 
 pub mod chaos;
+pub mod process;
 pub mod settled;
 pub mod slack;
 pub mod smtp;
