@@ -14,7 +14,7 @@ use monostat::services::follow_up::NOTIFY_SUBSCRIBERS;
 
 use crate::common::process::Process;
 use crate::common::smtp::SmtpSink;
-use crate::common::{TestDb, both_databases, eventually};
+use crate::common::{both_databases, eventually};
 
 const SUBSCRIBERS: usize = 200;
 const DELIVERED_BEFORE_THE_KILL: usize = 30;
