@@ -6,7 +6,7 @@
 # artefacts with the same commands and flags. Keep the paths below in step with that
 # script's staging layout.
 
-# --- 1. the web frontend (web/dist) ---------------------------------------------------
+# --- 1. the web frontend (web/dist), embedded in the binary by the next stage ----------
 FROM node:20-bookworm-slim AS web
 WORKDIR /src
 COPY docker/build-steps.sh docker/build-steps.sh
@@ -20,6 +20,10 @@ COPY docker/build-steps.sh docker/build-steps.sh
 COPY Cargo.toml Cargo.lock ./
 COPY api/ api/
 COPY migration/ migration/
+# api/build.rs embeds web/dist; copied after the sources, it is newer than they are, so
+# build.rs finds it current and needs no Node.js in this stage.
+COPY web/ web/
+COPY --from=web /out/web web/dist
 # The caches keep a rebuild from downloading and compiling every crate again; the
 # binary is copied out of the cached target directory by the build step itself.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
@@ -30,7 +34,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 FROM debian:bookworm-slim
 
 # Only CA certificates (SMTP with TLS, Slack's API): the binary links rustls and SQLite
-# statically and needs no other package. Debian security updates change the versions,
+# statically, carries the web frontend, and needs no other package or file. Debian security updates change the versions,
 # so they are not pinned.
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -44,14 +48,12 @@ RUN apt-get update \
     && chmod 0700 /data
 
 COPY --from=server /out/bin/monostat /usr/local/bin/monostat
-COPY --from=web /out/web /usr/share/monostat/web
 COPY docker/entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 
 # Port 80 as a non-root user: Docker lets containers bind low ports
 # (net.ipv4.ip_unprivileged_port_start=0); elsewhere set MONOSTAT_LISTEN=0.0.0.0:8080.
 ENV MONOSTAT_DATA_DIR=/data \
-    MONOSTAT_LISTEN=0.0.0.0:80 \
-    MONOSTAT_WEB_DIR=/usr/share/monostat/web
+    MONOSTAT_LISTEN=0.0.0.0:80
 
 USER 15372:15372
 WORKDIR /data

@@ -4,7 +4,9 @@
 # use the same commands with the same flags.
 #
 #   docker/build-steps.sh web OUT_DIR      npm ci + npm run build in web/, dist copied to OUT_DIR
-#   docker/build-steps.sh server OUT_DIR   the release binary, copied to OUT_DIR/monostat
+#   docker/build-steps.sh server OUT_DIR   the release binary, copied to OUT_DIR/monostat;
+#                                           it embeds web/dist (api/build.rs), so run the
+#                                           web step first or have Node.js at hand
 #
 # Run from the repository root (the Dockerfile's WORKDIR is the same layout).
 set -eu

@@ -44,8 +44,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub slack_api_url: String,
     pub overrides: IntegrationOverrides,
-    /// The built web frontend (`web/dist`); `None` means: look for it next to the
-    /// working directory and the binary, and build it there if it is missing or old.
+    /// `MONOSTAT_WEB_DIR`: a built web frontend (`web/dist`) to serve from disk, for
+    /// development; `None` serves the build embedded in the binary.
     pub web_dir: Option<PathBuf>,
     /// `MONOSTAT_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the
     /// client (for rate limits); loopback by default.

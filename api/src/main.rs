@@ -109,9 +109,6 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config, role: Role) -> anyhow::Result<()> {
     let site_url = config.site_url.clone();
-    if role != Role::Worker {
-        monostat::public::web::build_if_needed(config.web_dir.as_deref()).await;
-    }
     let app = App::init(config).await?;
     let stop = app.stop.clone();
     let (address, running) = app.start(role).await?;

@@ -1,24 +1,19 @@
 // GraphQL over HTTP for one-off reads and writes, and a minimal graphql-transport-ws
 // client for the live subscriptions (a library would cost more bytes than the page).
 
-const INCIDENT_FIELDS = `id status severity title summaryHtml start end path
-  updates { id created messageHtml newStatus }`;
+import type { Document } from "./graphql/generated";
 
-// The server inlines exactly this selection into index.html (api/src/public/page.rs);
-// keep the two in step.
-export const STATUS_FIELDS = `headline generatedAt stale
-  site { systemName supportEmail supportPhone legalNoticeUrl privacyUrl logoUrl timeZone
-    defaultLanguage subscriptionsOpen
-    theme { primary link success warning danger info textPrimary textSecondary } }
-  current { ${INCIDENT_FIELDS} } recent { ${INCIDENT_FIELDS} } planned { ${INCIDENT_FIELDS} }`;
-export const STATUS_QUERY = `{ status { ${STATUS_FIELDS} } }`;
-export const STATUS_SUBSCRIPTION = `subscription { statusChanged { ${STATUS_FIELDS} } }`;
-
-export const INCIDENT_QUERY = `query($id: Int!) { incident(id: $id) { ${INCIDENT_FIELDS} } }`;
-export const INCIDENT_SUBSCRIPTION = `subscription($id: Int!) { incidentChanged(id: $id) { ${INCIDENT_FIELDS} } }`;
-export const DAY_QUERY = `query($date: String!) { day(date: $date) { ${INCIDENT_FIELDS} } }`;
-export const HISTORY_QUERY = `{ history { date worstSeverity } }`;
-export const SUBSCRIBE_MUTATION = `mutation($email: String!, $consent: Boolean!) { subscribe(email: $email, consent: $consent) }`;
+// The page's operations are in src/graphql/*.graphql; `npm run codegen` makes them
+// typed documents in src/graphql/generated.ts.
+export {
+  DayQueryDocument as DAY_QUERY,
+  HistoryQueryDocument as HISTORY_QUERY,
+  IncidentChangedSubscriptionDocument as INCIDENT_SUBSCRIPTION,
+  IncidentQueryDocument as INCIDENT_QUERY,
+  StatusChangedSubscriptionDocument as STATUS_SUBSCRIPTION,
+  StatusQueryDocument as STATUS_QUERY,
+  SubscribeMutationDocument as SUBSCRIBE_MUTATION,
+} from "./graphql/generated";
 
 export class GraphQLError extends Error {
   constructor(
@@ -35,11 +30,11 @@ interface ErrorShape {
   extensions?: { code?: string; field?: string };
 }
 
-export async function graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+export async function graphql<T, V>(query: Document<T, V>, variables?: V): Promise<T> {
   const response = await fetch("/graphql", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables: variables ?? {} }),
   });
   let body: { data?: T; errors?: ErrorShape[] };
   try {
@@ -87,6 +82,8 @@ export class Live {
     });
   }
 
+  subscribe<T, V>(document: Document<T, V>, variables: V, onData: (data: T) => void): () => void;
+  subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void): () => void;
   subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void): () => void {
     const id = String(this.nextId++);
     this.subscriptions.set(id, { query, variables, onData: onData as (data: unknown) => void });

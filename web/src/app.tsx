@@ -14,13 +14,7 @@ import { SubscribePage } from "./pages/Subscribe";
 import { NotFound } from "./pages/NotFound";
 import { Icon } from "./icons";
 import { safeUrl } from "./components";
-
-export interface PageProps {
-  status: Status;
-  live: Live;
-  /** Sets the document title and moves focus after navigation. */
-  setTitle: (title: string) => void;
-}
+import type { PageProps } from "./props";
 
 // A page opened at the moment of an outage must not cry "stale" for every blip.
 const OFFLINE_GRACE_MS = 4000;
@@ -64,8 +58,8 @@ export function App({ initial }: { initial: Status | null }) {
       navigated.current = true;
       setCurrent(route(location.pathname));
     });
-    if (!initial) graphql<{ status: Status }>(STATUS_QUERY).then((d) => setStatus(d.status), () => {});
-    return live.subscribe<{ statusChanged: Status }>(STATUS_SUBSCRIPTION, {}, (data) => {
+    if (!initial) graphql(STATUS_QUERY).then((d) => setStatus(d.status), () => {});
+    return live.subscribe(STATUS_SUBSCRIPTION, {}, (data) => {
       const next = data.statusChanged;
       // Announced to screen readers only when it changes, not on every reconnect.
       if (shownHeadline.current && shownHeadline.current !== next.headline) {

@@ -1,77 +1,17 @@
-// The shapes of the GraphQL API (see schema.graphql) as this page asks for them.
+// The shapes of the GraphQL API as this page asks for them: generated from
+// schema.graphql and src/graphql/*.graphql (`npm run codegen`), named here for the
+// components.
 
-export type Headline =
-  | "DOWN"
-  | "PARTIALLY_UNAVAILABLE"
-  | "MIGHT_HAVE_ISSUES"
-  | "KNOWN_ISSUE"
-  | "UP_WITH_NOTICE"
-  | "MAINTENANCE"
-  | "RECOVERING"
-  | "OPERATIONAL";
+import type { HistoryQuery, IncidentFieldsFragment, StatusFieldsFragment } from "./graphql/generated";
 
-export type IncidentStatus = "PLANNED" | "SUSPECTED" | "DISMISSED" | "CONFIRMED" | "WATCHING" | "RESOLVED";
+export type { Headline, IncidentStatus, Severity } from "./graphql/generated";
+import type { Severity } from "./graphql/generated";
 
-export type Severity = "MAINTENANCE" | "NOTICE" | "BUG" | "PARTIAL" | "OUTAGE";
-
-export interface Theme {
-  primary: string;
-  link: string;
-  success: string;
-  warning: string;
-  danger: string;
-  info: string;
-  textPrimary: string;
-  textSecondary: string;
-}
-
-export interface Site {
-  systemName: string;
-  supportEmail: string | null;
-  supportPhone: string | null;
-  legalNoticeUrl: string | null;
-  privacyUrl: string | null;
-  logoUrl: string | null;
-  timeZone: string;
-  defaultLanguage: string;
-  subscriptionsOpen: boolean;
-  theme: Theme;
-}
-
-export interface IncidentUpdate {
-  id: number;
-  created: string;
-  /** Sanitised HTML rendered by the server from the Markdown message. */
-  messageHtml: string;
-  newStatus: IncidentStatus | null;
-}
-
-export interface Incident {
-  id: number;
-  status: IncidentStatus;
-  severity: Severity;
-  title: string;
-  /** Sanitised HTML rendered by the server; null without a summary. */
-  summaryHtml: string | null;
-  start: string;
-  end: string | null;
-  path: string;
-  updates: IncidentUpdate[];
-}
-
-export interface Status {
-  headline: Headline;
-  generatedAt: string;
-  stale: boolean;
-  site: Site;
-  current: Incident[];
-  recent: Incident[];
-  planned: Incident[];
-}
-
-export interface Day {
-  date: string;
-  worstSeverity: Severity | null;
-}
+export type Status = StatusFieldsFragment;
+export type Site = Status["site"];
+export type Theme = Site["theme"];
+export type Incident = IncidentFieldsFragment;
+export type IncidentUpdate = Incident["updates"][number];
+export type Day = HistoryQuery["history"][number];
 
 export const SEVERITIES: Severity[] = ["MAINTENANCE", "NOTICE", "BUG", "PARTIAL", "OUTAGE"];

@@ -55,7 +55,7 @@ async fn console_page(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
     let Some(rendered) = web.admin.as_ref() else {
         return (
             StatusCode::NOT_FOUND,
-            "The admin console is not built: run `npm --prefix web ci && npm --prefix web run build` and restart.\n",
+            "MONOSTAT_WEB_DIR names a build without the admin console: run `npm --prefix web ci && npm --prefix web run build` and restart.\n",
         )
             .into_response();
     };

@@ -3,7 +3,7 @@
 //! snapshot, like the JSON, so `/` costs no more than `/api/v2/status.json`.
 //!
 //! The inlined state has exactly the shape of the GraphQL `status` query that the page
-//! sends itself (`STATUS_FIELDS` in `web/src/api.ts`); a test compares the two.
+//! sends itself (`web/src/graphql/status.graphql`); a test compares the two.
 
 use serde_json::{Value, json};
 
@@ -12,7 +12,7 @@ use super::web::{HEAD_PLACEHOLDER, STATE_PLACEHOLDER};
 use crate::markdown::markdown_html;
 use crate::services::{Logo, PublicIncident, SiteInfo};
 
-/// The page's own status query (`STATUS_QUERY` in `web/src/api.ts`, expanded). Sent
+/// The page's own status query (`web/src/graphql/status.graphql`). Sent
 /// exactly so — as text or as its persisted-query hash — it is answered from the
 /// snapshot's pre-rendered bytes instead of by the resolvers; a test keeps the two
 /// files in step.

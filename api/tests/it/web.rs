@@ -18,7 +18,7 @@ const INDEX: &str = "<!doctype html><html><head><!--monostat:head-->\
 <script type=\"module\" src=\"/assets/main-Ab12Cd.js\"></script></head><body><div id=\"app\"></div>\
 <script type=\"application/json\" id=\"monostat-state\">__MONOSTAT_STATE__</script></body></html>";
 
-/// The selection of `STATUS_FIELDS` in `web/src/api.ts`.
+/// The selection of `StatusFields` in `web/src/graphql/page.graphql`.
 const STATUS_QUERY: &str = "{ status { headline generatedAt stale
   site { systemName supportEmail supportPhone legalNoticeUrl privacyUrl logoUrl timeZone
     defaultLanguage subscriptionsOpen
@@ -286,20 +286,16 @@ async fn an_uploaded_logo_is_served_from_the_snapshot_and_named_in_the_state() {
 /// The Rust copy of the page's status query must be the page's own.
 #[test]
 fn the_status_query_is_the_one_the_page_sends() {
-    let api =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/src/api.ts")).unwrap();
-    let template = |name: &str| -> String {
-        let start = api
-            .find(&format!("const {name} = `"))
-            .unwrap_or_else(|| panic!("{name} in api.ts"))
-            + name.len()
-            + 10;
-        let end = start + api[start..].find('`').unwrap();
-        api[start..end].to_owned()
-    };
-    let incident = template("INCIDENT_FIELDS");
-    let status = template("STATUS_FIELDS").replace("${INCIDENT_FIELDS}", &incident);
-    let query = template("STATUS_QUERY").replace("${STATUS_FIELDS}", &status);
+    let file = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../web/src/graphql/status.graphql"
+    ))
+    .unwrap();
+    let query: String = file
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert_eq!(
         monostat::public::normalise_query(&query),
         monostat::public::STATUS_QUERY
@@ -357,4 +353,94 @@ async fn without_a_console_build_admin_urls_say_how_to_make_one() {
     assert_eq!(status, 404);
     assert!(body.contains("npm --prefix web ci"), "{body}");
     app.stop().await;
+}
+
+/// The release claim of the README: the binary copied alone into an empty directory
+/// (no `web/dist`, no checkout, no `MONOSTAT_WEB_DIR`) serves the page, its assets, the
+/// console and GraphQL, from the frontend embedded at build time.
+#[tokio::test]
+async fn the_binary_alone_in_an_empty_directory_serves_page_console_and_graphql() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let empty = tempfile::tempdir().unwrap();
+    let binary = empty.path().join("monostat");
+    std::fs::copy(env!("CARGO_BIN_EXE_monostat"), &binary).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = tokio::process::Command::new(&binary)
+        .arg("serve")
+        .current_dir(empty.path())
+        .env_clear()
+        .env("MONOSTAT_DATA_DIR", data.path())
+        .env("MONOSTAT_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+        .await
+        .expect("the server starts")
+        .unwrap()
+        .expect("the server prints its address");
+    let address = line
+        .split("listening on ")
+        .nth(1)
+        .expect("an address")
+        .trim_end_matches(')')
+        .to_owned();
+    let base = format!("http://{address}");
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let request = client.get(format!("{base}{path}"));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+
+    let (status, body) = get("/").await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("not built"), "{body}");
+    assert!(body.contains("id=\"monostat-state\""), "{body}");
+    // The state is inlined and a built script is linked, and served.
+    assert!(!body.contains("__MONOSTAT_STATE__"), "{body}");
+    let script = body
+        .split("src=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|src| src.starts_with("/assets/main-"))
+        .unwrap_or_else(|| panic!("no script under /assets/ in {body}"))
+        .to_owned();
+    let (status, js) = get(&script).await;
+    assert_eq!(status, 200, "{script}");
+    assert!(!js.is_empty());
+
+    let (status, console) = get("/admin/").await;
+    assert_eq!(status, 200);
+    assert!(console.contains("/assets/admin-"), "{console}");
+
+    let response = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ status { headline } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["data"]["status"]["headline"], "OPERATIONAL",
+        "{answer}"
+    );
+
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    // Nothing was written beside the binary: the data went to MONOSTAT_DATA_DIR.
+    let beside: Vec<_> = std::fs::read_dir(empty.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, vec![std::ffi::OsString::from("monostat")]);
 }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { PageProps } from "../app";
+import type { PageProps } from "../props";
 import { DAY_QUERY, graphql } from "../api";
 import { Failed, IncidentCard } from "../components";
 import { t } from "../i18n";
@@ -9,7 +9,7 @@ import type { Incident } from "../types";
 export function DayPage({ setTitle, date }: PageProps & { date: string }) {
   const [incidents, setIncidents] = useState<Incident[] | null | "failed">(null);
   const load = () =>
-    graphql<{ day: Incident[] }>(DAY_QUERY, { date }).then(
+    graphql(DAY_QUERY, { date }).then(
       (data) => setIncidents(data.day),
       () => setIncidents("failed"),
     );

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { PageProps } from "../app";
+import type { PageProps } from "../props";
 import { graphql, HISTORY_QUERY } from "../api";
 import { Failed } from "../components";
 import { language, t } from "../i18n";
@@ -50,7 +50,7 @@ function swatch(theme: Theme, severity: Severity) {
 export function HistoryPage({ status, setTitle }: PageProps) {
   const [days, setDays] = useState<Day[] | null | "failed">(null);
   const load = () =>
-    graphql<{ history: Day[] }>(HISTORY_QUERY).then(
+    graphql(HISTORY_QUERY).then(
       (data) => setDays(data.history),
       () => setDays("failed"),
     );

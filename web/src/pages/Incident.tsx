@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { PageProps } from "../app";
+import type { PageProps } from "../props";
 import { graphql, INCIDENT_QUERY, INCIDENT_SUBSCRIPTION } from "../api";
 import { Failed, Prose, SeverityBadge, Span, StatusLabel, Time } from "../components";
 import { Icon, statusIcon } from "../icons";
@@ -16,13 +16,13 @@ export function IncidentPage({ live, setTitle, date, id }: PageProps & { date: s
     // The date in the address must be the incident's start date, or it is not this page.
     setLoaded(incident && incident.path === path ? { state: "ok", incident } : { state: "missing" });
   const load = () =>
-    graphql<{ incident: Incident | null }>(INCIDENT_QUERY, { id }).then(
+    graphql(INCIDENT_QUERY, { id }).then(
       (data) => accept(data.incident),
       () => setLoaded({ state: "failed" }),
     );
   useEffect(() => {
     load();
-    return live.subscribe<{ incidentChanged: Incident | null }>(INCIDENT_SUBSCRIPTION, { id }, (data) =>
+    return live.subscribe(INCIDENT_SUBSCRIPTION, { id }, (data) =>
       accept(data.incidentChanged),
     );
   }, [id]);

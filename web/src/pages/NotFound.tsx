@@ -1,5 +1,5 @@
 import { useEffect } from "preact/hooks";
-import type { PageProps } from "../app";
+import type { PageProps } from "../props";
 import { t } from "../i18n";
 
 export function NotFound({ setTitle }: Pick<PageProps, "setTitle">) {

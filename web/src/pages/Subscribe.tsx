@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { PageProps } from "../app";
+import type { PageProps } from "../props";
 import { safeUrl } from "../components";
 import { graphql, GraphQLError, SUBSCRIBE_MUTATION } from "../api";
 import { t } from "../i18n";
