@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_initial;
 mod m20261125_000002_sessions;
 mod m20261128_000003_second_factors;
+mod m20261201_000004_delivery_summary;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261125_000002_sessions::Migration),
             Box::new(m20261128_000003_second_factors::Migration),
+            Box::new(m20261201_000004_delivery_summary::Migration),
         ]
     }
 }

@@ -10,10 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    Statement,
+    Statement, TransactionTrait,
 };
 
 use super::Deps;
@@ -108,6 +108,10 @@ impl NotificationService {
             return Ok(Preparation::Skip(
                 "the incident was dismissed or is only suspected",
             ));
+        }
+        if self.was_pruned(incident_id, status).await? {
+            // Its deliveries were forgotten; making them again would mail everyone twice.
+            return Ok(Preparation::Skip("this status was announced long ago"));
         }
         // Only the entry that announced this status: earlier entries may speak of a
         // suspicion or a dismissal that subscribers never heard of.
@@ -219,10 +223,21 @@ impl NotificationService {
         incident_id: IncidentId,
         status: IncidentStatus,
     ) -> Result<DeliveryProgress, NotificationError> {
+        // Pruned deliveries live on as counts in the summary.
         let rows = StateCount::find_by_statement(self.statement(
-            "SELECT state, COUNT(*) AS count FROM notification_delivery \
-             WHERE incident_id = $1 AND status = $2 GROUP BY state",
-            vec![incident_id.0.into(), status.as_str().into()],
+            "SELECT state, CAST(SUM(count) AS BIGINT) AS count FROM ( \
+                 SELECT state, COUNT(*) AS count FROM notification_delivery \
+                 WHERE incident_id = $1 AND status = $2 GROUP BY state \
+                 UNION ALL \
+                 SELECT state, deliveries AS count FROM notification_summary \
+                 WHERE incident_id = $3 AND status = $4) AS both_kinds \
+             GROUP BY state",
+            vec![
+                incident_id.0.into(),
+                status.as_str().into(),
+                incident_id.0.into(),
+                status.as_str().into(),
+            ],
         ))
         .all(&self.deps.db)
         .await?;
@@ -237,6 +252,74 @@ impl NotificationService {
             failed: get(FAILED),
             pending: get(PENDING),
         })
+    }
+
+    async fn was_pruned(
+        &self,
+        incident_id: IncidentId,
+        status: IncidentStatus,
+    ) -> Result<bool, NotificationError> {
+        let row = self
+            .deps
+            .db
+            .query_one_raw(self.statement(
+                "SELECT 1 AS found FROM notification_summary \
+                 WHERE incident_id = $1 AND status = $2 LIMIT 1",
+                vec![incident_id.0.into(), status.as_str().into()],
+            ))
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Forgets deliveries made before `cutoff`, adding what they counted to the
+    /// summary in the same transaction, so the console's figures never change. Failure
+    /// reasons of pruned deliveries are gone. Returns how many rows were deleted.
+    pub async fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, NotificationError> {
+        #[derive(FromQueryResult)]
+        struct Pruned {
+            incident_id: i64,
+            status: String,
+            state: String,
+        }
+        // Batches keep each transaction (and SQLite's write lock) short.
+        const BATCH: usize = 1000;
+        let mut deleted = 0;
+        loop {
+            let txn = self.deps.db.begin().await?;
+            // RETURNING counts exactly the rows deleted, even if a worker changes a
+            // state between two statements.
+            let rows = Pruned::find_by_statement(self.statement(
+                &format!(
+                    "DELETE FROM notification_delivery WHERE id IN ( \
+                         SELECT id FROM notification_delivery WHERE created_at < $1 \
+                         ORDER BY id LIMIT {BATCH}) \
+                     RETURNING incident_id, status, state"
+                ),
+                vec![cutoff.into()],
+            ))
+            .all(&txn)
+            .await?;
+            let mut counts: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
+            for row in &rows {
+                *counts
+                    .entry((row.incident_id, row.status.clone(), row.state.clone()))
+                    .or_default() += 1;
+            }
+            for ((incident_id, status, state), count) in counts {
+                txn.execute_raw(self.statement(
+                    "INSERT INTO notification_summary (incident_id, status, state, deliveries) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (incident_id, status, state) \
+                     DO UPDATE SET deliveries = notification_summary.deliveries + excluded.deliveries",
+                    vec![incident_id.into(), status.into(), state.into(), count.into()],
+                ))
+                .await?;
+            }
+            txn.commit().await?;
+            deleted += rows.len() as u64;
+            if rows.len() < BATCH {
+                return Ok(deleted);
+            }
+        }
     }
 
     /// The reason a delivery failed, per subscriber address; for the console.

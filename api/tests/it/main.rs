@@ -20,6 +20,7 @@ mod jobs;
 mod lifecycle;
 mod opsgenie;
 mod public;
+mod retention;
 mod scale_out;
 mod second_factors;
 mod server;
