@@ -103,7 +103,8 @@ SOAK_URLS="$(IFS=,; echo "${urls[*]}")" \
 echo "client errors (first 5 distinct):" >&2
 sort "$work/client.log" | uniq -c | sort -rn | head -5 >&2
 for i in $(seq 1 "$replicas"); do
-    grep -ciE "error|panick" "$work/data$i/server.log" | sed "s/^/server $i log lines with error or panic: /" >&2
+    # grep -c exits 1 when it counts nothing, which is the good case.
+    echo "server $i log lines with error or panic: $(grep -ciE "error|panick" "$work/data$i/server.log" || true)" >&2
 done
 python3 bench/soak_report.py "$work/soak.tsv" "${SOAK_CHART:-bench/soak-$label.svg}" \
     "${SOAK_WARMUP_MIN:-5}" "soak, $replicas replica(s) on $label, $minutes min"
