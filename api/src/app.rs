@@ -12,11 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapters::email::{Mailer, NotifyHandler, SubscriberMailHandler};
 use crate::adapters::slack::{Slack, SlackEphemeralHandler, SlackHomeHandler, SlackSyncHandler};
-use crate::config::Config;
+use crate::config::{Config, RetentionConfig};
 use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
 use crate::http::{self, AppState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
+use crate::maintenance::{self, Retention, RetentionHandler};
 use crate::public::{PublicSnapshot, WebBuild};
 use crate::secret::Secret;
 use crate::services::Services;
@@ -232,11 +233,19 @@ impl App {
             ))
             .register(SlackSyncHandler(slack.clone()))
             .register(SlackHomeHandler(slack.clone()))
-            .register(SlackEphemeralHandler(slack.clone()));
+            .register(SlackEphemeralHandler(slack.clone()))
+            .register(RetentionHandler(Retention::new(
+                self.db.clone(),
+                self.queue.clone(),
+                self.services.notifications.clone(),
+                self.config.retention.clone(),
+            )));
             tasks.spawn(pool.run(self.stop.clone(), SHUTDOWN_GRACE));
             tasks.spawn(timers(
                 self.services.clone(),
-                self.queue.clone(),
+                self.db.clone(),
+                self.config.retention.clone(),
+                self.jobs.clone(),
                 self.stop.clone(),
             ));
         }
@@ -246,8 +255,14 @@ impl App {
 }
 
 /// Work that happens because time passes: maintenance that starts by itself, asking
-/// in Slack about maintenance that does not, and forgetting long-finished jobs.
-async fn timers(services: Services, queue: Queue, stop: CancellationToken) {
+/// in Slack about maintenance that does not, and offering the retention job.
+async fn timers(
+    services: Services,
+    db: DatabaseConnection,
+    retention: RetentionConfig,
+    jobs: JobWaker,
+    stop: CancellationToken,
+) {
     let mut interval = tokio::time::interval(TIMER_INTERVAL);
     loop {
         tokio::select! {
@@ -264,8 +279,10 @@ async fn timers(services: Services, queue: Queue, stop: CancellationToken) {
         if let Err(error) = services.incidents.prompt_due_maintenance().await {
             tracing::warn!(%error, "could not ask about due maintenance");
         }
-        if let Err(error) = queue.purge_done(Duration::from_hours(7 * 24)).await {
-            tracing::warn!(%error, "could not purge finished jobs");
+        match maintenance::offer(&db, &retention, chrono::Utc::now()).await {
+            Ok(true) => jobs.wake(),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not enqueue the retention job"),
         }
     }
 }

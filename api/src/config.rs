@@ -50,6 +50,22 @@ pub struct Config {
     /// `MONOSTAT_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the
     /// client (for rate limits); loopback by default.
     pub trusted_proxies: Vec<crate::client_ip::IpRange>,
+    pub retention: RetentionConfig,
+}
+
+/// How long transient data is kept; the retention job forgets what is older.
+#[derive(Clone, Debug)]
+pub struct RetentionConfig {
+    /// How often the retention job runs (once across all replicas).
+    pub interval: Duration,
+    /// Finished jobs; dead ones stay until someone retries or looks at them.
+    pub finished_jobs: Duration,
+    /// Notification deliveries; their counts stay in a summary.
+    pub deliveries: Duration,
+    /// Subscribers who never confirmed, counted from the last opt-in mail.
+    pub unconfirmed_subscribers: Duration,
+    /// The audit log is history: kept for ever unless this is set.
+    pub audit: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -340,6 +356,24 @@ impl Config {
             }
         };
 
+        let days = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_hours(
+                env.parse(var, default)?.saturating_mul(24),
+            ))
+        };
+        let retention = RetentionConfig {
+            interval: Duration::from_mins(
+                env.parse("MONOSTAT_RETENTION_INTERVAL_MINS", 60)?.max(1),
+            ),
+            finished_jobs: days("MONOSTAT_JOB_RETENTION_DAYS", 7)?,
+            deliveries: days("MONOSTAT_DELIVERY_RETENTION_DAYS", 90)?,
+            unconfirmed_subscribers: days("MONOSTAT_UNCONFIRMED_SUBSCRIBER_DAYS", 7)?,
+            audit: match env.get("MONOSTAT_AUDIT_RETENTION_DAYS") {
+                Some(_) => Some(days("MONOSTAT_AUDIT_RETENTION_DAYS", 0)?),
+                None => None,
+            },
+        };
+
         Ok(Self {
             site_url,
             data_dir,
@@ -356,6 +390,7 @@ impl Config {
             overrides,
             web_dir,
             trusted_proxies,
+            retention,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod maintenance;
 pub mod markdown;
 pub mod public;
 pub mod ratelimit;

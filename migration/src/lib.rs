@@ -11,6 +11,7 @@ mod m20261125_000001_initial;
 mod m20261125_000002_sessions;
 mod m20261128_000003_second_factors;
 mod m20261207_000004_notification_episodes;
+mod m20261207_000005_delivery_summary;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_sessions::Migration),
             Box::new(m20261128_000003_second_factors::Migration),
             Box::new(m20261207_000004_notification_episodes::Migration),
+            Box::new(m20261207_000005_delivery_summary::Migration),
         ]
     }
 }

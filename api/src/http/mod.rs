@@ -41,7 +41,14 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<crate::client_ip::IpRange>>,
 }
 
+/// How often recorded histogram samples are folded into their summaries.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder, installed on first use.
+///
+/// Every histogram sample is kept raw until upkeep folds it into a fixed-size summary.
+/// Rendering does that too, so without upkeep of its own memory would grow with every
+/// request for as long as nobody scrapes `/metrics` (about 20 bytes a request).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -50,9 +57,28 @@ pub fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Fails only if another recorder is installed, and then ours just stays unused.
             let _ = metrics::set_global_recorder(recorder);
+            keep_metrics_bounded(handle.clone(), METRICS_UPKEEP_INTERVAL);
             handle
         })
         .clone()
+}
+
+/// Runs the recorder's upkeep every `interval`, whether or not anyone scrapes.
+///
+/// A thread, not a task: the recorder outlives any one runtime (tests start many), and
+/// upkeep takes microseconds, so keeping it apart costs nothing.
+pub fn keep_metrics_bounded(handle: PrometheusHandle, interval: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(interval);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start metrics upkeep; memory grows until /metrics is read");
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -228,9 +228,8 @@ impl Queue {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Forgets finished jobs older than `age`; dead ones stay until someone looks.
-    pub async fn purge_done(&self, age: Duration) -> Result<u64, DbErr> {
-        let cutoff = Utc::now() - TimeDelta::from_std(age).unwrap_or(TimeDelta::MAX);
+    /// Forgets jobs that finished before `cutoff`; dead ones stay.
+    pub async fn purge_done_before(&self, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
         let sql = "DELETE FROM job WHERE status = 'done' AND finished_at < $1";
         let result = self
             .db

@@ -11,20 +11,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    Statement,
+    Statement, TransactionTrait,
 };
 
 use super::Deps;
 use crate::domain::{Incident, IncidentId, IncidentStatus, ParseEnumError};
 use crate::store::{incident, incident_update};
-
-/// Progress and failures follow the status's latest announcement: a reopened incident's
-/// second "resolved" is a new fan-out.
-const LATEST_EPISODE: &str = "episode = (SELECT MAX(episode) FROM notification_delivery \
-                              WHERE incident_id = $1 AND status = $2)";
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -116,6 +111,10 @@ impl NotificationService {
             return Ok(Preparation::Skip(
                 "the incident was dismissed or is only suspected",
             ));
+        }
+        if self.was_pruned(incident_id, status, episode).await? {
+            // Its deliveries were forgotten; making them again would mail everyone twice.
+            return Ok(Preparation::Skip("this status was announced long ago"));
         }
         // Only the entry that announced this status: earlier entries may speak of a
         // suspicion or a dismissal that subscribers never heard of.
@@ -225,17 +224,31 @@ impl NotificationService {
         Ok(())
     }
 
+    /// How the status's latest announcement went: a reopened incident's second
+    /// "resolved" is a fan-out of its own.
     pub async fn progress(
         &self,
         incident_id: IncidentId,
         status: IncidentStatus,
     ) -> Result<DeliveryProgress, NotificationError> {
+        let episode = self.latest_episode(incident_id, status).await?;
+        // Pruned deliveries live on as counts in the summary.
         let rows = StateCount::find_by_statement(self.statement(
-            &format!(
-                "SELECT state, COUNT(*) AS count FROM notification_delivery \
-                 WHERE incident_id = $1 AND status = $2 AND {LATEST_EPISODE} GROUP BY state"
-            ),
-            vec![incident_id.0.into(), status.as_str().into()],
+            "SELECT state, CAST(SUM(count) AS BIGINT) AS count FROM ( \
+                 SELECT state, COUNT(*) AS count FROM notification_delivery \
+                 WHERE incident_id = $1 AND status = $2 AND episode = $3 GROUP BY state \
+                 UNION ALL \
+                 SELECT state, deliveries AS count FROM notification_summary \
+                 WHERE incident_id = $4 AND status = $5 AND episode = $6) AS both_kinds \
+             GROUP BY state",
+            vec![
+                incident_id.0.into(),
+                status.as_str().into(),
+                episode.into(),
+                incident_id.0.into(),
+                status.as_str().into(),
+                episode.into(),
+            ],
         ))
         .all(&self.deps.db)
         .await?;
@@ -252,6 +265,116 @@ impl NotificationService {
         })
     }
 
+    /// The last episode in which `status` was announced, pruned or not (1 if never).
+    async fn latest_episode(
+        &self,
+        incident_id: IncidentId,
+        status: IncidentStatus,
+    ) -> Result<i32, NotificationError> {
+        #[derive(FromQueryResult)]
+        struct Latest {
+            episode: Option<i32>,
+        }
+        let latest = Latest::find_by_statement(self.statement(
+            "SELECT MAX(episode) AS episode FROM ( \
+                 SELECT episode FROM notification_delivery WHERE incident_id = $1 AND status = $2 \
+                 UNION ALL \
+                 SELECT episode FROM notification_summary WHERE incident_id = $3 AND status = $4 \
+             ) AS announced",
+            vec![
+                incident_id.0.into(),
+                status.as_str().into(),
+                incident_id.0.into(),
+                status.as_str().into(),
+            ],
+        ))
+        .one(&self.deps.db)
+        .await?;
+        Ok(latest.and_then(|row| row.episode).unwrap_or(1))
+    }
+
+    async fn was_pruned(
+        &self,
+        incident_id: IncidentId,
+        status: IncidentStatus,
+        episode: i32,
+    ) -> Result<bool, NotificationError> {
+        let row = self
+            .deps
+            .db
+            .query_one_raw(self.statement(
+                "SELECT 1 AS found FROM notification_summary \
+                 WHERE incident_id = $1 AND status = $2 AND episode = $3 LIMIT 1",
+                vec![incident_id.0.into(), status.as_str().into(), episode.into()],
+            ))
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Forgets deliveries made before `cutoff`, adding what they counted to the
+    /// summary in the same transaction, so the console's figures never change. Failure
+    /// reasons of pruned deliveries are gone. Returns how many rows were deleted.
+    pub async fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, NotificationError> {
+        #[derive(FromQueryResult)]
+        struct Pruned {
+            incident_id: i64,
+            status: String,
+            episode: i32,
+            state: String,
+        }
+        // Batches keep each transaction (and SQLite's write lock) short.
+        const BATCH: usize = 1000;
+        let mut deleted = 0;
+        loop {
+            let txn = self.deps.db.begin().await?;
+            // RETURNING counts exactly the rows deleted, even if a worker changes a
+            // state between two statements.
+            let rows = Pruned::find_by_statement(self.statement(
+                &format!(
+                    "DELETE FROM notification_delivery WHERE id IN ( \
+                         SELECT id FROM notification_delivery WHERE created_at < $1 \
+                         ORDER BY id LIMIT {BATCH}) \
+                     RETURNING incident_id, status, episode, state"
+                ),
+                vec![cutoff.into()],
+            ))
+            .all(&txn)
+            .await?;
+            let mut counts: BTreeMap<(i64, String, i32, String), i64> = BTreeMap::new();
+            for row in &rows {
+                *counts
+                    .entry((
+                        row.incident_id,
+                        row.status.clone(),
+                        row.episode,
+                        row.state.clone(),
+                    ))
+                    .or_default() += 1;
+            }
+            for ((incident_id, status, episode, state), count) in counts {
+                txn.execute_raw(self.statement(
+                    "INSERT INTO notification_summary \
+                     (incident_id, status, episode, state, deliveries) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (incident_id, status, episode, state) \
+                     DO UPDATE SET deliveries = notification_summary.deliveries + excluded.deliveries",
+                    vec![
+                        incident_id.into(),
+                        status.into(),
+                        episode.into(),
+                        state.into(),
+                        count.into(),
+                    ],
+                ))
+                .await?;
+            }
+            txn.commit().await?;
+            deleted += rows.len() as u64;
+            if rows.len() < BATCH {
+                return Ok(deleted);
+            }
+        }
+    }
+
     /// The reason a delivery failed, per subscriber address; for the console.
     pub async fn failures(
         &self,
@@ -266,10 +389,13 @@ impl NotificationService {
         let rows = Failure::find_by_statement(self.statement(
             "SELECT s.email AS email, d.last_error AS last_error FROM notification_delivery d \
              JOIN subscriber s ON s.id = d.subscriber_id \
-             WHERE d.incident_id = $1 AND d.status = $2 AND d.state = 'failed' \
-             AND d.episode = (SELECT MAX(episode) FROM notification_delivery \
-                 WHERE incident_id = $1 AND status = $2) ORDER BY d.id",
-            vec![incident_id.0.into(), status.as_str().into()],
+             WHERE d.incident_id = $1 AND d.status = $2 AND d.episode = $3 \
+             AND d.state = 'failed' ORDER BY d.id",
+            vec![
+                incident_id.0.into(),
+                status.as_str().into(),
+                self.latest_episode(incident_id, status).await?.into(),
+            ],
         ))
         .all(&self.deps.db)
         .await?;

@@ -23,6 +23,7 @@ mod lifecycle;
 mod opsgenie;
 mod outage;
 mod public;
+mod retention;
 mod scale_out;
 mod second_factors;
 mod server;
