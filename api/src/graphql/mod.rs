@@ -8,7 +8,6 @@
 #![allow(clippy::unused_async)]
 
 mod console;
-mod console_admin;
 mod errors;
 mod public;
 mod read_only;
@@ -39,20 +38,12 @@ const PERSISTED_QUERIES: usize = 256;
 
 /// Reads. Public fields need no token; console fields need `Authorization: Bearer …`.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(
-    public::PublicQuery,
-    console::ConsoleQuery,
-    console_admin::ConsoleAdminQuery,
-);
+pub struct QueryRoot(public::PublicQuery, console::ConsoleQuery);
 
 /// Changes. All need a console session except `subscribe`, `confirmSubscription`,
 /// `unsubscribe`, `login`, `loginTotp`, `loginWebauthn`, `refresh` and `logout`.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(
-    public::PublicMutation,
-    console::ConsoleMutation,
-    console_admin::ConsoleAdminMutation,
-);
+pub struct MutationRoot(public::PublicMutation, console::ConsoleMutation);
 
 pub type MonostatSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
