@@ -7,7 +7,6 @@
 
 pub mod audit;
 mod auth;
-mod corrections;
 pub mod follow_up;
 mod incidents;
 mod logo;
@@ -26,10 +25,9 @@ use sea_orm::DatabaseConnection;
 pub use auth::{
     AuthError, AuthService, ConsoleUser, LoginOutcome, PendingLogin, REFRESH_TTL, Session,
 };
-pub use corrections::{ConsoleFilter, ConsolePage, ENTRY_MAX_CHARS, IncidentEdit};
 pub use incidents::{
-    AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
-    IncidentService, NewIncident,
+    AlertActivity, AlertEvent, AlertOutcome, AlertReport, ConsoleFilter, ConsolePage,
+    ENTRY_MAX_CHARS, IncidentChange, IncidentEdit, IncidentError, IncidentService, NewIncident,
 };
 pub use logo::{LOGO_MAX_BYTES, sniff_image};
 pub use notifications::{
