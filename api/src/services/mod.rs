@@ -9,6 +9,7 @@ pub mod audit;
 mod auth;
 pub mod follow_up;
 mod incidents;
+mod jobs;
 mod logo;
 mod notifications;
 mod public;
@@ -29,6 +30,7 @@ pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, ConsoleFilter, ConsolePage,
     ENTRY_MAX_CHARS, IncidentChange, IncidentEdit, IncidentError, IncidentService, NewIncident,
 };
+pub use jobs::JobService;
 pub use logo::{LOGO_MAX_BYTES, sniff_image};
 pub use notifications::{
     DeliveryProgress, FanOut, NotificationError, NotificationService, PendingDelivery, Preparation,
@@ -75,6 +77,7 @@ pub struct Services {
     pub audit: audit::AuditLog,
     pub subscribers: SubscriberService,
     pub notifications: NotificationService,
+    pub jobs: JobService,
 }
 
 impl Services {
@@ -108,6 +111,7 @@ impl Services {
             users,
             subscribers: SubscriberService::new(deps.clone()),
             notifications: NotificationService::new(deps.clone()),
+            jobs: JobService::new(deps.clone()),
             public: PublicService::new(deps),
         }
     }

@@ -4,7 +4,7 @@
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::console_user;
+use super::{actor, console_user};
 use crate::graphql::errors::GqlResultExt;
 use crate::jobs::Queue;
 use crate::store::job;
@@ -130,7 +130,7 @@ impl JobsMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The job's `id`.")] id: i64,
     ) -> Result<bool> {
-        console_user(ctx)?;
-        ctx.data::<Queue>()?.retry_dead(id).await.gql()
+        let (actor, services) = actor(ctx)?;
+        services.jobs.retry(&actor, id).await.gql()
     }
 }
