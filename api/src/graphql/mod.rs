@@ -14,6 +14,8 @@ mod read_only;
 mod subscription;
 mod types;
 
+use std::sync::Arc;
+
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
 };
@@ -24,11 +26,10 @@ pub use errors::{Code, ensure_codes};
 pub use read_only::ReadOnly;
 pub use subscription::SubscriptionRoot;
 
-use crate::adapters::slack::Slack;
 use crate::events::EventBus;
 use crate::jobs::Queue;
 use crate::public::PublicSnapshot;
-use crate::services::{ConsoleUser, Services};
+use crate::services::{ConsoleUser, Services, SlackProbe};
 
 /// Nesting beyond this is no real client's query.
 const MAX_DEPTH: usize = 12;
@@ -75,7 +76,7 @@ pub fn schema(
     events: EventBus,
     queue: Queue,
     snapshot: PublicSnapshot,
-    slack: Slack,
+    slack: Arc<dyn SlackProbe>,
 ) -> MonostatSchema {
     Schema::build(
         QueryRoot::default(),

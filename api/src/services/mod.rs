@@ -43,8 +43,8 @@ pub use second_factors::{
     FactorKind, SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
 pub use settings::{
-    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackSettings,
-    SlackSettingsChange,
+    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackCheck,
+    SlackProbe, SlackSettings, SlackSettingsChange,
 };
 pub use subscribers::{
     ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,

@@ -2,17 +2,19 @@
 //! webhooks and their secrets, and Slack.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, Upload};
 
 use super::{actor, console_user};
-use crate::adapters::slack::Slack;
 use crate::domain::Origin;
 use crate::graphql::Code;
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::AlertSourceKind;
 use crate::secret::Secret;
-use crate::services::{LOGO_MAX_BYTES, NotificationChange, SiteChange, SlackSettingsChange};
+use crate::services::{
+    LOGO_MAX_BYTES, NotificationChange, SiteChange, SlackProbe, SlackSettingsChange,
+};
 
 /// An alert source's webhook, as the console shows it.
 #[derive(SimpleObject)]
@@ -306,7 +308,7 @@ impl SettingsMutation {
     /// plain words what is wrong. Finding the channel also joins it.
     async fn test_slack(&self, ctx: &Context<'_>) -> Result<SlackCheck> {
         console_user(ctx)?;
-        let check = ctx.data::<Slack>()?.check().await;
+        let check = ctx.data::<Arc<dyn SlackProbe>>()?.check().await;
         Ok(SlackCheck {
             ok: check.ok,
             message: check.message,

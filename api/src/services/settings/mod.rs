@@ -10,7 +10,7 @@
 mod alert_sources;
 mod slack;
 
-pub use slack::{SlackSettings, SlackSettingsChange};
+pub use slack::{SlackCheck, SlackProbe, SlackSettings, SlackSettingsChange};
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};

@@ -1,6 +1,7 @@
 //! The Slack app's settings: bot token, signing secret and channel, each of which the
 //! environment may set instead (then it wins and the console shows it read-only), and
-//! the channel id the Slack adapter found for the channel name.
+//! the channel id the Slack adapter found for the channel name. Also the narrow door
+//! through which the console tests those settings ([`SlackProbe`]).
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
@@ -11,6 +12,23 @@ use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
 use crate::services::{audit, tx};
 use crate::store::slack_settings;
+
+/// The outcome of the console's "test Slack" button.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlackCheck {
+    pub ok: bool,
+    /// What works, or what is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Tests the Slack settings in force against Slack itself (the token, the channel).
+/// The Slack adapter implements it; the console asks through this trait, so the
+/// GraphQL layer needs no adapter to offer the "test Slack" button.
+#[async_trait::async_trait]
+pub trait SlackProbe: Send + Sync {
+    /// Never fails: what is wrong comes back as a message an operator can act on.
+    async fn check(&self) -> SlackCheck;
+}
 
 /// The Slack settings in force, with where each value came from.
 #[derive(Clone, Debug, Default)]
