@@ -173,7 +173,7 @@ impl App {
                     self.events.clone(),
                     self.queue.clone(),
                     snapshot.clone(),
-                    slack.clone(),
+                    Arc::new(slack.clone()),
                 ),
                 snapshot,
                 slack: slack.clone(),

@@ -8,12 +8,13 @@
 #![allow(clippy::unused_async)]
 
 mod console;
-mod console_admin;
 mod errors;
 mod public;
 mod read_only;
 mod subscription;
 mod types;
+
+use std::sync::Arc;
 
 use async_graphql::extensions::apollo_persisted_queries::{
     ApolloPersistedQueries, LruCacheStorage,
@@ -25,11 +26,10 @@ pub use errors::{Code, ensure_codes};
 pub use read_only::ReadOnly;
 pub use subscription::SubscriptionRoot;
 
-use crate::adapters::slack::Slack;
 use crate::events::EventBus;
 use crate::jobs::Queue;
 use crate::public::PublicSnapshot;
-use crate::services::{ConsoleUser, Services};
+use crate::services::{ConsoleUser, Services, SlackProbe};
 
 /// Nesting beyond this is no real client's query.
 const MAX_DEPTH: usize = 12;
@@ -39,20 +39,12 @@ const PERSISTED_QUERIES: usize = 256;
 
 /// Reads. Public fields need no token; console fields need `Authorization: Bearer …`.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(
-    public::PublicQuery,
-    console::ConsoleQuery,
-    console_admin::ConsoleAdminQuery,
-);
+pub struct QueryRoot(public::PublicQuery, console::ConsoleQuery);
 
 /// Changes. All need a console session except `subscribe`, `confirmSubscription`,
 /// `unsubscribe`, `login`, `loginTotp`, `loginWebauthn`, `refresh` and `logout`.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(
-    public::PublicMutation,
-    console::ConsoleMutation,
-    console_admin::ConsoleAdminMutation,
-);
+pub struct MutationRoot(public::PublicMutation, console::ConsoleMutation);
 
 pub type MonostatSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -84,7 +76,7 @@ pub fn schema(
     events: EventBus,
     queue: Queue,
     snapshot: PublicSnapshot,
-    slack: Slack,
+    slack: Arc<dyn SlackProbe>,
 ) -> MonostatSchema {
     Schema::build(
         QueryRoot::default(),

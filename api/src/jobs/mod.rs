@@ -27,7 +27,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TryInsertRe
 use serde::Serialize;
 
 pub use lease::Lease;
-pub use queue::{JobCounts, Queue, RetryPolicy};
+pub use queue::{JobCounts, Queue, RetryPolicy, retry_dead};
 pub use worker::{JobWaker, WorkerPool};
 
 use crate::store::job;

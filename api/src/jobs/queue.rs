@@ -218,14 +218,7 @@ impl Queue {
 
     /// Puts a dead job back in line with a fresh set of attempts.
     pub async fn retry_dead(&self, id: i64) -> Result<bool, DbErr> {
-        let now = Utc::now();
-        let sql = "UPDATE job SET status = 'pending', attempts = 0, run_at = $1, \
-                   finished_at = NULL, updated_at = $1 WHERE id = $2 AND status = 'dead'";
-        let result = self
-            .db
-            .execute_raw(self.statement(sql, vec![now.into(), id.into()]))
-            .await?;
-        Ok(result.rows_affected() == 1)
+        retry_dead(&self.db, id).await
     }
 
     /// Forgets jobs that finished before `cutoff`; dead ones stay.
@@ -267,6 +260,19 @@ impl Queue {
         counts.extend(rows.into_iter().map(|row| (row.status, row.count)));
         Ok(JobCounts(counts))
     }
+}
+
+/// Puts dead job `id` back as pending with fresh attempts, through `conn` — the
+/// transaction that also records who retried it (`services::jobs`). False when the job
+/// is unknown or not dead.
+pub async fn retry_dead(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let sql = "UPDATE job SET status = 'pending', attempts = 0, run_at = $1, \
+               finished_at = NULL, updated_at = $1 WHERE id = $2 AND status = 'dead'";
+    let statement =
+        Statement::from_sql_and_values(conn.get_database_backend(), sql, [now.into(), id.into()]);
+    let result = conn.execute_raw(statement).await?;
+    Ok(result.rows_affected() == 1)
 }
 
 #[cfg(test)]

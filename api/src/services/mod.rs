@@ -7,9 +7,9 @@
 
 pub mod audit;
 mod auth;
-mod corrections;
 pub mod follow_up;
 mod incidents;
+mod jobs;
 mod logo;
 mod notifications;
 mod public;
@@ -26,11 +26,11 @@ use sea_orm::DatabaseConnection;
 pub use auth::{
     AuthError, AuthService, ConsoleUser, LoginOutcome, PendingLogin, REFRESH_TTL, Session,
 };
-pub use corrections::{ConsoleFilter, ConsolePage, ENTRY_MAX_CHARS, IncidentEdit};
 pub use incidents::{
-    AlertActivity, AlertEvent, AlertOutcome, AlertReport, IncidentChange, IncidentError,
-    IncidentService, NewIncident,
+    AlertActivity, AlertEvent, AlertOutcome, AlertReport, ConsoleFilter, ConsolePage,
+    ENTRY_MAX_CHARS, IncidentChange, IncidentEdit, IncidentError, IncidentService, NewIncident,
 };
+pub use jobs::JobService;
 pub use logo::{LOGO_MAX_BYTES, sniff_image};
 pub use notifications::{
     DeliveryProgress, FanOut, NotificationError, NotificationService, PendingDelivery, Preparation,
@@ -43,8 +43,8 @@ pub use second_factors::{
     FactorKind, SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
 pub use settings::{
-    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackSettings,
-    SlackSettingsChange,
+    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackCheck,
+    SlackProbe, SlackSettings, SlackSettingsChange,
 };
 pub use subscribers::{
     ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,
@@ -77,6 +77,7 @@ pub struct Services {
     pub audit: audit::AuditLog,
     pub subscribers: SubscriberService,
     pub notifications: NotificationService,
+    pub jobs: JobService,
 }
 
 impl Services {
@@ -110,6 +111,7 @@ impl Services {
             users,
             subscribers: SubscriberService::new(deps.clone()),
             notifications: NotificationService::new(deps.clone()),
+            jobs: JobService::new(deps.clone()),
             public: PublicService::new(deps),
         }
     }

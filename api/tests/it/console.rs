@@ -193,6 +193,35 @@ both_databases! {
         assert_eq!(app.client.get(app.url("/logo")).send().await.unwrap().status(), 404);
         app.stop().await;
     }
+
+    async fn retrying_a_dead_job_is_audited_with_who_retried_it(db: TestDb) {
+        // A kind no worker knows, so the retried job waits instead of running.
+        db.expect_queued("test.never");
+        let app = TestApp::start(db.app_config(&[])).await;
+        let token = login(&app).await;
+        let now = chrono::Utc::now();
+        let dead = job::ActiveModel {
+            kind: Set("test.never".into()), payload: Set("{}".into()), status: Set("dead".into()),
+            attempts: Set(25), max_attempts: Set(25), run_at: Set(now), last_error: Set(Some("gave up".into())),
+            created_at: Set(now), updated_at: Set(now), ..Default::default()
+        }.insert(&db.conn).await.unwrap();
+        let retry = "mutation($id: Int!) { retryJob(id: $id) }";
+        let audit = "{ auditLog(first: 50) { actorKind actorName incidentId message } }";
+
+        let retried = gql(&app, Some(&token), retry, json!({ "id": dead.id })).await;
+        assert_eq!(retried["data"]["retryJob"], true, "{retried}");
+        let entries = gql(&app, Some(&token), audit, json!({})).await["data"]["auditLog"].clone();
+        let message = format!("Retried the dead job {} (test.never)", dead.id);
+        let recorded: Vec<&Value> = entries.as_array().unwrap().iter().filter(|e| e["message"] == json!(message)).collect();
+        assert_eq!(recorded, [&json!({ "actorKind": "user", "actorName": "alice", "incidentId": null, "message": message })], "{entries}");
+
+        // No longer dead: nothing changes, so nothing is recorded.
+        let again = gql(&app, Some(&token), retry, json!({ "id": dead.id })).await;
+        assert_eq!(again["data"]["retryJob"], false, "{again}");
+        let after = gql(&app, Some(&token), audit, json!({})).await["data"]["auditLog"].clone();
+        assert_eq!(after, entries, "a retry that changed nothing left an entry");
+        app.stop().await;
+    }
 }
 
 /// Every console field refuses callers without a session, and no mutation slips

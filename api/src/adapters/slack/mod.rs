@@ -34,7 +34,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::jobs::{JobError, JobWaker, NewJob};
 use crate::secret::Secret;
-use crate::services::{Services, SettingsError};
+use crate::services::{Services, SettingsError, SlackCheck, SlackProbe};
 use client::{SlackApi, SlackError};
 use views::Links;
 
@@ -54,14 +54,6 @@ pub struct Slack {
     /// The signing secret as last read, so a click can still be verified and answered
     /// while the database is away; consulted only when it is unreachable.
     last_signing_secret: Arc<RwLock<Option<Secret>>>,
-}
-
-/// The outcome of the console's "test Slack" button.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SlackCheck {
-    pub ok: bool,
-    /// What works, or what is wrong and how to fix it.
-    pub message: String,
 }
 
 impl Slack {
@@ -315,5 +307,13 @@ impl Slack {
             .await
             .map_err(|e| JobError::Temporary(e.to_string()))?;
         Ok(alerts.into_iter().next().map(|a| a.message))
+    }
+}
+
+/// The console's "test Slack" button.
+#[async_trait::async_trait]
+impl SlackProbe for Slack {
+    async fn check(&self) -> SlackCheck {
+        Slack::check(self).await
     }
 }

@@ -1,6 +1,16 @@
 //! Settings: single rows created with defaults on first start, read fresh on every use
 //! so a change made on any replica is in force everywhere at once. Integration secrets
 //! set in the environment win over the database.
+//!
+//! This file holds the site and notification settings and what every section shares;
+//! [`slack`] the Slack app's settings, [`alert_sources`] the webhook secrets of alert
+//! sources (with their cache for when the database is away). The logo is in
+//! `services/logo.rs`.
+
+mod alert_sources;
+mod slack;
+
+pub use slack::{SlackCheck, SlackProbe, SlackSettings, SlackSettingsChange};
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -102,49 +112,6 @@ impl tx::DbError for SettingsError {
             Self::Database(error) => Some(error),
             _ => None,
         }
-    }
-}
-
-/// The Slack settings in force, with where each value came from.
-#[derive(Clone, Debug, Default)]
-pub struct SlackSettings {
-    pub bot_token: Option<Secret>,
-    pub signing_secret: Option<Secret>,
-    pub channel_name: Option<String>,
-    pub channel_id: Option<String>,
-    pub bot_token_from_env: bool,
-    pub signing_secret_from_env: bool,
-    pub channel_from_env: bool,
-}
-
-/// A change of the Slack settings: `None` keeps a value, an empty string clears it.
-#[derive(Clone, Debug, Default)]
-pub struct SlackSettingsChange {
-    pub bot_token: Option<Secret>,
-    pub signing_secret: Option<Secret>,
-    /// With or without the leading `#`.
-    pub channel_name: Option<String>,
-}
-
-fn normalise_channel_name_lossy(name: &str) -> String {
-    name.trim().trim_start_matches('#').to_lowercase()
-}
-
-/// Slack channel names: lower-case letters, digits, `-` and `_`, at most 80.
-fn normalise_channel_name(name: &str) -> Result<String, SettingsError> {
-    let name = normalise_channel_name_lossy(name);
-    let valid = name.chars().count() <= 80
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'));
-    if valid {
-        Ok(name)
-    } else {
-        Err(SettingsError::Invalid {
-            field: "channel",
-            message: "a Slack channel name has at most 80 characters: letters, digits, - and _"
-                .into(),
-        })
     }
 }
 
@@ -252,159 +219,9 @@ impl SettingsService {
             .ok_or_else(|| missing("notification"))
     }
 
-    pub async fn slack(&self) -> Result<SlackSettings, SettingsError> {
-        let stored = slack_settings::Entity::find_by_id(SINGLETON)
-            .one(&self.deps.db)
-            .await?
-            .ok_or_else(|| missing("Slack"))?;
-        let env = &self.deps.config.overrides;
-        Ok(SlackSettings {
-            bot_token_from_env: env.slack_bot_token.is_some(),
-            signing_secret_from_env: env.slack_signing_secret.is_some(),
-            channel_from_env: env.slack_channel.is_some(),
-            bot_token: env
-                .slack_bot_token
-                .clone()
-                .or(stored.bot_token.map(Secret::new)),
-            signing_secret: env
-                .slack_signing_secret
-                .clone()
-                .or(stored.signing_secret.map(Secret::new)),
-            channel_id: stored.channel_id.filter(|_| {
-                let in_force = env
-                    .slack_channel
-                    .as_deref()
-                    .or(stored.channel_name.as_deref());
-                // The id was found for the stored name; another name needs another id.
-                in_force.map(normalise_channel_name_lossy)
-                    == stored
-                        .channel_name
-                        .as_deref()
-                        .map(normalise_channel_name_lossy)
-            }),
-            channel_name: env.slack_channel.clone().or(stored.channel_name),
-        })
-    }
-
-    /// The webhook secret in force for `source`: from the environment, else from the
-    /// database (cached briefly), else — while the database is away — the last one read.
-    pub async fn alert_source_secret(&self, source: Origin) -> Result<Secret, SettingsError> {
-        if let Some(secret) = self.deps.config.overrides.alert_source_secrets.get(&source) {
-            return Ok(secret.clone());
-        }
-        let cached = self
-            .secrets
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&source)
-            .cloned();
-        if let Some((secret, read_at)) = &cached
-            // Rotation clears the cache at once through the event bus; this bounds the
-            // staleness when an event is lost (Redis away).
-            && read_at.elapsed() < self.deps.config.resync_interval / 3
-        {
-            return Ok(secret.clone());
-        }
-        match alert_source::Entity::find_by_id(source.as_str())
-            .one(&self.deps.db)
-            .await
-        {
-            Ok(Some(row)) => {
-                let secret = Secret::new(row.secret);
-                self.secrets
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(source, (secret.clone(), Instant::now()));
-                Ok(secret)
-            }
-            Ok(None) => Err(SettingsError::NotAnAlertSource(source)),
-            Err(error) => match cached {
-                Some((secret, _)) if crate::store::is_unreachable(&error) => Ok(secret),
-                _ => Err(error.into()),
-            },
-        }
-    }
-
-    /// Whether the environment sets the secret (then the console shows it read-only).
-    pub fn secret_set_by_environment(&self, source: Origin) -> bool {
-        self.deps
-            .config
-            .overrides
-            .alert_source_secrets
-            .contains_key(&source)
-    }
-
-    /// The full webhook URL to paste into the monitoring tool.
-    /// PagerDuty's signing secret, when the deployment set one.
-    pub fn pagerduty_signing_secret(&self) -> Option<Secret> {
-        self.deps.config.overrides.pagerduty_signing_secret.clone()
-    }
-
     /// The public base URL, without a trailing slash.
     pub fn site_url(&self) -> &str {
         &self.deps.config.site_url
-    }
-
-    pub fn webhook_url(&self, source: Origin, secret: &Secret) -> String {
-        format!(
-            "{}/integrations/{}/hook/{}",
-            self.deps.config.site_url,
-            source.as_str(),
-            secret.expose()
-        )
-    }
-
-    /// Replaces the webhook secret of `source`; the old one stops working at once.
-    pub async fn rotate_alert_source_secret(
-        &self,
-        source: Origin,
-        actor: &Actor,
-    ) -> Result<Secret, SettingsError> {
-        if self
-            .deps
-            .config
-            .overrides
-            .alert_source_secrets
-            .contains_key(&source)
-        {
-            return Err(SettingsError::SetByEnvironment(source));
-        }
-        if source == Origin::Manual {
-            return Err(SettingsError::NotAnAlertSource(source));
-        }
-        let secret = Secret::generate(ALERT_SOURCE_SECRET_BITS);
-        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
-            let now = Utc::now();
-            alert_source::Entity::insert(alert_source::ActiveModel {
-                source: Set(source.as_str().to_owned()),
-                secret: Set(secret.expose().to_owned()),
-                created_at: Set(now),
-                rotated_at: Set(now),
-            })
-            .on_conflict(
-                sea_orm::sea_query::OnConflict::column(alert_source::Column::Source)
-                    .update_columns([
-                        alert_source::Column::Secret,
-                        alert_source::Column::RotatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec(txn)
-            .await?;
-            audit::record(
-                txn,
-                actor,
-                None,
-                format!("Rotated the {source} webhook secret"),
-            )
-            .await?;
-            Ok::<_, SettingsError>(())
-        })?;
-        self.forget_cached();
-        self.deps.events.publish(DomainEvent::SettingsChanged {
-            section: SettingsSection::AlertSources,
-        });
-        Ok(secret)
     }
 
     /// Changes site settings after checking every value; all or nothing.
@@ -548,133 +365,6 @@ impl SettingsService {
         self.deps.events.publish(DomainEvent::SettingsChanged {
             section: SettingsSection::Notifications,
         });
-        Ok(())
-    }
-
-    /// Changes the Slack settings. A new channel name forgets the channel id, so the
-    /// next message finds and joins the new channel. Every replica reads the settings
-    /// on each use, so the change is in force everywhere at once.
-    pub async fn update_slack(
-        &self,
-        change: SlackSettingsChange,
-        actor: &Actor,
-    ) -> Result<(), SettingsError> {
-        let env = &self.deps.config.overrides;
-        let overridden = [
-            (
-                change.bot_token.is_some() && env.slack_bot_token.is_some(),
-                "bot token",
-                "MONOSTAT_SLACK_BOT_TOKEN",
-            ),
-            (
-                change.signing_secret.is_some() && env.slack_signing_secret.is_some(),
-                "signing secret",
-                "MONOSTAT_SLACK_SIGNING_SECRET",
-            ),
-            (
-                change.channel_name.is_some() && env.slack_channel.is_some(),
-                "channel",
-                "MONOSTAT_SLACK_CHANNEL",
-            ),
-        ];
-        if let Some((_, what, var)) = overridden.into_iter().find(|(set, ..)| *set) {
-            return Err(SettingsError::SlackSetByEnvironment { what, var });
-        }
-        let token = change
-            .bot_token
-            .as_ref()
-            .map(|t| t.expose().trim().to_owned());
-        if let Some(token) = token.as_deref()
-            && !token.is_empty()
-            && !token.starts_with("xoxb-")
-        {
-            return Err(SettingsError::Invalid {
-                field: "bot token",
-                message: "use the app's Bot User OAuth Token; it starts with xoxb-".into(),
-            });
-        }
-        let secret = change
-            .signing_secret
-            .as_ref()
-            .map(|s| s.expose().trim().to_owned());
-        let channel = change
-            .channel_name
-            .as_deref()
-            .map(normalise_channel_name)
-            .transpose()?;
-        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
-            let stored = slack_settings::Entity::find_by_id(SINGLETON)
-                .one(txn)
-                .await?
-                .ok_or_else(|| missing("Slack"))?;
-            let mut changed = Vec::new();
-            let mut row = slack_settings::ActiveModel {
-                id: Set(SINGLETON),
-                updated_at: Set(Utc::now()),
-                ..Default::default()
-            };
-            if let Some(token) = &token {
-                row.bot_token = Set(Some(token.clone()).filter(|t| !t.is_empty()));
-                changed.push("bot token");
-            }
-            if let Some(secret) = &secret {
-                row.signing_secret = Set(Some(secret.clone()).filter(|s| !s.is_empty()));
-                changed.push("signing secret");
-            }
-            if let Some(channel) = &channel {
-                let channel = Some(channel.clone()).filter(|c| !c.is_empty());
-                if channel != stored.channel_name {
-                    row.channel_name = Set(channel);
-                    row.channel_id = Set(None);
-                    changed.push("channel");
-                }
-            }
-            row.update(txn).await?;
-            if !changed.is_empty() {
-                // Names what changed, never the values: they are secrets.
-                audit::record(
-                    txn,
-                    actor,
-                    None,
-                    format!("Changed the Slack {}", changed.join(", ")),
-                )
-                .await?;
-            }
-            Ok::<_, SettingsError>(())
-        })?;
-        self.deps.events.publish(DomainEvent::SettingsChanged {
-            section: SettingsSection::Slack,
-        });
-        Ok(())
-    }
-
-    /// Remembers that the channel `name` resolved to `id`. The name is stored with
-    /// it, so an id found for another name (the environment's channel changed between
-    /// restarts) is never used for this one.
-    pub async fn remember_slack_channel(&self, name: &str, id: &str) -> Result<(), SettingsError> {
-        slack_settings::ActiveModel {
-            id: Set(SINGLETON),
-            channel_name: Set(Some(normalise_channel_name(name)?)),
-            channel_id: Set(Some(id.to_owned())),
-            updated_at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .update(&self.deps.db)
-        .await?;
-        Ok(())
-    }
-
-    /// Forgets the channel id, so the next message resolves the name again.
-    /// Bookkeeping of the Slack adapter, not a human change: no audit entry.
-    pub async fn forget_slack_channel(&self) -> Result<(), SettingsError> {
-        slack_settings::ActiveModel {
-            id: Set(SINGLETON),
-            channel_id: Set(None),
-            updated_at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .update(&self.deps.db)
-        .await?;
         Ok(())
     }
 

@@ -11,9 +11,9 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::incidents::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid, lock_incident};
-use super::{audit, tx};
+use super::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid, lock_incident};
 use crate::domain::{Actor, Incident, IncidentId, IncidentStatus, Severity};
+use crate::services::{audit, tx};
 use crate::store::{incident, incident_update};
 
 /// Longest timeline entry the console accepts.

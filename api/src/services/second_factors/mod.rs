@@ -1,0 +1,283 @@
+//! Second factors of console users: TOTP authenticator apps and WebAuthn security keys.
+//!
+//! Enrolment is two steps each. TOTP: `begin_totp` stores an unconfirmed factor and
+//! hands out its secret once; `confirm_totp` activates it with a first code. WebAuthn:
+//! `begin_webauthn` returns the creation options and keeps the ceremony state in the
+//! database; `finish_webauthn` verifies the authenticator's answer and stores the key.
+//!
+//! At login, [`super::AuthService`] asks which factors a user has and calls the checks
+//! here. Each TOTP code is good once (the accepted time step is stored and compared in
+//! the same UPDATE, so two replicas cannot both accept it); each WebAuthn challenge is
+//! deleted as it is used, so an answer cannot be replayed either.
+//!
+//! [`totp`] and [`webauthn`] hold each kind's enrolment and login check; this file holds
+//! what both share: the kinds, the error, listing, removing and resetting factors, and
+//! which factors a login must pass.
+
+mod totp;
+mod webauthn;
+
+pub use totp::TotpEnrolment;
+pub use webauthn::WebauthnRegistration;
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use webauthn_rs::prelude::{SecurityKey, Webauthn};
+
+use super::{ConsoleUser, Deps, audit, tx};
+use crate::domain::Actor;
+use crate::store::{second_factor, second_factor_challenge};
+
+/// How long a WebAuthn ceremony may take between its two requests.
+pub const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(5);
+const MAX_NAME_CHARS: usize = 64;
+
+/// The two kinds of second factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FactorKind {
+    Totp,
+    Webauthn,
+}
+
+impl FactorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::Webauthn => "webauthn",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "totp" => Some(Self::Totp),
+            "webauthn" => Some(Self::Webauthn),
+            _ => None,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Totp => "authenticator app",
+            Self::Webauthn => "security key",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecondFactorError {
+    #[error("second factor {0} does not exist")]
+    NotFound(i64),
+    #[error("user {0} does not exist")]
+    UserNotFound(i64),
+    #[error("the name must be at most {MAX_NAME_CHARS} characters")]
+    InvalidName,
+    #[error(
+        "that is not the current code of the authenticator app; check that the phone's clock is right and enter the newest code"
+    )]
+    WrongCode,
+    #[error("this enrolment has expired or was already finished; start again")]
+    Expired,
+    #[error("security keys are not available on this server: {0}")]
+    WebauthnUnavailable(String),
+    #[error("the security key's answer was not accepted: {0}")]
+    InvalidCredential(String),
+    #[error("this security key is already registered")]
+    AlreadyRegistered,
+    #[error("stored second factor {0} cannot be read")]
+    Corrupt(i64),
+    #[error(
+        "this account's second factors cannot be checked on this server; ask another console user to reset them"
+    )]
+    Unusable,
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl tx::DbError for SecondFactorError {
+    fn db_error(&self) -> Option<&DbErr> {
+        match self {
+            Self::Database(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// What a user must present after the password.
+#[derive(Debug, Default)]
+pub(super) struct LoginFactors {
+    pub totp: bool,
+    pub webauthn: Vec<SecurityKey>,
+    /// Registered security keys this server cannot check now (WebAuthn disabled by
+    /// `MONOSTAT_SITE_URL`, or an unreadable row).
+    pub unusable: bool,
+}
+
+impl LoginFactors {
+    /// Whether some factor can be checked now.
+    pub fn usable(&self) -> bool {
+        self.totp || !self.webauthn.is_empty()
+    }
+
+    /// Whether the user has any factor at all, checkable or not: then the password
+    /// alone must never do.
+    pub fn enrolled(&self) -> bool {
+        self.usable() || self.unusable
+    }
+}
+
+/// Why a second-factor check at login failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Rejection {
+    Wrong,
+    /// A correct TOTP code whose time step was already used.
+    Replayed,
+}
+
+#[derive(Clone)]
+pub struct SecondFactorService {
+    deps: Deps,
+    /// The relying party, or why `MONOSTAT_SITE_URL` cannot be one.
+    webauthn: Result<Arc<Webauthn>, String>,
+}
+
+impl SecondFactorService {
+    pub(super) fn new(deps: Deps) -> Self {
+        let webauthn = webauthn::relying_party(&deps.config.site_url).map(Arc::new);
+        if let Err(reason) = &webauthn {
+            tracing::info!(%reason, "WebAuthn security keys are disabled");
+        }
+        Self { deps, webauthn }
+    }
+
+    /// The user's active second factors, oldest first.
+    pub async fn list(&self, user: &ConsoleUser) -> Result<Vec<second_factor::Model>, DbErr> {
+        second_factor::Entity::find()
+            .filter(second_factor::Column::UserId.eq(user.id))
+            .filter(second_factor::Column::Confirmed.eq(true))
+            .order_by_asc(second_factor::Column::Id)
+            .all(&self.deps.db)
+            .await
+    }
+
+    /// Removes one of the user's own factors (confirmed or still pending).
+    pub async fn remove(
+        &self,
+        user: &ConsoleUser,
+        factor_id: i64,
+    ) -> Result<(), SecondFactorError> {
+        let actor = Actor::User(user.username.clone());
+        tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
+            let factor = second_factor::Entity::find_by_id(factor_id)
+                .filter(second_factor::Column::UserId.eq(user.id))
+                .one(txn)
+                .await?
+                .ok_or(SecondFactorError::NotFound(factor_id))?;
+            second_factor::Entity::delete_by_id(factor.id)
+                .exec(txn)
+                .await?;
+            if factor.confirmed {
+                let kind = FactorKind::parse(&factor.kind).map_or("factor", FactorKind::describe);
+                audit::record(
+                    txn,
+                    &actor,
+                    None,
+                    format!("Removed the {kind} “{}” as a second factor", factor.name),
+                )
+                .await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes every second factor of a user, for one who lost their phone or key:
+    /// they log in with the password alone until they enrol again. Returns how many
+    /// confirmed factors were removed.
+    pub async fn reset(&self, user_id: i64, actor: &Actor) -> Result<u64, SecondFactorError> {
+        tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
+            let user = crate::store::admin_user::Entity::find_by_id(user_id)
+                .one(txn)
+                .await?
+                .ok_or(SecondFactorError::UserNotFound(user_id))?;
+            let confirmed = second_factor::Entity::find()
+                .filter(second_factor::Column::UserId.eq(user_id))
+                .filter(second_factor::Column::Confirmed.eq(true))
+                .all(txn)
+                .await?
+                .len() as u64;
+            second_factor::Entity::delete_many()
+                .filter(second_factor::Column::UserId.eq(user_id))
+                .exec(txn)
+                .await?;
+            second_factor_challenge::Entity::delete_many()
+                .filter(second_factor_challenge::Column::UserId.eq(user_id))
+                .exec(txn)
+                .await?;
+            if confirmed > 0 {
+                audit::record(
+                    txn,
+                    actor,
+                    None,
+                    format!("Removed every second factor of {}", user.username),
+                )
+                .await?;
+            }
+            Ok(confirmed)
+        })
+    }
+
+    /// The confirmed factors a login must pass. Security keys the server cannot check
+    /// (its URL cannot serve WebAuthn) are marked unusable, with an error in the log.
+    pub(super) async fn login_factors(&self, user_id: i64) -> Result<LoginFactors, DbErr> {
+        let rows = second_factor::Entity::find()
+            .filter(second_factor::Column::UserId.eq(user_id))
+            .filter(second_factor::Column::Confirmed.eq(true))
+            .all(&self.deps.db)
+            .await?;
+        let mut factors = LoginFactors::default();
+        for row in rows {
+            match FactorKind::parse(&row.kind) {
+                Some(FactorKind::Totp) => factors.totp = true,
+                Some(FactorKind::Webauthn) if self.webauthn.is_ok() => {
+                    match serde_json::from_str::<SecurityKey>(&row.secret) {
+                        Ok(key) => factors.webauthn.push(key),
+                        Err(error) => {
+                            factors.unusable = true;
+                            tracing::error!(factor = row.id, %error, "unreadable security key");
+                        }
+                    }
+                }
+                Some(FactorKind::Webauthn) => {
+                    factors.unusable = true;
+                    tracing::error!(
+                        factor = row.id,
+                        "a security key is registered but WebAuthn is disabled; check MONOSTAT_SITE_URL"
+                    );
+                }
+                None => {
+                    factors.unusable = true;
+                    tracing::error!(factor = row.id, kind = %row.kind, "unknown second factor kind");
+                }
+            }
+        }
+        Ok(factors)
+    }
+}
+
+fn factor_name(name: Option<&str>, kind: FactorKind) -> Result<String, SecondFactorError> {
+    let name = name.map(str::trim).filter(|name| !name.is_empty());
+    match name {
+        None => Ok(match kind {
+            FactorKind::Totp => "Authenticator app".to_owned(),
+            FactorKind::Webauthn => "Security key".to_owned(),
+        }),
+        Some(name)
+            if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) =>
+        {
+            Err(SecondFactorError::InvalidName)
+        }
+        Some(name) => Ok(name.to_owned()),
+    }
+}

@@ -1,0 +1,173 @@
+//! Authenticator apps (TOTP, RFC 6238): enrolment in two steps (`begin_totp` hands out
+//! the secret once, `confirm_totp` activates it with a first code) and the login check,
+//! which accepts each time step once.
+
+use chrono::{TimeDelta, Utc};
+use rand::TryRngCore;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+};
+use webauthn_rs::prelude::Url;
+
+use super::{
+    ConsoleUser, FactorKind, Rejection, SecondFactorError, SecondFactorService, factor_name,
+};
+use crate::domain::Actor;
+use crate::domain::totp::{self, TotpSecret};
+use crate::secret::Secret;
+use crate::services::{audit, tx};
+use crate::store::second_factor;
+
+/// How long a TOTP enrolment waits for its first code.
+const TOTP_ENROLMENT_TTL: TimeDelta = TimeDelta::minutes(15);
+
+/// A TOTP enrolment waiting for its first code. The secret is shown to the user once.
+#[derive(Debug)]
+pub struct TotpEnrolment {
+    pub factor_id: i64,
+    /// Base32, for typing into an app by hand.
+    pub secret: Secret,
+    /// `otpauth://` URI, for a QR code.
+    pub uri: Secret,
+}
+
+impl SecondFactorService {
+    /// Starts a TOTP enrolment. An earlier unfinished one of the same user is dropped.
+    pub async fn begin_totp(
+        &self,
+        user: &ConsoleUser,
+        name: Option<&str>,
+    ) -> Result<TotpEnrolment, SecondFactorError> {
+        let name = factor_name(name, FactorKind::Totp)?;
+        let mut bytes = vec![0u8; totp::SECRET_BYTES];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut bytes)
+            .expect("the operating system's random source is unavailable");
+        let secret = TotpSecret::new(bytes);
+        second_factor::Entity::delete_many()
+            .filter(second_factor::Column::UserId.eq(user.id))
+            .filter(second_factor::Column::Confirmed.eq(false))
+            .exec(&self.deps.db)
+            .await?;
+        let factor = second_factor::ActiveModel {
+            user_id: Set(user.id),
+            kind: Set(FactorKind::Totp.as_str().to_owned()),
+            name: Set(name),
+            secret: Set(secret.to_base32()),
+            created_at: Set(Utc::now()),
+            last_used_at: Set(None),
+            confirmed: Set(false),
+            last_step: Set(None),
+            credential_id: Set(None),
+            ..Default::default()
+        }
+        .insert(&self.deps.db)
+        .await?;
+        Ok(TotpEnrolment {
+            factor_id: factor.id,
+            secret: Secret::new(secret.to_base32()),
+            uri: Secret::new(secret.uri(&self.issuer(), &user.username)),
+        })
+    }
+
+    /// Activates a TOTP enrolment with a code from the app. The code's time step counts
+    /// as used, so the same code cannot log in afterwards.
+    pub async fn confirm_totp(
+        &self,
+        user: &ConsoleUser,
+        factor_id: i64,
+        code: &str,
+    ) -> Result<second_factor::Model, SecondFactorError> {
+        let actor = Actor::User(user.username.clone());
+        let now = Utc::now();
+        tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
+            let factor = second_factor::Entity::find_by_id(factor_id)
+                .filter(second_factor::Column::UserId.eq(user.id))
+                .filter(second_factor::Column::Kind.eq(FactorKind::Totp.as_str()))
+                .filter(second_factor::Column::Confirmed.eq(false))
+                .one(txn)
+                .await?
+                .ok_or(SecondFactorError::Expired)?;
+            if factor.created_at + TOTP_ENROLMENT_TTL < now {
+                return Err(SecondFactorError::Expired);
+            }
+            let secret = TotpSecret::from_base32(&factor.secret)
+                .ok_or(SecondFactorError::Corrupt(factor.id))?;
+            let step = secret
+                .matching_step(code, totp::step_at(now))
+                .ok_or(SecondFactorError::WrongCode)?;
+            let confirmed = second_factor::ActiveModel {
+                id: Set(factor.id),
+                confirmed: Set(true),
+                last_step: Set(Some(step)),
+                ..Default::default()
+            }
+            .update(txn)
+            .await?;
+            audit::record(
+                txn,
+                &actor,
+                None,
+                format!(
+                    "Added the authenticator app “{}” as a second factor",
+                    factor.name
+                ),
+            )
+            .await?;
+            Ok(confirmed)
+        })
+    }
+
+    /// Checks a TOTP code against the user's authenticator apps and marks its time
+    /// step used.
+    pub(in crate::services) async fn check_totp(
+        &self,
+        user_id: i64,
+        code: &str,
+    ) -> Result<Result<(), Rejection>, SecondFactorError> {
+        let now = Utc::now();
+        let factors = second_factor::Entity::find()
+            .filter(second_factor::Column::UserId.eq(user_id))
+            .filter(second_factor::Column::Kind.eq(FactorKind::Totp.as_str()))
+            .filter(second_factor::Column::Confirmed.eq(true))
+            .all(&self.deps.db)
+            .await?;
+        let mut outcome = Err(Rejection::Wrong);
+        for factor in factors {
+            let Some(secret) = TotpSecret::from_base32(&factor.secret) else {
+                tracing::error!(factor = factor.id, "unreadable TOTP secret");
+                continue;
+            };
+            let Some(step) = secret.matching_step(code, totp::step_at(now)) else {
+                continue;
+            };
+            // Only a step newer than the last accepted one wins; the condition sits in
+            // the UPDATE so that concurrent logins with one code cannot both pass.
+            let updated = second_factor::Entity::update_many()
+                .col_expr(second_factor::Column::LastStep, Expr::value(step))
+                .col_expr(second_factor::Column::LastUsedAt, Expr::value(now))
+                .filter(second_factor::Column::Id.eq(factor.id))
+                .filter(
+                    Condition::any()
+                        .add(second_factor::Column::LastStep.is_null())
+                        .add(second_factor::Column::LastStep.lt(step)),
+                )
+                .exec(&self.deps.db)
+                .await?;
+            if updated.rows_affected == 1 {
+                return Ok(Ok(()));
+            }
+            outcome = Err(Rejection::Replayed);
+        }
+        Ok(outcome)
+    }
+
+    /// The issuer authenticator apps show next to the code: the site's host name.
+    fn issuer(&self) -> String {
+        Url::parse(&self.deps.config.site_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "monostat".to_owned())
+    }
+}

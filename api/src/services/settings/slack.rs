@@ -1,0 +1,237 @@
+//! The Slack app's settings: bot token, signing secret and channel, each of which the
+//! environment may set instead (then it wins and the console shows it read-only), and
+//! the channel id the Slack adapter found for the channel name. Also the narrow door
+//! through which the console tests those settings ([`SlackProbe`]).
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+
+use super::{SINGLETON, SettingsError, SettingsService, missing};
+use crate::domain::Actor;
+use crate::events::{DomainEvent, SettingsSection};
+use crate::secret::Secret;
+use crate::services::{audit, tx};
+use crate::store::slack_settings;
+
+/// The outcome of the console's "test Slack" button.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlackCheck {
+    pub ok: bool,
+    /// What works, or what is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Tests the Slack settings in force against Slack itself (the token, the channel).
+/// The Slack adapter implements it; the console asks through this trait, so the
+/// GraphQL layer needs no adapter to offer the "test Slack" button.
+#[async_trait::async_trait]
+pub trait SlackProbe: Send + Sync {
+    /// Never fails: what is wrong comes back as a message an operator can act on.
+    async fn check(&self) -> SlackCheck;
+}
+
+/// The Slack settings in force, with where each value came from.
+#[derive(Clone, Debug, Default)]
+pub struct SlackSettings {
+    pub bot_token: Option<Secret>,
+    pub signing_secret: Option<Secret>,
+    pub channel_name: Option<String>,
+    pub channel_id: Option<String>,
+    pub bot_token_from_env: bool,
+    pub signing_secret_from_env: bool,
+    pub channel_from_env: bool,
+}
+
+/// A change of the Slack settings: `None` keeps a value, an empty string clears it.
+#[derive(Clone, Debug, Default)]
+pub struct SlackSettingsChange {
+    pub bot_token: Option<Secret>,
+    pub signing_secret: Option<Secret>,
+    /// With or without the leading `#`.
+    pub channel_name: Option<String>,
+}
+
+fn normalise_channel_name_lossy(name: &str) -> String {
+    name.trim().trim_start_matches('#').to_lowercase()
+}
+
+/// Slack channel names: lower-case letters, digits, `-` and `_`, at most 80.
+fn normalise_channel_name(name: &str) -> Result<String, SettingsError> {
+    let name = normalise_channel_name_lossy(name);
+    let valid = name.chars().count() <= 80
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(SettingsError::Invalid {
+            field: "channel",
+            message: "a Slack channel name has at most 80 characters: letters, digits, - and _"
+                .into(),
+        })
+    }
+}
+
+impl SettingsService {
+    pub async fn slack(&self) -> Result<SlackSettings, SettingsError> {
+        let stored = slack_settings::Entity::find_by_id(SINGLETON)
+            .one(&self.deps.db)
+            .await?
+            .ok_or_else(|| missing("Slack"))?;
+        let env = &self.deps.config.overrides;
+        Ok(SlackSettings {
+            bot_token_from_env: env.slack_bot_token.is_some(),
+            signing_secret_from_env: env.slack_signing_secret.is_some(),
+            channel_from_env: env.slack_channel.is_some(),
+            bot_token: env
+                .slack_bot_token
+                .clone()
+                .or(stored.bot_token.map(Secret::new)),
+            signing_secret: env
+                .slack_signing_secret
+                .clone()
+                .or(stored.signing_secret.map(Secret::new)),
+            channel_id: stored.channel_id.filter(|_| {
+                let in_force = env
+                    .slack_channel
+                    .as_deref()
+                    .or(stored.channel_name.as_deref());
+                // The id was found for the stored name; another name needs another id.
+                in_force.map(normalise_channel_name_lossy)
+                    == stored
+                        .channel_name
+                        .as_deref()
+                        .map(normalise_channel_name_lossy)
+            }),
+            channel_name: env.slack_channel.clone().or(stored.channel_name),
+        })
+    }
+
+    /// Changes the Slack settings. A new channel name forgets the channel id, so the
+    /// next message finds and joins the new channel. Every replica reads the settings
+    /// on each use, so the change is in force everywhere at once.
+    pub async fn update_slack(
+        &self,
+        change: SlackSettingsChange,
+        actor: &Actor,
+    ) -> Result<(), SettingsError> {
+        let env = &self.deps.config.overrides;
+        let overridden = [
+            (
+                change.bot_token.is_some() && env.slack_bot_token.is_some(),
+                "bot token",
+                "MONOSTAT_SLACK_BOT_TOKEN",
+            ),
+            (
+                change.signing_secret.is_some() && env.slack_signing_secret.is_some(),
+                "signing secret",
+                "MONOSTAT_SLACK_SIGNING_SECRET",
+            ),
+            (
+                change.channel_name.is_some() && env.slack_channel.is_some(),
+                "channel",
+                "MONOSTAT_SLACK_CHANNEL",
+            ),
+        ];
+        if let Some((_, what, var)) = overridden.into_iter().find(|(set, ..)| *set) {
+            return Err(SettingsError::SlackSetByEnvironment { what, var });
+        }
+        let token = change
+            .bot_token
+            .as_ref()
+            .map(|t| t.expose().trim().to_owned());
+        if let Some(token) = token.as_deref()
+            && !token.is_empty()
+            && !token.starts_with("xoxb-")
+        {
+            return Err(SettingsError::Invalid {
+                field: "bot token",
+                message: "use the app's Bot User OAuth Token; it starts with xoxb-".into(),
+            });
+        }
+        let secret = change
+            .signing_secret
+            .as_ref()
+            .map(|s| s.expose().trim().to_owned());
+        let channel = change
+            .channel_name
+            .as_deref()
+            .map(normalise_channel_name)
+            .transpose()?;
+        tx::write_tx!(&self.deps.db, SettingsError, |txn| {
+            let stored = slack_settings::Entity::find_by_id(SINGLETON)
+                .one(txn)
+                .await?
+                .ok_or_else(|| missing("Slack"))?;
+            let mut changed = Vec::new();
+            let mut row = slack_settings::ActiveModel {
+                id: Set(SINGLETON),
+                updated_at: Set(Utc::now()),
+                ..Default::default()
+            };
+            if let Some(token) = &token {
+                row.bot_token = Set(Some(token.clone()).filter(|t| !t.is_empty()));
+                changed.push("bot token");
+            }
+            if let Some(secret) = &secret {
+                row.signing_secret = Set(Some(secret.clone()).filter(|s| !s.is_empty()));
+                changed.push("signing secret");
+            }
+            if let Some(channel) = &channel {
+                let channel = Some(channel.clone()).filter(|c| !c.is_empty());
+                if channel != stored.channel_name {
+                    row.channel_name = Set(channel);
+                    row.channel_id = Set(None);
+                    changed.push("channel");
+                }
+            }
+            row.update(txn).await?;
+            if !changed.is_empty() {
+                // Names what changed, never the values: they are secrets.
+                audit::record(
+                    txn,
+                    actor,
+                    None,
+                    format!("Changed the Slack {}", changed.join(", ")),
+                )
+                .await?;
+            }
+            Ok::<_, SettingsError>(())
+        })?;
+        self.deps.events.publish(DomainEvent::SettingsChanged {
+            section: SettingsSection::Slack,
+        });
+        Ok(())
+    }
+
+    /// Remembers that the channel `name` resolved to `id`. The name is stored with
+    /// it, so an id found for another name (the environment's channel changed between
+    /// restarts) is never used for this one.
+    pub async fn remember_slack_channel(&self, name: &str, id: &str) -> Result<(), SettingsError> {
+        slack_settings::ActiveModel {
+            id: Set(SINGLETON),
+            channel_name: Set(Some(normalise_channel_name(name)?)),
+            channel_id: Set(Some(id.to_owned())),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .update(&self.deps.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the channel id, so the next message resolves the name again.
+    /// Bookkeeping of the Slack adapter, not a human change: no audit entry.
+    pub async fn forget_slack_channel(&self) -> Result<(), SettingsError> {
+        slack_settings::ActiveModel {
+            id: Set(SINGLETON),
+            channel_id: Set(None),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .update(&self.deps.db)
+        .await?;
+        Ok(())
+    }
+}
