@@ -2,7 +2,6 @@
 //! RFC 8058 one-click unsubscribe, the notification rule as mails, headers, the `.eml`
 //! fallback, and fan-out faults (SMTP outage, worker crash, refused address).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +21,10 @@ use monostat::store::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::common::smtp::{Mail, SmtpSink, find_url, wait_for_files};
-use crate::common::{Harness, TestApp, TestDb, both_databases, eventually, fixture};
+use crate::common::smtp::{
+    Mail, SmtpSink, assert_each_got_one_with_at_most, find_url, wait_for_files,
+};
+use crate::common::{Harness, TestApp, TestDb, both_databases, fixture};
 
 const SITE: &str = "https://status.example.com";
 
@@ -129,44 +130,6 @@ async fn run_until_done(handler: &NotifyHandler, job: &job::Model) {
 /// them: a resent copy is a second mail even though it carries the same Message-ID.
 fn assert_each_got_exactly_one(mails: &[Mail], expected: &[String]) {
     assert_each_got_one_with_at_most(mails, expected, 0);
-}
-
-/// Every expected recipient got the mail, nobody else did, and no more than
-/// `duplicates` copies went out twice in all.
-pub fn assert_each_got_one_with_at_most(mails: &[Mail], expected: &[String], duplicates: usize) {
-    let mut by_rcpt: HashMap<&str, usize> = HashMap::new();
-    for mail in mails {
-        *by_rcpt.entry(mail.rcpt.as_str()).or_default() += 1;
-    }
-    for address in expected {
-        assert!(
-            by_rcpt.contains_key(address.as_str()),
-            "{address} got nothing"
-        );
-    }
-    assert_eq!(
-        by_rcpt.len(),
-        expected.len(),
-        "mails to addresses nobody expected"
-    );
-    let copies: usize = by_rcpt.values().map(|count| count - 1).sum();
-    assert!(
-        copies <= duplicates,
-        "{copies} copies sent twice, at most {duplicates} allowed: {by_rcpt:?}"
-    );
-}
-
-async fn wait_for_jobs_done(db: &TestDb, kind: &str) {
-    eventually(
-        &format!("{kind} jobs to be done"),
-        Duration::from_secs(30),
-        || async {
-            let jobs = db.jobs_of_kind(kind).await;
-            assert!(jobs.iter().all(|job| job.status != "dead"), "{jobs:?}");
-            jobs.iter().all(|job| job.status == "done").then_some(())
-        },
-    )
-    .await;
 }
 
 fn fixture_request(name: &str) -> (String, Vec<u8>) {
@@ -342,7 +305,7 @@ both_databases! {
         assert_eq!(db.jobs_of_kind(NOTIFY_SUBSCRIBERS).await.len(), 2);
         // Resolving for real is announced, as an update.
         s.incidents.update(id, &admin(), IncidentChange { new_status: Some(IncidentStatus::Resolved), ..Default::default() }).await.unwrap();
-        wait_for_jobs_done(&db, NOTIFY_SUBSCRIBERS).await;
+        db.jobs_done(Some(NOTIFY_SUBSCRIBERS), Duration::from_secs(30)).await;
         let mails = sink.mails();
         assert_eq!(mails.len(), 6);
         assert_eq!(mails.iter().filter(|m| m.header("Subject").unwrap().contains("Resolved")).count(), 2);
@@ -364,11 +327,11 @@ both_databases! {
         }).await.unwrap().id;
         let resolve = || IncidentChange { new_status: Some(IncidentStatus::Resolved), ..Default::default() };
         s.incidents.update(id, &admin(), resolve()).await.unwrap();
-        wait_for_jobs_done(&db, NOTIFY_SUBSCRIBERS).await;
+        db.jobs_done(Some(NOTIFY_SUBSCRIBERS), Duration::from_secs(30)).await;
         s.incidents.reopen(id, &admin(), false).await.unwrap();
-        wait_for_jobs_done(&db, NOTIFY_SUBSCRIBERS).await;
+        db.jobs_done(Some(NOTIFY_SUBSCRIBERS), Duration::from_secs(30)).await;
         s.incidents.update(id, &admin(), IncidentChange { text: Some("The rollback held this time.".into()), ..resolve() }).await.unwrap();
-        wait_for_jobs_done(&db, NOTIFY_SUBSCRIBERS).await;
+        db.jobs_done(Some(NOTIFY_SUBSCRIBERS), Duration::from_secs(30)).await;
 
         // Four mails per subscriber: the news, its end, that it is back, its second end.
         let mails = sink.wait_for(8).await;

@@ -49,28 +49,6 @@ async fn all_jobs(db: &TestDb) -> Vec<job::Model> {
     job::Entity::find().all(&db.conn).await.unwrap()
 }
 
-/// Waits until every job is done; a dead one fails the test at once.
-async fn all_done(db: &TestDb, within: Duration) -> Vec<job::Model> {
-    let deadline = Instant::now() + within;
-    loop {
-        let jobs = all_jobs(db).await;
-        let dead: Vec<_> = jobs.iter().filter(|j| j.status == "dead").collect();
-        assert!(dead.is_empty(), "dead jobs: {dead:?}");
-        if jobs.iter().all(|j| j.status == "done") {
-            return jobs;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "jobs still open: {:?}",
-            jobs.iter()
-                .filter(|j| j.status != "done")
-                .map(|j| (&j.kind, &j.status, &j.last_error))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// A click on "Confirm" while PostgreSQL is away: Slack gets its 200 at once, and the
 /// person who clicked is told through the click's `response_url` — not through a job,
 /// which could not be queued. The signing secret is the one stored in the database,
@@ -226,7 +204,7 @@ async fn jobs_queued_during_a_database_outage_run_once_when_it_is_back() {
 
     proxy.restore();
     let restored = Instant::now();
-    all_done(&db, Duration::from_mins(1)).await;
+    db.jobs_done(None, Duration::from_mins(1)).await;
     eprintln!(
         "all jobs done {:?} after the database came back",
         restored.elapsed()
@@ -299,7 +277,7 @@ async fn a_job_in_flight_when_the_database_goes_runs_once() {
     slack.release("chat.postEphemeral");
     tokio::time::sleep(Duration::from_secs(1)).await;
     proxy.restore();
-    all_done(&db, Duration::from_secs(20)).await;
+    db.jobs_done(None, Duration::from_secs(20)).await;
     // Past two leases, so a second run would have shown.
     tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(slack.methods(), ["chat.postEphemeral"]);
@@ -340,7 +318,7 @@ async fn a_fanout_outlives_a_database_outage_without_duplicates() {
     proxy.cut();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     proxy.restore();
-    all_done(&db, Duration::from_secs(30)).await;
+    db.jobs_done(None, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let expected: BTreeMap<String, usize> = addresses.into_iter().map(|a| (a, 1)).collect();
     assert_eq!(sink.count_by_recipient(), expected);

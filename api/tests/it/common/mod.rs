@@ -280,6 +280,24 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Waits until every job — of `kind`, or of any kind — is done and returns them; a
+    /// dead one fails the test at once.
+    pub async fn jobs_done(&self, kind: Option<&str>, within: Duration) -> Vec<job::Model> {
+        let what = format!("the {} jobs to be done", kind.unwrap_or("queued"));
+        eventually(&what, within, || async {
+            let jobs = match kind {
+                Some(kind) => self.jobs_of_kind(kind).await,
+                None => job::Entity::find().all(&self.conn).await.unwrap(),
+            };
+            let dead: Vec<&job::Model> = jobs.iter().filter(|j| j.status == "dead").collect();
+            assert!(dead.is_empty(), "dead jobs: {dead:?}");
+            jobs.iter().all(|j| j.status == "done").then_some(jobs)
+        })
+        .await
+    }
+}
+
 impl Drop for PostgresDatabase {
     fn drop(&mut self) {
         let name = std::mem::take(&mut self.name);

@@ -1,6 +1,7 @@
 //! A real SMTP server for tests: `tests/support/smtp_sink.py` (aiosmtpd) as a child
 //! process on a free port, storing each accepted message as a file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -218,12 +219,8 @@ impl SmtpSink {
     }
 
     /// Mails stored per envelope recipient: a copy sent twice counts twice.
-    pub fn count_by_recipient(&self) -> std::collections::BTreeMap<String, usize> {
-        let mut counts = std::collections::BTreeMap::new();
-        for mail in self.mails() {
-            *counts.entry(mail.rcpt).or_default() += 1;
-        }
-        counts
+    pub fn count_by_recipient(&self) -> BTreeMap<String, usize> {
+        count_by_recipient(&self.mails())
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -234,6 +231,35 @@ impl SmtpSink {
     pub async fn wait_for(&self, count: usize) -> Vec<Mail> {
         wait_for_files(self.dir.path(), count).await
     }
+}
+
+/// Mails per envelope recipient, as the recipient counts them: a resent copy is a
+/// second mail even though it carries the same Message-ID.
+pub fn count_by_recipient(mails: &[Mail]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for mail in mails {
+        *counts.entry(mail.rcpt.clone()).or_default() += 1;
+    }
+    counts
+}
+
+/// Every expected recipient got the mail, nobody else did, and no more than
+/// `duplicates` copies went out twice in all.
+pub fn assert_each_got_one_with_at_most(mails: &[Mail], expected: &[String], duplicates: usize) {
+    let by_rcpt = count_by_recipient(mails);
+    for address in expected {
+        assert!(by_rcpt.contains_key(address), "{address} got nothing");
+    }
+    assert_eq!(
+        by_rcpt.len(),
+        expected.len(),
+        "mails to addresses nobody expected"
+    );
+    let copies: usize = by_rcpt.values().map(|count| count - 1).sum();
+    assert!(
+        copies <= duplicates,
+        "{copies} copies sent twice, at most {duplicates} allowed: {by_rcpt:?}"
+    );
 }
 
 fn path_string(path: &Path) -> String {
