@@ -67,7 +67,9 @@ def main():
     last = [r for r in after if r["t_s"] > after[-1]["t_s"] - 300] if after else []
     print(f"\n== drift: first vs last five minutes after {warmup:g} min warm-up "
           f"({len(first)} and {len(last)} samples)")
-    for key in ["rss_mb", "fds", "db_conns", "db_mb", "read_p50_ms", "read_p99_ms", "ws_p99_ms", "reads", "errors"]:
+    for key in ["rss_mb", "fds", "db_conns", "db_mb", "read_p50_ms", "read_p99_ms", "ws_p99_ms", "reads", "errors", "live_kb"]:
+        if key not in header:
+            continue
         a, b = window_mean(first, key), window_mean(last, key)
         ratio = f"{b / a:.2f}x" if a else "-"
         print(f"  {key:<14} {a:10.2f} -> {b:10.2f}   ({b - a:+.2f}, {ratio})")

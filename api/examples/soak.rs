@@ -72,6 +72,9 @@ struct Soak {
     window: Arc<Mutex<Window>>,
     turn: Arc<AtomicU64>,
     cycles: Arc<HashMap<&'static str, AtomicU64>>,
+    /// The latest body size of each public surface: the live data the server renders
+    /// and holds in memory grows with it, which is not a leak.
+    sizes: Arc<Mutex<HashMap<&'static str, usize>>>,
 }
 
 impl Soak {
@@ -119,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
                 .map(|what| (what, AtomicU64::new(0)))
                 .collect(),
         ),
+        sizes: Arc::default(),
     };
     let db = {
         let config = Config::from_env()?;
@@ -160,8 +164,10 @@ async fn reads(soak: Soak, rate: u64) {
                 Ok(response) if response.status().is_success() => response
                     .bytes()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| e.to_string())
+                    .map(|body| {
+                        soak.sizes.lock().unwrap().insert(surface, body.len());
+                    }),
                 Ok(response) => Err(format!("{surface} answered {}", response.status())),
                 Err(error) => Err(error.to_string()),
             };
@@ -479,7 +485,14 @@ async fn sample(
 ) -> anyhow::Result<()> {
     let mut header = vec!["t_s", "rss_mb", "fds", "db_conns", "db_mb"];
     header.extend(TABLES);
-    header.extend(["reads", "read_p50_ms", "read_p99_ms", "ws_p99_ms", "errors"]);
+    header.extend([
+        "reads",
+        "read_p50_ms",
+        "read_p99_ms",
+        "ws_p99_ms",
+        "errors",
+        "live_kb",
+    ]);
     header.extend(["alerts", "console", "subscribers", "sockets"]);
     println!("{}", header.join("\t"));
     let started = Instant::now();
@@ -522,6 +535,8 @@ async fn sample(
         row.push(format!("{:.2}", percentile(&mut window.reads, 99)));
         row.push(format!("{:.2}", percentile(&mut window.sockets, 99)));
         row.push(window.errors.to_string());
+        let live: usize = soak.sizes.lock().unwrap().values().sum();
+        row.push(format!("{:.1}", live as f64 / 1024.0));
         for what in ["alerts", "console", "subscribers", "sockets"] {
             row.push(soak.cycles[what].load(Ordering::Relaxed).to_string());
         }

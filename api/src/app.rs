@@ -95,7 +95,8 @@ impl App {
             .await
             .context("cannot create the default settings")?;
         let queue = Queue::new(db.clone(), config.job_lease, RetryPolicy::default());
-        let spool = AlertSpool::open(&config.data_dir).context("cannot open the alert spool")?;
+        let spool = AlertSpool::open(&config.data_dir, config.retention.rejected_alerts)
+            .context("cannot open the alert spool")?;
         let mailer =
             Arc::new(Mailer::from_config(&config).context("invalid MONOSTAT_MAIL_* settings")?);
         // Read the webhook secrets now, so alerts can be authenticated (and spooled) even

@@ -66,6 +66,9 @@ pub struct RetentionConfig {
     pub unconfirmed_subscribers: Duration,
     /// The audit log is history: kept for ever unless this is set.
     pub audit: Option<Duration>,
+    /// Spooled alerts the database refused for good, kept on each replica's disk for
+    /// someone to look at.
+    pub rejected_alerts: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -372,6 +375,7 @@ impl Config {
                 Some(_) => Some(days("MONOSTAT_AUDIT_RETENTION_DAYS", 0)?),
                 None => None,
             },
+            rejected_alerts: days("MONOSTAT_REJECTED_ALERT_RETENTION_DAYS", 30)?,
         };
 
         Ok(Self {

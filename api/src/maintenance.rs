@@ -129,9 +129,13 @@ impl Retention {
                 .await?;
         }
         if self.db.get_database_backend() == DatabaseBackend::Sqlite {
+            // The pages the deletes freed go back to the file system, so the file stays
+            // the size of the live data rather than of its peak.
+            self.db
+                .execute_unprepared("PRAGMA incremental_vacuum")
+                .await?;
             // Readers can hold back the automatic checkpoints for ever under steady
-            // load; TRUNCATE also gives the file's space back. Freed pages inside the
-            // database are reused, so it stays the size of its peak live data.
+            // load; TRUNCATE also gives the WAL's space back.
             self.db
                 .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
                 .await?;

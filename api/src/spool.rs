@@ -7,14 +7,19 @@
 //! each, and empties the file when it has caught up. A crash between applying an entry
 //! and recording the new offset applies that entry again on the next replay, which is
 //! harmless because every [`AlertEvent`] is idempotent.
+//!
+//! Entries the database refuses for good go to a third file for someone to look at;
+//! each new refusal drops the ones older than their retention, so it cannot grow for
+//! ever.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::services::{AlertEvent, IncidentService};
@@ -35,6 +40,7 @@ struct Inner {
     entries: PathBuf,
     offset: PathBuf,
     rejected: PathBuf,
+    rejected_kept_for: Duration,
     /// Serialises appends with the final truncation of a replay.
     append_lock: Mutex<()>,
     /// Serialises replays.
@@ -53,7 +59,7 @@ pub struct ReplayReport {
 }
 
 impl AlertSpool {
-    pub fn open(data_dir: &Path) -> std::io::Result<Self> {
+    pub fn open(data_dir: &Path, rejected_kept_for: Duration) -> std::io::Result<Self> {
         let dir = data_dir.join("spool");
         std::fs::create_dir_all(&dir)?;
         let spool = Self {
@@ -61,6 +67,7 @@ impl AlertSpool {
                 entries: dir.join("alerts.jsonl"),
                 offset: dir.join("alerts.offset"),
                 rejected: dir.join("alerts.rejected.jsonl"),
+                rejected_kept_for,
                 append_lock: Mutex::new(()),
                 replay_lock: tokio::sync::Mutex::new(()),
                 backlog: AtomicBool::new(false),
@@ -143,13 +150,8 @@ impl AlertSpool {
     }
 
     fn reject(&self, line: &[u8]) -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.inner.rejected)?;
-        file.write_all(line)?;
-        file.write_all(b"\n")?;
-        file.sync_data()
+        let kept_for = TimeDelta::from_std(self.inner.rejected_kept_for).unwrap_or(TimeDelta::MAX);
+        append_rejected(&self.inner.rejected, line, Utc::now() - kept_for)
     }
 
     /// Empties the spool when nothing was appended since replay read it.
@@ -172,6 +174,40 @@ impl AlertSpool {
         self.inner.backlog.store(false, Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// Appends `line` to the rejected file, dropping the entries that arrived before
+/// `forget_before`. Refusals are rare, so rewriting the file each time costs nothing
+/// worth a timer; the rewrite goes through a rename, so a crash leaves the old or the
+/// new file whole.
+fn append_rejected(path: &Path, line: &[u8], forget_before: DateTime<Utc>) -> std::io::Result<()> {
+    #[derive(Deserialize)]
+    struct Arrival {
+        received_at: DateTime<Utc>,
+    }
+    let kept = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    let temporary = path.with_extension("jsonl.tmp");
+    let mut file = File::create(&temporary)?;
+    for old in kept
+        .split(|byte| *byte == b'\n')
+        .filter(|old| !old.is_empty())
+    {
+        // An entry whose time cannot be read is kept: better too much than lost.
+        let recent = serde_json::from_slice::<Arrival>(old)
+            .map_or(true, |arrival| arrival.received_at >= forget_before);
+        if recent {
+            file.write_all(old)?;
+            file.write_all(b"\n")?;
+        }
+    }
+    file.write_all(line)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
 }
 
 fn read_offset(path: &Path) -> std::io::Result<u64> {
@@ -213,4 +249,50 @@ fn read_lines_from(path: &Path, offset: u64) -> std::io::Result<Vec<(Vec<u8>, u6
         lines.push((line, read as u64));
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(received_at: DateTime<Utc>, title: &str) -> Vec<u8> {
+        format!(
+            r#"{{"received_at":"{}","event":{{"title":"{title}"}}}}"#,
+            received_at.to_rfc3339()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_new_refusal_drops_the_refused_entries_past_their_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.rejected.jsonl");
+        let now = Utc::now();
+        append_rejected(
+            &path,
+            &entry(now - TimeDelta::days(40), "old"),
+            now - TimeDelta::days(50),
+        )
+        .unwrap();
+        append_rejected(
+            &path,
+            &entry(now - TimeDelta::days(10), "recent"),
+            now - TimeDelta::days(50),
+        )
+        .unwrap();
+        append_rejected(&path, b"not json", now - TimeDelta::days(50)).unwrap();
+
+        append_rejected(&path, &entry(now, "new"), now - TimeDelta::days(30)).unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let titles: Vec<&str> = text
+            .lines()
+            .map(|line| {
+                line.split("title\":\"")
+                    .nth(1)
+                    .map_or(line, |rest| &rest[..rest.find('"').unwrap()])
+            })
+            .collect();
+        assert_eq!(titles, ["recent", "not json", "new"]);
+    }
 }

@@ -1,13 +1,18 @@
 use std::time::Duration;
 
 use migration::MigratorTrait;
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
+use sea_orm::sqlx::sqlite::{SqliteAutoVacuum, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    RuntimeErr, SqlErr, Statement,
+};
 
 use crate::config::DatabaseConfig;
 
 /// Opens the connection pool. SQLite runs in WAL mode with foreign keys on, and waits
-/// for the write lock instead of failing at once when another writer holds it.
+/// for the write lock instead of failing at once when another writer holds it. Its
+/// file is created in incremental auto-vacuum mode, so the retention job can give the
+/// pages of forgotten rows back to the file system.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.url());
     options
@@ -23,12 +28,14 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
             })?;
         }
         options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
+            opts.auto_vacuum(SqliteAutoVacuum::Incremental)
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
         });
+        enable_incremental_vacuum(&options).await?;
     } else {
         options.max_connections(16).min_connections(1);
     }
@@ -38,6 +45,29 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
 /// Brings the schema up to date. Harmless when it already is.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     migration::Migrator::up(db, None).await
+}
+
+/// `PRAGMA auto_vacuum`'s answer for incremental mode.
+const SQLITE_AUTO_VACUUM_INCREMENTAL: i32 = 2;
+
+/// A SQLite file made before incremental auto-vacuum was the default keeps freed pages
+/// for ever: the mode only takes effect through one `VACUUM`, which rewrites the file.
+/// Done once, at the first start of a version that has it, on a connection of its own
+/// before the pool opens: connections already open would go on seeing the old mode.
+async fn enable_incremental_vacuum(options: &ConnectOptions) -> Result<(), DbErr> {
+    let mut single = options.clone();
+    single.max_connections(1).min_connections(1);
+    let db = Database::connect(single).await?;
+    let mode = Statement::from_string(DatabaseBackend::Sqlite, "PRAGMA auto_vacuum");
+    let mode: i32 = match db.query_one_raw(mode).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    if mode != SQLITE_AUTO_VACUUM_INCREMENTAL {
+        tracing::info!("rewriting the SQLite file once, so that forgotten rows free space");
+        db.execute_unprepared("VACUUM").await?;
+    }
+    db.close().await
 }
 
 pub fn is_unique_violation(error: &DbErr) -> bool {

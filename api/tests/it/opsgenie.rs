@@ -212,7 +212,7 @@ both_databases! {
 
     async fn replaying_the_spool_after_a_crash_applies_nothing_twice(db: TestDb) {
         let harness = db.services().await;
-        let spool = AlertSpool::open(db.dir.path()).unwrap();
+        let spool = AlertSpool::open(db.dir.path(), Duration::from_hours(24)).unwrap();
         let opened = |id: &str| AlertEvent::Opened(AlertReport {
             source: Origin::Opsgenie,
             external_id: id.into(),
@@ -226,7 +226,7 @@ both_databases! {
         assert!(spool.has_backlog());
         // The first entry was applied, then the process died before recording progress.
         harness.services.incidents.apply_alert_event(&events[0]).await.unwrap();
-        let reopened = AlertSpool::open(db.dir.path()).unwrap();
+        let reopened = AlertSpool::open(db.dir.path(), Duration::from_hours(24)).unwrap();
         assert!(reopened.has_backlog());
         let report = reopened.replay(&harness.services.incidents).await.unwrap();
         assert_eq!((report.applied, report.rejected, report.interrupted), (3, 0, false));

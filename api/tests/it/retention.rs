@@ -26,6 +26,7 @@ fn settings(audit: Option<u64>) -> RetentionConfig {
         deliveries: Duration::from_hours(90 * 24),
         unconfirmed_subscribers: Duration::from_hours(7 * 24),
         audit: audit.map(|days| Duration::from_hours(days * 24)),
+        rejected_alerts: Duration::from_hours(30 * 24),
     }
 }
 
@@ -45,10 +46,19 @@ async fn retention(db: &TestDb, audit: Option<u64>) -> Retention {
 }
 
 async fn add_job(conn: &DatabaseConnection, status: &str, finished: Option<DateTime<Utc>>) {
+    add_job_carrying(conn, status, finished, "{}").await;
+}
+
+async fn add_job_carrying(
+    conn: &DatabaseConnection,
+    status: &str,
+    finished: Option<DateTime<Utc>>,
+    payload: &str,
+) {
     let at = finished.unwrap_or_else(Utc::now);
     job::ActiveModel {
         kind: Set("test".into()),
-        payload: Set("{}".into()),
+        payload: Set(payload.into()),
         status: Set(status.into()),
         attempts: Set(1),
         max_attempts: Set(3),
@@ -128,8 +138,11 @@ async fn add_delivery(
 }
 
 async fn count(conn: &DatabaseConnection, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    let statement = Statement::from_string(conn.get_database_backend(), sql);
+    number(conn, &format!("SELECT COUNT(*) FROM {table}")).await
+}
+
+async fn number(conn: &DatabaseConnection, sql: &str) -> i64 {
+    let statement = Statement::from_string(conn.get_database_backend(), sql.to_owned());
     let row = conn.query_one_raw(statement).await.unwrap().unwrap();
     row.try_get_by_index(0).unwrap()
 }
@@ -276,4 +289,68 @@ both_databases! {
         let next_slot = now + TimeDelta::hours(1);
         assert!(maintenance::offer(&db.conn, &settings, next_slot).await.unwrap());
     }
+}
+
+async fn pragma(conn: &DatabaseConnection, name: &str) -> i64 {
+    number(conn, &format!("PRAGMA {name}")).await
+}
+
+#[test]
+fn the_sqlite_file_shrinks_back_to_its_live_data() {
+    crate::common::storage_test(crate::common::Backend::Sqlite, |db| async move {
+        let conn = &db.conn;
+        let long_ago = Utc::now() - TimeDelta::days(30);
+        // About 8 MB of finished jobs, as a busy fortnight of mail would leave.
+        let payload = "x".repeat(4096);
+        for _ in 0..2000 {
+            add_job_carrying(conn, "done", Some(long_ago), &payload).await;
+        }
+        conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .unwrap();
+        let file = match &db.config {
+            monostat::config::DatabaseConfig::Sqlite { path } => path.clone(),
+            monostat::config::DatabaseConfig::Postgres { .. } => unreachable!(),
+        };
+        let full = std::fs::metadata(&file).unwrap().len();
+        assert!(full > 8_000_000, "the jobs filled the file: {full} bytes");
+
+        let report = retention(&db, None).await.run(Utc::now()).await.unwrap();
+        assert_eq!(report.finished_jobs, 2000);
+        assert_eq!(pragma(conn, "freelist_count").await, 0);
+        let after = std::fs::metadata(&file).unwrap().len();
+        assert!(
+            after < full / 4,
+            "the file went from {full} to {after} bytes, not back to its live data"
+        );
+        assert_eq!(
+            std::fs::metadata(file.with_extension("sqlite3-wal")).map_or(0, |m| m.len()),
+            0
+        );
+    });
+}
+
+#[test]
+fn a_sqlite_file_from_an_older_release_is_converted_to_incremental_vacuum() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("monostat.sqlite3");
+        // How releases before this one created the file: no auto-vacuum.
+        let old = sea_orm::Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        assert_eq!(pragma(&old, "auto_vacuum").await, 0);
+        old.execute_unprepared("CREATE TABLE leftover (id INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        old.close().await.unwrap();
+
+        let config = monostat::config::DatabaseConfig::Sqlite { path };
+        let conn = monostat::store::connect(&config).await.unwrap();
+        monostat::store::migrate(&conn).await.unwrap();
+        let incremental = 2;
+        assert_eq!(pragma(&conn, "auto_vacuum").await, incremental);
+        assert_eq!(count(&conn, "leftover").await, 0);
+    });
 }
