@@ -17,7 +17,9 @@
 # (with the link from the real mail, through aiosmtpd) → unsubscribe, one after another.
 # Knobs: SOAK_WARMUP_MIN (default 5, excluded from the drift), SOAK_CHART (SVG path,
 # default bench/soak-<db>.svg), SOAK_RETENTION_MINS (default 5: the retention job runs
-# during the soak), SOAK_JOB_RETENTION_DAYS (default 0). Not run in CI.
+# during the soak), SOAK_JOB_RETENTION_DAYS (default 0), SOAK_WRAP (a command the
+# servers run under, e.g. "heaptrack -o /tmp/soak" to see what holds memory). Not run
+# in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -81,16 +83,20 @@ for i in $(seq 1 "$replicas"); do
     mkdir -p "$data"
     # Replicas share the session signing key, as they would share a volume.
     [ "$i" -gt 1 ] && cp "$work/data1/secret.key" "$data/"
+    # shellcheck disable=SC2086 # SOAK_WRAP is a command line, split on purpose
     MONOSTAT_DATA_DIR="$data" MONOSTAT_LISTEN="127.0.0.1:$port" \
         MONOSTAT_SITE_URL="http://127.0.0.1:$port" \
-        "$release_dir/monostat" serve >"$data/server.log" 2>&1 &
+        ${SOAK_WRAP:-} "$release_dir/monostat" serve >"$data/server.log" 2>&1 &
     pids+=($!)
-    server_pids+=($!)
     urls+=("http://127.0.0.1:$port")
     for _ in $(seq 1 300); do
         curl -fso /dev/null "http://127.0.0.1:$port/healthz" && break
         sleep 0.1
     done
+    # The process that listens is the server, also when SOAK_WRAP runs it as a child.
+    server_pid="$(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+    pids+=("$server_pid")
+    server_pids+=("$server_pid")
 done
 
 echo "soak: $minutes min, $replicas replica(s) on $label, servers ${urls[*]}" >&2
