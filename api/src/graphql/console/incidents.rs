@@ -163,7 +163,7 @@ impl ConsoleIncident {
     /// The public page of the incident (dismissed incidents have none).
     async fn path(&self) -> Option<String> {
         (self.0.status != domain::IncidentStatus::Dismissed)
-            .then(|| format!("/{}/{}", self.0.start.format("%Y-%m-%d"), self.0.id))
+            .then(|| domain::incident_path(self.0.start, self.0.id))
     }
     /// When it was opened or planned.
     async fn created(&self) -> DateTime<Utc> {
