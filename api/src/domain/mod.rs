@@ -7,6 +7,7 @@
 
 mod actor;
 mod email;
+mod error;
 mod headline;
 mod incident;
 mod labels;
@@ -17,6 +18,7 @@ pub mod totp;
 
 pub use actor::Actor;
 pub use email::{InvalidEmail, SubscriberEmail};
+pub use error::{ClassifiedError, ErrorKind, Field};
 pub use headline::{Headline, headline};
 pub use incident::{Incident, IncidentId, IncidentStatus, Origin, ParseEnumError, Severity};
 pub use labels::{Language, announced_status_label, severity_label, status_label};

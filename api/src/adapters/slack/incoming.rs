@@ -18,6 +18,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::refusals::{DatabaseAway, explain};
 use super::submissions::{ViewSubmission, view_submission};
 use super::verify::{self, SignatureError};
 use super::{Slack, jobs, views};
@@ -324,16 +325,10 @@ async fn handle_click(slack: &Slack, click: &BlockActions) -> Clicked {
                         tell(slack, channel.as_deref(), &click.user.id, MODAL_FAILED).await;
                     }
                 }
-                Err(error) if error.is_unavailable() => return Clicked::DatabaseAway,
-                Err(error) => {
-                    tell(
-                        slack,
-                        channel.as_deref(),
-                        &click.user.id,
-                        &error.to_string(),
-                    )
-                    .await;
-                }
+                Err(error) => match explain(&error) {
+                    Ok(text) => tell(slack, channel.as_deref(), &click.user.id, &text).await,
+                    Err(DatabaseAway) => return Clicked::DatabaseAway,
+                },
             }
             return Clicked::Done;
         }
@@ -356,16 +351,13 @@ async fn handle_click(slack: &Slack, click: &BlockActions) -> Clicked {
             }
         }
         Ok(()) => {}
-        Err(error) if error.is_unavailable() => return Clicked::DatabaseAway,
-        Err(error) => {
-            tell(
-                slack,
-                channel.as_deref(),
-                &click.user.id,
-                &format!("That did not work: {error}."),
-            )
-            .await;
-        }
+        Err(error) => match explain(&error) {
+            Ok(text) => {
+                let text = format!("That did not work. {text}");
+                tell(slack, channel.as_deref(), &click.user.id, &text).await;
+            }
+            Err(DatabaseAway) => return Clicked::DatabaseAway,
+        },
     }
     Clicked::Done
 }

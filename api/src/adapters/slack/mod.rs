@@ -22,6 +22,7 @@ pub mod blocks;
 pub mod client;
 pub mod incoming;
 pub mod jobs;
+mod refusals;
 mod submissions;
 pub mod verify;
 pub mod views;
@@ -29,7 +30,7 @@ pub mod views;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::config::Config;
-use crate::domain::IncidentId;
+use crate::domain::{ClassifiedError, ErrorKind, IncidentId};
 use sea_orm::DatabaseConnection;
 
 use crate::jobs::{JobError, JobWaker, NewJob};
@@ -97,7 +98,7 @@ impl Slack {
                 );
                 Ok(secret)
             }
-            Err(SettingsError::Database(error)) if crate::store::is_unreachable(&error) => {
+            Err(error) if error.kind() == ErrorKind::Unavailable => {
                 if let Some(secret) = &self.config.overrides.slack_signing_secret {
                     return Ok(Some(secret.clone()));
                 }
@@ -106,7 +107,7 @@ impl Slack {
                     .read()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone();
-                last.map(Some).ok_or(SettingsError::Database(error))
+                last.map(Some).ok_or(error)
             }
             Err(error) => Err(error),
         }
