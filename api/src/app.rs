@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::email::{Mailer, NotifyHandler, SubscriberMailHandler};
+use crate::adapters::hooks::HookState;
 use crate::adapters::slack::{Slack, SlackEphemeralHandler, SlackHomeHandler, SlackSyncHandler};
 use crate::config::{Config, RetentionConfig};
 use crate::domain::Origin;
@@ -20,8 +21,7 @@ use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
 use crate::maintenance::{self, Retention, RetentionHandler};
 use crate::public::{PublicSnapshot, WebBuild};
 use crate::secret::Secret;
-use crate::services::Services;
-use crate::spool::AlertSpool;
+use crate::services::{AlertIntake, AlertSpool, Services};
 use crate::store;
 
 /// What `monostat serve` runs in this process.
@@ -38,7 +38,6 @@ pub enum Role {
 /// How long running jobs get to finish at shutdown before their leases are released.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const TIMER_INTERVAL: Duration = Duration::from_secs(30);
-const SPOOL_REPLAY_INTERVAL: Duration = Duration::from_millis(500);
 
 pub struct App {
     pub config: Arc<Config>,
@@ -51,6 +50,7 @@ pub struct App {
     pub stop: CancellationToken,
     pub secret_key: Secret,
     pub spool: AlertSpool,
+    pub intake: AlertIntake,
     pub mailer: Arc<Mailer>,
 }
 
@@ -96,6 +96,7 @@ impl App {
             .context("cannot create the default settings")?;
         let queue = Queue::new(db.clone(), config.job_lease, RetryPolicy::default());
         let spool = AlertSpool::open(&config.data_dir).context("cannot open the alert spool")?;
+        let intake = AlertIntake::new(services.incidents.clone(), spool.clone());
         let mailer =
             Arc::new(Mailer::from_config(&config).context("invalid MONOSTAT_MAIL_* settings")?);
         // Read the webhook secrets now, so alerts can be authenticated (and spooled) even
@@ -113,6 +114,7 @@ impl App {
             stop,
             secret_key,
             spool,
+            intake,
             mailer,
         })
     }
@@ -167,7 +169,10 @@ impl App {
                 db: self.db.clone(),
                 queue: self.queue.clone(),
                 metrics: http::metrics_handle(),
-                spool: self.spool.clone(),
+                hooks: HookState {
+                    intake: self.intake.clone(),
+                    settings: self.services.settings.clone(),
+                },
                 schema: crate::graphql::schema(
                     self.services.clone(),
                     self.events.clone(),
@@ -198,11 +203,7 @@ impl App {
             self.stop.clone(),
         ));
         if role != Role::Worker {
-            tasks.spawn(replay_spool(
-                self.spool.clone(),
-                self.services.clone(),
-                self.stop.clone(),
-            ));
+            tasks.spawn(self.intake.clone().replay_until(self.stop.clone()));
         }
         if role != Role::Web {
             if self.config.database.is_sqlite() {
@@ -283,31 +284,6 @@ async fn timers(
             Ok(true) => jobs.wake(),
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "could not enqueue the retention job"),
-        }
-    }
-}
-
-/// Applies spooled alerts once the database is back.
-async fn replay_spool(spool: AlertSpool, services: Services, stop: CancellationToken) {
-    let mut interval = tokio::time::interval(SPOOL_REPLAY_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            () = stop.cancelled() => return,
-        }
-        if !spool.has_backlog() {
-            continue;
-        }
-        match spool.replay(&services.incidents).await {
-            Ok(report) if report.applied + report.rejected > 0 => {
-                tracing::info!(
-                    applied = report.applied,
-                    rejected = report.rejected,
-                    "replayed spooled alerts"
-                );
-            }
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "cannot read the alert spool"),
         }
     }
 }

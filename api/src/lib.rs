@@ -20,6 +20,5 @@ pub mod ratelimit;
 pub mod secret;
 pub mod services;
 pub mod simulate;
-pub mod spool;
 pub mod store;
 pub mod telemetry;

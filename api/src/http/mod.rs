@@ -18,7 +18,6 @@ pub use error::ApiError;
 
 use crate::jobs::Queue;
 use crate::services::Services;
-use crate::spool::AlertSpool;
 
 mod error;
 mod graphql;
@@ -33,12 +32,18 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub queue: Queue,
     pub metrics: PrometheusHandle,
-    pub spool: AlertSpool,
+    pub hooks: crate::adapters::hooks::HookState,
     pub schema: crate::graphql::MonostatSchema,
     pub snapshot: crate::public::PublicSnapshot,
     pub slack: crate::adapters::slack::Slack,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<crate::client_ip::IpRange>>,
+}
+
+impl axum::extract::FromRef<Arc<AppState>> for crate::adapters::hooks::HookState {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        state.hooks.clone()
+    }
 }
 
 /// How often recorded histogram samples are folded into their summaries.

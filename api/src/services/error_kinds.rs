@@ -4,8 +4,8 @@
 use sea_orm::DbErr;
 
 use super::{
-    AuthError, IncidentError, NotificationError, PublicError, SecondFactorError, SettingsError,
-    SubscriberError, UserError,
+    AuthError, IncidentError, IntakeError, NotificationError, PublicError, SecondFactorError,
+    SettingsError, SubscriberError, UserError,
 };
 use crate::domain::{ClassifiedError, ErrorKind};
 
@@ -124,6 +124,16 @@ impl ClassifiedError for NotificationError {
         match self {
             Self::Corrupt(_) => ErrorKind::Internal,
             Self::Database(error) => database_kind(error),
+        }
+    }
+}
+
+impl ClassifiedError for IntakeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Refused(error) => error.kind(),
+            // Spooling happens only while the database is away.
+            Self::SpoolUnwritable(_) => ErrorKind::Unavailable,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! [`ErrorKind`](crate::domain::ErrorKind) each variant is, and every edge maps kinds,
 //! never variants.
 
+mod alert_intake;
 pub mod audit;
 mod auth;
 mod error_kinds;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+pub use alert_intake::{AlertIntake, AlertSpool, IntakeError, ReplayReport, Submitted};
 pub use auth::{
     AuthError, AuthService, ConsoleUser, LoginOutcome, PendingLogin, REFRESH_TTL, Session,
 };
