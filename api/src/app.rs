@@ -1,4 +1,5 @@
-//! Wiring: from a [`Config`] to a running server and job workers.
+//! Wiring: from a [`Config`] to a running server and job workers. The web server's
+//! router is put together here, from each area's routes and its own small state.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -6,17 +7,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::middleware;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapters::email::web::SubscriptionPagesState;
 use crate::adapters::email::{Mailer, NotifyHandler, SubscriberMailHandler};
 use crate::adapters::hooks::HookState;
 use crate::adapters::slack::{Slack, SlackEphemeralHandler, SlackHomeHandler, SlackSyncHandler};
+use crate::adapters::{alertmanager, email, generic, opsgenie, pagerduty, slack};
 use crate::config::{Config, RetentionConfig};
 use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
-use crate::http::{self, AppState};
+use crate::http::graphql::GraphqlState;
+use crate::http::public::PublicState;
+use crate::http::{self, OpsState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
 use crate::maintenance::{self, Retention, RetentionHandler};
 use crate::public::{PublicSnapshot, WebBuild};
@@ -164,25 +172,37 @@ impl App {
                 self.config.resync_interval,
                 self.stop.clone(),
             ));
-            let router = http::router(AppState {
-                services: self.services.clone(),
-                db: self.db.clone(),
-                queue: self.queue.clone(),
-                metrics: http::metrics_handle(),
+            let router = router(AppState {
+                ops: OpsState {
+                    db: self.db.clone(),
+                    queue: self.queue.clone(),
+                    metrics: http::metrics_handle(),
+                },
                 hooks: HookState {
                     intake: self.intake.clone(),
                     settings: self.services.settings.clone(),
                 },
-                schema: crate::graphql::schema(
-                    self.services.clone(),
-                    self.events.clone(),
-                    self.queue.clone(),
-                    snapshot.clone(),
-                    Arc::new(slack.clone()),
-                ),
-                snapshot,
                 slack: slack.clone(),
-                trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
+                public: PublicState {
+                    snapshot: snapshot.clone(),
+                    public: self.services.public.clone(),
+                },
+                graphql: GraphqlState {
+                    schema: crate::graphql::schema(
+                        self.services.clone(),
+                        self.events.clone(),
+                        self.queue.clone(),
+                        snapshot.clone(),
+                        Arc::new(slack.clone()),
+                    ),
+                    auth: self.services.auth.clone(),
+                    snapshot,
+                    trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
+                },
+                subscription_pages: SubscriptionPagesState {
+                    subscribers: self.services.subscribers.clone(),
+                    settings: self.services.settings.clone(),
+                },
             });
             let stop = self.stop.clone();
             tasks.spawn(async move {
@@ -253,6 +273,56 @@ impl App {
         while tasks.join_next().await.is_some() {}
         self.db.close_by_ref().await.ok();
     }
+}
+
+/// The web server's state: one small state per area. Every handler extracts only its
+/// own (through [`FromRef`]), so no handler can reach what its area has no business
+/// with, and `http/` and the adapters never see this type.
+#[derive(Clone)]
+struct AppState {
+    ops: OpsState,
+    hooks: HookState,
+    slack: Slack,
+    public: PublicState,
+    graphql: GraphqlState,
+    subscription_pages: SubscriptionPagesState,
+}
+
+macro_rules! sub_state {
+    ($($field:ident: $state:ty),+ $(,)?) => {$(
+        impl FromRef<AppState> for $state {
+            fn from_ref(app: &AppState) -> Self {
+                app.$field.clone()
+            }
+        }
+    )+};
+}
+
+sub_state!(
+    ops: OpsState,
+    hooks: HookState,
+    slack: Slack,
+    public: PublicState,
+    graphql: GraphqlState,
+    subscription_pages: SubscriptionPagesState,
+);
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(http::routes())
+        .merge(opsgenie::routes())
+        .merge(alertmanager::routes())
+        .merge(pagerduty::routes())
+        .merge(generic::routes())
+        .merge(slack::incoming::routes())
+        .merge(http::graphql::routes())
+        .merge(http::public::routes())
+        .merge(http::logo::routes())
+        .merge(email::web::routes())
+        .merge(http::web::routes())
+        .fallback(http::web::not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(http::track_requests))
 }
 
 /// Work that happens because time passes: maintenance that starts by itself, asking

@@ -5,11 +5,10 @@
 //! Modal submissions are answered in [`submissions`](super::submissions).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -23,12 +22,15 @@ use super::submissions::{ViewSubmission, view_submission};
 use super::verify::{self, SignatureError};
 use super::{Slack, jobs, views};
 use crate::domain::{Actor, IncidentId};
-use crate::http::AppState;
 
 /// Interactivity payloads carry whole messages and views; a few hundred KiB at most.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Slack: FromRef<S>,
+{
     Router::new()
         .route("/integrations/slack/events", post(receive))
         .route("/integrations/slack/commands", post(receive))
@@ -58,7 +60,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(State(slack): State<Slack>, headers: HeaderMap, body: Bytes) -> Response {
     let json = is_json(&headers);
     let form: Result<HashMap<String, String>, _> = if json {
         Ok(HashMap::new())
@@ -72,7 +74,7 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     {
         return StatusCode::OK.into_response();
     }
-    let slack = &state.slack;
+    let slack = &slack;
     let secret = match slack.signing_secret().await {
         Ok(secret) => secret,
         Err(error) => {
