@@ -17,7 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::adapters::email::web::SubscriptionPagesState;
 use crate::adapters::email::{Mailer, NotifyHandler, SubscriberMailHandler};
 use crate::adapters::hooks::HookState;
-use crate::adapters::slack::{Slack, SlackEphemeralHandler, SlackHomeHandler, SlackSyncHandler};
+use crate::adapters::slack::{
+    SlackEphemeralHandler, SlackHomeHandler, SlackInbound, SlackOutbound, SlackState,
+    SlackSyncHandler,
+};
 use crate::adapters::{alertmanager, email, generic, opsgenie, pagerduty, slack};
 use crate::config::{Config, RetentionConfig};
 use crate::domain::Origin;
@@ -151,11 +154,11 @@ impl App {
 
     async fn run(self, role: Role, listener: Option<TcpListener>) {
         let mut tasks = tokio::task::JoinSet::new();
-        let slack = Slack::new(
-            self.services.clone(),
-            self.config.clone(),
-            self.db.clone(),
-            self.jobs.clone(),
+        let slack_outbound = SlackOutbound::new(
+            self.services.incidents.clone(),
+            self.services.settings.clone(),
+            &self.config.site_url,
+            &self.config.slack_api_url,
         );
         if let Some(listener) = listener {
             let snapshot = PublicSnapshot::with_web(
@@ -182,7 +185,16 @@ impl App {
                     intake: self.intake.clone(),
                     settings: self.services.settings.clone(),
                 },
-                slack: slack.clone(),
+                slack: SlackState {
+                    inbound: SlackInbound::new(
+                        self.services.incidents.clone(),
+                        self.services.settings.clone(),
+                        &self.config.site_url,
+                        self.config.overrides.slack_signing_secret.clone(),
+                        &self.config.slack_api_url,
+                    ),
+                    jobs: self.services.jobs.clone(),
+                },
                 public: PublicState {
                     snapshot: snapshot.clone(),
                     public: self.services.public.clone(),
@@ -193,7 +205,7 @@ impl App {
                         self.events.clone(),
                         self.queue.clone(),
                         snapshot.clone(),
-                        Arc::new(slack.clone()),
+                        Arc::new(slack_outbound.clone()),
                     ),
                     auth: self.services.auth.clone(),
                     snapshot,
@@ -252,9 +264,9 @@ impl App {
                 self.config.clone(),
                 self.mailer.clone(),
             ))
-            .register(SlackSyncHandler(slack.clone()))
-            .register(SlackHomeHandler(slack.clone()))
-            .register(SlackEphemeralHandler(slack.clone()))
+            .register(SlackSyncHandler(slack_outbound.clone()))
+            .register(SlackHomeHandler(slack_outbound.clone()))
+            .register(SlackEphemeralHandler(slack_outbound))
             .register(RetentionHandler(Retention::new(
                 self.db.clone(),
                 self.queue.clone(),
@@ -282,7 +294,7 @@ impl App {
 struct AppState {
     ops: OpsState,
     hooks: HookState,
-    slack: Slack,
+    slack: SlackState,
     public: PublicState,
     graphql: GraphqlState,
     subscription_pages: SubscriptionPagesState,
@@ -301,7 +313,7 @@ macro_rules! sub_state {
 sub_state!(
     ops: OpsState,
     hooks: HookState,
-    slack: Slack,
+    slack: SlackState,
     public: PublicState,
     graphql: GraphqlState,
     subscription_pages: SubscriptionPagesState,

@@ -16,9 +16,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::incoming::SlackUser;
+use super::inbound::{SlackInbound, SlackUser};
 use super::refusals::{DatabaseAway, explain};
-use super::{Slack, views};
+use super::views;
 use crate::domain::{
     Actor, ClassifiedError, ErrorKind, Field, IncidentId, IncidentStatus, Severity,
 };
@@ -109,7 +109,7 @@ fn parse_choice<T: std::str::FromStr>(
         .transpose()
 }
 
-pub(super) async fn view_submission(slack: &Slack, submission: ViewSubmission) -> Response {
+pub(super) async fn view_submission(slack: &SlackInbound, submission: ViewSubmission) -> Response {
     let actor = submission.user.actor();
     let view = submission.view;
     match view.callback_id.as_str() {
@@ -126,13 +126,13 @@ pub(super) async fn view_submission(slack: &Slack, submission: ViewSubmission) -
 }
 
 async fn submit_update(
-    slack: &Slack,
+    slack: &SlackInbound,
     id: IncidentId,
     prefilled_summary: Option<&str>,
     actor: &Actor,
     state: &ViewState,
 ) -> Response {
-    let incidents = &slack.services().incidents;
+    let incidents = &slack.incidents;
     let choices = (
         parse_choice::<IncidentStatus>(state, "new_status"),
         parse_choice::<Severity>(state, "new_severity"),
@@ -191,7 +191,7 @@ fn explain_here(error: &impl ClassifiedError) -> String {
     })
 }
 
-async fn submit_create(slack: &Slack, actor: &Actor, state: &ViewState) -> Response {
+async fn submit_create(slack: &SlackInbound, actor: &Actor, state: &ViewState) -> Response {
     let mut errors = Vec::new();
     let title = state.text("title").unwrap_or_default();
     if title.is_empty() {
@@ -233,7 +233,7 @@ async fn submit_create(slack: &Slack, actor: &Actor, state: &ViewState) -> Respo
         auto_start: false,
         do_not_notify: false,
     };
-    match slack.services().incidents.create(actor, new).await {
+    match slack.incidents.create(actor, new).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(error) => {
             let block = match error.kind() {
