@@ -1,4 +1,5 @@
-//! Wiring: from a [`Config`] to a running server and job workers.
+//! Wiring: from a [`Config`] to a running server and job workers. The web server's
+//! router is put together here, from each area's routes and its own small state.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -6,22 +7,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::middleware;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapters::email::web::SubscriptionPagesState;
 use crate::adapters::email::{Mailer, NotifyHandler, SubscriberMailHandler};
-use crate::adapters::slack::{Slack, SlackEphemeralHandler, SlackHomeHandler, SlackSyncHandler};
+use crate::adapters::hooks::HookState;
+use crate::adapters::slack::{
+    SlackEphemeralHandler, SlackHomeHandler, SlackInbound, SlackOutbound, SlackState,
+    SlackSyncHandler,
+};
+use crate::adapters::{alertmanager, email, generic, opsgenie, pagerduty, slack};
 use crate::config::{Config, RetentionConfig};
 use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
-use crate::http::{self, AppState};
+use crate::http::graphql::GraphqlState;
+use crate::http::public::PublicState;
+use crate::http::{self, OpsState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
 use crate::maintenance::{self, Retention, RetentionHandler};
 use crate::public::{PublicSnapshot, WebBuild};
 use crate::secret::Secret;
-use crate::services::Services;
-use crate::spool::AlertSpool;
+use crate::services::{AlertIntake, AlertSpool, Services};
 use crate::store;
 
 /// What `monostat serve` runs in this process.
@@ -38,7 +49,6 @@ pub enum Role {
 /// How long running jobs get to finish at shutdown before their leases are released.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const TIMER_INTERVAL: Duration = Duration::from_secs(30);
-const SPOOL_REPLAY_INTERVAL: Duration = Duration::from_millis(500);
 
 pub struct App {
     pub config: Arc<Config>,
@@ -51,6 +61,7 @@ pub struct App {
     pub stop: CancellationToken,
     pub secret_key: Secret,
     pub spool: AlertSpool,
+    pub intake: AlertIntake,
     pub mailer: Arc<Mailer>,
 }
 
@@ -97,6 +108,7 @@ impl App {
         let queue = Queue::new(db.clone(), config.job_lease, RetryPolicy::default());
         let spool = AlertSpool::open(&config.data_dir, config.retention.rejected_alerts)
             .context("cannot open the alert spool")?;
+        let intake = AlertIntake::new(services.incidents.clone(), spool.clone());
         let mailer =
             Arc::new(Mailer::from_config(&config).context("invalid MONOSTAT_MAIL_* settings")?);
         // Read the webhook secrets now, so alerts can be authenticated (and spooled) even
@@ -114,6 +126,7 @@ impl App {
             stop,
             secret_key,
             spool,
+            intake,
             mailer,
         })
     }
@@ -142,11 +155,11 @@ impl App {
 
     async fn run(self, role: Role, listener: Option<TcpListener>) {
         let mut tasks = tokio::task::JoinSet::new();
-        let slack = Slack::new(
-            self.services.clone(),
-            self.config.clone(),
-            self.db.clone(),
-            self.jobs.clone(),
+        let slack_outbound = SlackOutbound::new(
+            self.services.incidents.clone(),
+            self.services.settings.clone(),
+            &self.config.site_url,
+            &self.config.slack_api_url,
         );
         if let Some(listener) = listener {
             let snapshot = PublicSnapshot::with_web(
@@ -163,22 +176,46 @@ impl App {
                 self.config.resync_interval,
                 self.stop.clone(),
             ));
-            let router = http::router(AppState {
-                services: self.services.clone(),
-                db: self.db.clone(),
-                queue: self.queue.clone(),
-                metrics: http::metrics_handle(),
-                spool: self.spool.clone(),
-                schema: crate::graphql::schema(
-                    self.services.clone(),
-                    self.events.clone(),
-                    self.queue.clone(),
-                    snapshot.clone(),
-                    Arc::new(slack.clone()),
-                ),
-                snapshot,
-                slack: slack.clone(),
-                trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
+            let router = router(AppState {
+                ops: OpsState {
+                    db: self.db.clone(),
+                    queue: self.queue.clone(),
+                    metrics: http::metrics_handle(),
+                },
+                hooks: HookState {
+                    intake: self.intake.clone(),
+                    settings: self.services.settings.clone(),
+                },
+                slack: SlackState {
+                    inbound: SlackInbound::new(
+                        self.services.incidents.clone(),
+                        self.services.settings.clone(),
+                        &self.config.site_url,
+                        self.config.overrides.slack_signing_secret.clone(),
+                        &self.config.slack_api_url,
+                    ),
+                    jobs: self.services.jobs.clone(),
+                },
+                public: PublicState {
+                    snapshot: snapshot.clone(),
+                    public: self.services.public.clone(),
+                },
+                graphql: GraphqlState {
+                    schema: crate::graphql::schema(
+                        self.services.clone(),
+                        self.events.clone(),
+                        self.queue.clone(),
+                        snapshot.clone(),
+                        Arc::new(slack_outbound.clone()),
+                    ),
+                    auth: self.services.auth.clone(),
+                    snapshot,
+                    trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
+                },
+                subscription_pages: SubscriptionPagesState {
+                    subscribers: self.services.subscribers.clone(),
+                    settings: self.services.settings.clone(),
+                },
             });
             let stop = self.stop.clone();
             tasks.spawn(async move {
@@ -199,11 +236,7 @@ impl App {
             self.stop.clone(),
         ));
         if role != Role::Worker {
-            tasks.spawn(replay_spool(
-                self.spool.clone(),
-                self.services.clone(),
-                self.stop.clone(),
-            ));
+            tasks.spawn(self.intake.clone().replay_until(self.stop.clone()));
         }
         if role != Role::Web {
             if self.config.database.is_sqlite() {
@@ -232,9 +265,9 @@ impl App {
                 self.config.clone(),
                 self.mailer.clone(),
             ))
-            .register(SlackSyncHandler(slack.clone()))
-            .register(SlackHomeHandler(slack.clone()))
-            .register(SlackEphemeralHandler(slack.clone()))
+            .register(SlackSyncHandler(slack_outbound.clone()))
+            .register(SlackHomeHandler(slack_outbound.clone()))
+            .register(SlackEphemeralHandler(slack_outbound))
             .register(RetentionHandler(Retention::new(
                 self.db.clone(),
                 self.queue.clone(),
@@ -253,6 +286,56 @@ impl App {
         while tasks.join_next().await.is_some() {}
         self.db.close_by_ref().await.ok();
     }
+}
+
+/// The web server's state: one small state per area. Every handler extracts only its
+/// own (through [`FromRef`]), so no handler can reach what its area has no business
+/// with, and `http/` and the adapters never see this type.
+#[derive(Clone)]
+struct AppState {
+    ops: OpsState,
+    hooks: HookState,
+    slack: SlackState,
+    public: PublicState,
+    graphql: GraphqlState,
+    subscription_pages: SubscriptionPagesState,
+}
+
+macro_rules! sub_state {
+    ($($field:ident: $state:ty),+ $(,)?) => {$(
+        impl FromRef<AppState> for $state {
+            fn from_ref(app: &AppState) -> Self {
+                app.$field.clone()
+            }
+        }
+    )+};
+}
+
+sub_state!(
+    ops: OpsState,
+    hooks: HookState,
+    slack: SlackState,
+    public: PublicState,
+    graphql: GraphqlState,
+    subscription_pages: SubscriptionPagesState,
+);
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(http::routes())
+        .merge(opsgenie::routes())
+        .merge(alertmanager::routes())
+        .merge(pagerduty::routes())
+        .merge(generic::routes())
+        .merge(slack::incoming::routes())
+        .merge(http::graphql::routes())
+        .merge(http::public::routes())
+        .merge(http::logo::routes())
+        .merge(email::web::routes())
+        .merge(http::web::routes())
+        .fallback(http::web::not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(http::track_requests))
 }
 
 /// Work that happens because time passes: maintenance that starts by itself, asking
@@ -284,31 +367,6 @@ async fn timers(
             Ok(true) => jobs.wake(),
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "could not enqueue the retention job"),
-        }
-    }
-}
-
-/// Applies spooled alerts once the database is back.
-async fn replay_spool(spool: AlertSpool, services: Services, stop: CancellationToken) {
-    let mut interval = tokio::time::interval(SPOOL_REPLAY_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            () = stop.cancelled() => return,
-        }
-        if !spool.has_backlog() {
-            continue;
-        }
-        match spool.replay(&services.incidents).await {
-            Ok(report) if report.applied + report.rejected > 0 => {
-                tracing::info!(
-                    applied = report.applied,
-                    rejected = report.rejected,
-                    "replayed spooled alerts"
-                );
-            }
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "cannot read the alert spool"),
         }
     }
 }

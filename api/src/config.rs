@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::domain::Origin;
+use crate::domain::{Origin, percent_encode};
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -198,18 +198,6 @@ impl RedisConfig {
             None => format!("redis://{}:{}/", self.host, self.port),
         }
     }
-}
-
-fn percent_encode(value: &str) -> String {
-    use std::fmt::Write;
-    value.bytes().fold(String::new(), |mut out, byte| {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-        out
-    })
 }
 
 impl Config {

@@ -1,8 +1,10 @@
 //! monostat: a self-hosted status page for one monolithic product.
 //!
-//! Layout: `domain` holds the rules with no I/O; `services` apply them to storage
-//! (`store`) in transactions, enqueue `jobs` and publish `events`; `http` and the
-//! adapters translate between the outside world and the services.
+//! Layout (README, "Layout"): `domain` holds the rules with no I/O; `services` apply
+//! them to storage (`store`) in transactions, enqueue `jobs` and publish `events`;
+//! `http`, `graphql` and `adapters` translate between the outside world and the
+//! services, and never import each other except for `http::ApiError`; `app` wires
+//! everything and owns the router.
 
 pub mod adapters;
 pub mod app;
@@ -20,6 +22,5 @@ pub mod ratelimit;
 pub mod secret;
 pub mod services;
 pub mod simulate;
-pub mod spool;
 pub mod store;
 pub mod telemetry;

@@ -7,8 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use monostat::app::{App, Role, shutdown_signal};
 use monostat::config::Config;
-use monostat::domain::Actor;
-use monostat::services::UserError;
+use monostat::domain::{Actor, ClassifiedError, ErrorKind};
 use monostat::simulate::SimulatedAlert;
 use monostat::{store, telemetry};
 
@@ -203,11 +202,15 @@ async fn createsuperuser(
             println!("created the user {}", user.username);
             Ok(())
         }
-        Err(
-            error @ (UserError::UsernameTaken(_)
-            | UserError::InvalidUsername
-            | UserError::WeakPassword(_)),
-        ) => Err(error.into()),
+        // The operator's to fix: say just what is wrong.
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::Invalid { .. } | ErrorKind::Conflict
+            ) =>
+        {
+            Err(error.into())
+        }
         Err(error) => Err(error).context("could not create the user"),
     }
 }

@@ -9,22 +9,25 @@
 //! URL like OpsGenie's.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::hooks;
+use super::hooks::{self, HookState};
 use crate::domain::Origin;
-use crate::http::{ApiError, AppState};
+use crate::http::ApiError;
 use crate::services::{AlertEvent, AlertReport};
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    HookState: FromRef<S>,
+{
     Router::new()
         .route(
             "/integrations/alertmanager/hook/{secret}",
@@ -124,30 +127,30 @@ pub fn parse(source: Origin, body: &[u8]) -> Result<Vec<AlertEvent>, String> {
 }
 
 async fn alertmanager(
-    State(state): State<Arc<AppState>>,
+    State(hooks): State<HookState>,
     Path(secret): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    receive(&state, Origin::Alertmanager, &secret, &body).await
+    receive(&hooks, Origin::Alertmanager, &secret, &body).await
 }
 
 async fn grafana(
-    State(state): State<Arc<AppState>>,
+    State(hooks): State<HookState>,
     Path(secret): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    receive(&state, Origin::Grafana, &secret, &body).await
+    receive(&hooks, Origin::Grafana, &secret, &body).await
 }
 
 async fn receive(
-    state: &AppState,
+    hooks: &HookState,
     source: Origin,
     secret: &str,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    hooks::authenticate(state, source, secret).await?;
+    hooks::authenticate(hooks, source, secret).await?;
     let events = parse(source, body).map_err(ApiError::bad_request)?;
-    hooks::apply(state, events).await
+    hooks::submit(hooks, events).await
 }
 
 #[cfg(test)]

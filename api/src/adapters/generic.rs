@@ -11,21 +11,23 @@
 //! OpsGenie's: the first firing alert opens a suspected incident, the last resolved one
 //! of a suspected incident dismisses it.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
 
-use super::hooks;
+use super::hooks::{self, HookState};
 use crate::domain::Origin;
-use crate::http::{ApiError, AppState};
+use crate::http::ApiError;
 use crate::services::{AlertEvent, AlertReport};
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    HookState: FromRef<S>,
+{
     Router::new()
         .route("/integrations/generic/hook/{secret}", post(hook))
         .layer(DefaultBodyLimit::max(hooks::MAX_BODY_BYTES))
@@ -99,13 +101,13 @@ pub fn parse(body: &[u8]) -> Result<Vec<AlertEvent>, String> {
 }
 
 async fn hook(
-    State(state): State<Arc<AppState>>,
+    State(hooks): State<HookState>,
     Path(secret): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    hooks::authenticate(&state, Origin::Generic, &secret).await?;
+    hooks::authenticate(&hooks, Origin::Generic, &secret).await?;
     let events = parse(&body).map_err(ApiError::bad_request)?;
-    hooks::apply(&state, events).await
+    hooks::submit(&hooks, events).await
 }
 
 #[cfg(test)]

@@ -5,21 +5,23 @@
 //! and an alert that cannot be applied because the database is away is spooled to disk
 //! and answered 202 rather than lost.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::hooks;
+use super::hooks::{self, HookState};
 use crate::domain::Origin;
-use crate::http::{ApiError, AppState};
+use crate::http::ApiError;
 use crate::services::{AlertActivity, AlertEvent, AlertReport};
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    HookState: FromRef<S>,
+{
     Router::new()
         .route("/integrations/opsgenie/hook/{secret}", post(hook))
         .layer(DefaultBodyLimit::max(hooks::MAX_BODY_BYTES))
@@ -129,13 +131,13 @@ pub fn parse(body: &[u8]) -> Result<Request, String> {
 }
 
 async fn hook(
-    State(state): State<Arc<AppState>>,
+    State(hooks): State<HookState>,
     Path(secret): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    hooks::authenticate(&state, Origin::Opsgenie, &secret).await?;
+    hooks::authenticate(&hooks, Origin::Opsgenie, &secret).await?;
     match parse(&body).map_err(ApiError::bad_request)? {
-        Request::Apply(event) => hooks::apply(&state, vec![event]).await,
+        Request::Apply(event) => hooks::submit(&hooks, vec![event]).await,
         Request::Ignore { action } => {
             tracing::info!(%action, "ignoring an OpsGenie action monostat does not use");
             Ok(Json(json!({ "result": "ignored", "action": action })).into_response())

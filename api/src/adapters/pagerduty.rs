@@ -11,10 +11,8 @@
 //! `X-PagerDuty-Signature` must match as well (any of the comma-separated `v1=`
 //! values, which PagerDuty sends several of while a secret is being rotated).
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -23,12 +21,16 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::hooks;
+use super::hooks::{self, HookState};
 use crate::domain::Origin;
-use crate::http::{ApiError, AppState};
+use crate::http::ApiError;
 use crate::services::{AlertActivity, AlertEvent, AlertReport};
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    HookState: FromRef<S>,
+{
     Router::new()
         .route("/integrations/pagerduty/hook/{secret}", post(hook))
         .layer(DefaultBodyLimit::max(hooks::MAX_BODY_BYTES))
@@ -111,13 +113,13 @@ pub fn parse(body: &[u8]) -> Result<Option<AlertEvent>, String> {
 }
 
 async fn hook(
-    State(state): State<Arc<AppState>>,
+    State(hooks): State<HookState>,
     Path(secret): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    hooks::authenticate(&state, Origin::Pagerduty, &secret).await?;
-    if let Some(signing_secret) = &state.services.settings.pagerduty_signing_secret() {
+    hooks::authenticate(&hooks, Origin::Pagerduty, &secret).await?;
+    if let Some(signing_secret) = &hooks.settings.pagerduty_signing_secret() {
         let signature = headers
             .get("x-pagerduty-signature")
             .and_then(|v| v.to_str().ok())
@@ -127,7 +129,7 @@ async fn hook(
         }
     }
     match parse(&body).map_err(ApiError::bad_request)? {
-        Some(event) => hooks::apply(&state, vec![event]).await,
+        Some(event) => hooks::submit(&hooks, vec![event]).await,
         None => Ok(Json(json!({ "result": "ignored" })).into_response()),
     }
 }

@@ -11,6 +11,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
+use super::percent_encode;
+
 pub const STEP_SECONDS: i64 = 30;
 pub const DIGITS: u32 = 6;
 /// Bytes of a new secret: 160 bits, the HMAC-SHA-1 block the RFC recommends.
@@ -101,18 +103,6 @@ impl TotpSecret {
             percent_encode(issuer),
         )
     }
-}
-
-fn percent_encode(value: &str) -> String {
-    use std::fmt::Write;
-    value.bytes().fold(String::new(), |mut out, byte| {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-        out
-    })
 }
 
 #[cfg(test)]

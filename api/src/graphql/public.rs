@@ -6,8 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::errors::GqlResultExt;
 use super::types::{Day, Incident, IncidentPage, IncidentStatus, Severity, Status, domain_list};
 use super::{ClientAddress, Code};
-use crate::domain::IncidentId;
-use crate::domain::SubscriberEmail;
+use crate::domain::{Field, IncidentId, SubscriberEmail};
 use crate::public::PublicSnapshot;
 use crate::ratelimit::{self, SlidingWindow};
 use crate::services::{IncidentFilter, MAX_PAGE, Services, TokenOutcome};
@@ -170,12 +169,12 @@ impl PublicMutation {
         if !consent {
             return Err(Code::BadUserInput
                 .error("please agree to receive notifications")
-                .extend_with(|_, e| e.set("field", "consent")));
+                .extend_with(|_, e| e.set("field", Field::Consent.as_str())));
         }
         let email = SubscriberEmail::parse(&email).map_err(|error| {
             Code::BadUserInput
                 .error(error.to_string())
-                .extend_with(|_, e| e.set("field", "email"))
+                .extend_with(|_, e| e.set("field", Field::Email.as_str()))
         })?;
         let client = ctx.data::<ClientAddress>()?.0;
         ctx.data::<SubscribeLimiter>()?

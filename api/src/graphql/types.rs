@@ -160,11 +160,7 @@ impl Incident {
 
     /// The path of the incident's page: `/{YYYY-MM-DD of start, UTC}/{id}`.
     async fn path(&self) -> String {
-        format!(
-            "/{}/{}",
-            self.0.incident.start.format("%Y-%m-%d"),
-            self.0.incident.id
-        )
+        domain::incident_path(self.0.incident.start, self.0.incident.id)
     }
 
     /// The timeline, newest entry first.

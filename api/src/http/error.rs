@@ -1,11 +1,12 @@
-//! The one place where service errors become HTTP statuses.
+//! The one place where service errors become HTTP statuses: by their [`ErrorKind`],
+//! never by variant. A leaf: it knows the domain's error kinds and nothing above them.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::services::{IncidentError, SettingsError, SubscriberError};
+use crate::domain::{ClassifiedError, ErrorKind};
 
 /// An error answer: a status and a sentence a person can act on, as JSON.
 #[derive(Debug)]
@@ -48,55 +49,18 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<IncidentError> for ApiError {
-    fn from(error: IncidentError) -> Self {
-        let status = match &error {
-            IncidentError::NotFound(_) | IncidentError::EntryNotFound(_) => StatusCode::NOT_FOUND,
-            IncidentError::Transition(_) => StatusCode::CONFLICT,
-            IncidentError::Invalid { .. } | IncidentError::NothingToUpdate => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            IncidentError::Database(_) if error.is_unavailable() => return Self::unavailable(),
-            IncidentError::Corrupt(_) | IncidentError::Database(_) => {
-                tracing::error!(%error, "internal error");
-                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-            }
-        };
-        Self::new(status, error.to_string())
-    }
-}
-
-impl From<SettingsError> for ApiError {
-    fn from(error: SettingsError) -> Self {
-        match &error {
-            SettingsError::SetByEnvironment(_) | SettingsError::SlackSetByEnvironment { .. } => {
-                Self::new(StatusCode::CONFLICT, error.to_string())
-            }
-            SettingsError::Invalid { .. } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
-            }
-            SettingsError::NotAnAlertSource(_) => {
-                Self::new(StatusCode::NOT_FOUND, error.to_string())
-            }
-            SettingsError::Database(db) if crate::store::is_unreachable(db) => Self::unavailable(),
-            SettingsError::Database(_) => {
-                tracing::error!(%error, "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            }
-        }
-    }
-}
-
-impl From<SubscriberError> for ApiError {
-    fn from(error: SubscriberError) -> Self {
-        let status = match &error {
-            // Closed is a decision of the site, not a mistake in the request.
-            SubscriberError::SubscriptionsClosed => StatusCode::FORBIDDEN,
-            SubscriberError::InvalidEmail(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            SubscriberError::AlreadySubscribed(_) => StatusCode::CONFLICT,
-            SubscriberError::NotFound(_) => StatusCode::NOT_FOUND,
-            SubscriberError::Database(_) if error.is_unavailable() => return Self::unavailable(),
-            SubscriberError::Database(_) => {
+impl<E: ClassifiedError> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        let status = match error.kind() {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unconfigured => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Unavailable => return Self::unavailable(),
+            ErrorKind::Internal => {
                 tracing::error!(%error, "internal error");
                 return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
             }

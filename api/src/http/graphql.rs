@@ -8,7 +8,7 @@ use async_graphql::Data;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -20,19 +20,24 @@ use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
-use super::AppState;
+use crate::client_ip::IpRange;
 use crate::graphql::{
     Caller, ClientAddress, Code, RefreshCookie, SocketToken, ensure_codes, refresh_cookie,
 };
+use crate::public::PublicSnapshot;
 use crate::public::{STATUS_QUERY, STATUS_RESPONSE, normalise_query};
-use crate::services::Services;
+use crate::services::AuthService;
 
 /// Real queries are a few KiB; this leaves room for large variables.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// A multipart request carries the logo and the query around it.
 const MAX_UPLOAD_BYTES: usize = crate::services::LOGO_MAX_BYTES + MAX_BODY_BYTES;
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    GraphqlState: FromRef<S>,
+{
     // Open to every origin for public queries. Console calls carry an Authorization
     // header, which the preflight does not allow, so browsers on other sites cannot
     // make them; the refresh cookie is SameSite=Strict.
@@ -45,8 +50,19 @@ pub fn routes() -> Router<Arc<AppState>> {
         .layer(cors)
 }
 
+/// What `/graphql` needs: the schema, and what it takes to tell who is calling.
+#[derive(Clone)]
+pub struct GraphqlState {
+    pub schema: crate::graphql::MonostatSchema,
+    pub auth: AuthService,
+    /// Answers the page's own status query without running it.
+    pub snapshot: PublicSnapshot,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<IpRange>>,
+}
+
 /// Who is calling, from the `Authorization: Bearer …` header.
-async fn caller(services: &Services, headers: &HeaderMap) -> Caller {
+async fn caller(auth: &AuthService, headers: &HeaderMap) -> Caller {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Caller::Anonymous;
     };
@@ -55,20 +71,20 @@ async fn caller(services: &Services, headers: &HeaderMap) -> Caller {
             .or_else(|| v.strip_prefix("bearer "))
     });
     match token {
-        Some(token) => authenticate(services, token.trim()).await,
+        Some(token) => authenticate(auth, token.trim()).await,
         None => Caller::InvalidToken,
     }
 }
 
-async fn authenticate(services: &Services, token: &str) -> Caller {
-    match services.auth.authenticate(token).await {
+async fn authenticate(auth: &AuthService, token: &str) -> Caller {
+    match auth.authenticate(token).await {
         Ok(user) => Caller::Console(user),
         Err(_) => Caller::InvalidToken,
     }
 }
 
 async fn execute(
-    state: &AppState,
+    state: &GraphqlState,
     headers: &HeaderMap,
     client: SocketAddr,
     request: async_graphql::Request,
@@ -79,7 +95,7 @@ async fn execute(
         .filter_map(|value| value.to_str().ok())
         .find_map(refresh_cookie);
     let request = request
-        .data(caller(&state.services, headers).await)
+        .data(caller(&state.auth, headers).await)
         .data(ClientAddress(crate::client_ip::client_ip(
             client.ip(),
             headers,
@@ -98,7 +114,7 @@ fn unreadable(status: StatusCode, message: &str) -> Response {
 }
 
 async fn post_graphql(
-    State(state): State<Arc<AppState>>,
+    State(state): State<GraphqlState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
@@ -147,7 +163,7 @@ async fn post_graphql(
 }
 
 async fn get_graphql(
-    State(state): State<Arc<AppState>>,
+    State(state): State<GraphqlState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
@@ -229,7 +245,7 @@ fn asks_for_status(query: Option<&str>, hash: Option<&str>) -> bool {
 /// The pre-rendered answer to the status query, as the resolvers would give it:
 /// during an outage every visitor asks this, and the snapshot already holds the bytes.
 fn status_from_snapshot(
-    state: &AppState,
+    state: &GraphqlState,
     headers: &HeaderMap,
     cache: &'static str,
 ) -> Option<Response> {
@@ -274,7 +290,7 @@ impl PlainRequest {
 }
 
 fn status_from_snapshot_post(
-    state: &AppState,
+    state: &GraphqlState,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Option<Response> {
@@ -290,7 +306,7 @@ fn status_from_snapshot_post(
 }
 
 fn status_from_snapshot_get(
-    state: &AppState,
+    state: &GraphqlState,
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Option<Response> {
@@ -334,7 +350,7 @@ fn only_queries(query: &str) -> bool {
     }) || async_graphql::parser::parse_query(query).is_err()
 }
 
-async fn websocket(state: Arc<AppState>, request: Request) -> Response {
+async fn websocket(state: GraphqlState, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     let Ok(protocol) = GraphQLProtocol::from_request_parts(&mut parts, &()).await else {
         return unreadable(

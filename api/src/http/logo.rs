@@ -1,18 +1,21 @@
 //! `/logo`: the uploaded site logo, from the public snapshot (no database access).
 //! The page links it as `/logo?v={hash}`, so a versioned request may be cached for good.
 
-use std::sync::Arc;
-
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use super::public::PublicState;
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    PublicState: FromRef<S>,
+{
     Router::new().route("/logo", get(logo))
 }
 
@@ -21,7 +24,7 @@ struct Version {
     v: Option<String>,
 }
 
-async fn logo(State(state): State<Arc<AppState>>, Query(version): Query<Version>) -> Response {
+async fn logo(State(state): State<PublicState>, Query(version): Query<Version>) -> Response {
     let Some(snapshot) = state.snapshot.get() else {
         return ApiError::unavailable().into_response();
     };

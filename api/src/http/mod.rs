@@ -1,12 +1,15 @@
-//! The HTTP edge: routes, middleware, and the health and metrics endpoints. Handlers
+//! The HTTP edge: the health and metrics endpoints, request metrics, the public pages
+//! and surfaces, `/graphql`, and [`ApiError`], the one mapping of service errors to
+//! HTTP. Each area's `routes()` asks only for its own small state (`OpsState`,
+//! `PublicState`, `GraphqlState`); `app.rs` puts the router together. Handlers
 //! translate between HTTP and the service layer; they hold no business rules.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRef, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,28 +20,19 @@ use serde_json::json;
 pub use error::ApiError;
 
 use crate::jobs::Queue;
-use crate::services::Services;
-use crate::spool::AlertSpool;
 
 mod error;
-mod graphql;
-mod logo;
-mod public;
-mod web;
+pub mod graphql;
+pub mod logo;
+pub mod public;
+pub mod web;
 
-/// What every handler may use.
+/// What the health and metrics endpoints read.
 #[derive(Clone)]
-pub struct AppState {
-    pub services: Services,
+pub struct OpsState {
     pub db: DatabaseConnection,
     pub queue: Queue,
     pub metrics: PrometheusHandle,
-    pub spool: AlertSpool,
-    pub schema: crate::graphql::MonostatSchema,
-    pub snapshot: crate::public::PublicSnapshot,
-    pub slack: crate::adapters::slack::Slack,
-    /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<Vec<crate::client_ip::IpRange>>,
 }
 
 /// How often recorded histogram samples are folded into their summaries.
@@ -81,24 +75,16 @@ pub fn keep_metrics_bounded(handle: PrometheusHandle, interval: Duration) {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    OpsState: FromRef<S>,
+{
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .merge(crate::adapters::opsgenie::routes())
-        .merge(crate::adapters::alertmanager::routes())
-        .merge(crate::adapters::pagerduty::routes())
-        .merge(crate::adapters::generic::routes())
-        .merge(crate::adapters::slack::incoming::routes())
-        .merge(graphql::routes())
-        .merge(public::routes())
-        .merge(logo::routes())
-        .merge(crate::adapters::email::web::routes())
-        .merge(web::routes())
-        .fallback(web::not_found)
-        .with_state(Arc::new(state))
-        .layer(middleware::from_fn(track_requests))
 }
 
 async fn healthz() -> &'static str {
@@ -107,7 +93,7 @@ async fn healthz() -> &'static str {
 
 /// Ready when the database answers. The public side keeps serving when it does not; this
 /// tells the load balancer and the operator that writes are being spooled or refused.
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+async fn readyz(State(state): State<OpsState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await;
     match ping {
         Ok(Ok(())) => Json(json!({ "status": "ready", "database": "reachable" })).into_response(),
@@ -127,7 +113,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+async fn metrics_text(State(state): State<OpsState>) -> Response {
     if let Ok(Ok(counts)) = tokio::time::timeout(Duration::from_secs(2), state.queue.counts()).await
     {
         for (status, count) in counts.0 {
@@ -146,7 +132,7 @@ async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// Counts requests by route pattern (never the raw path, which may hold secrets) and status.
-async fn track_requests(request: Request, next: Next) -> Response {
+pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

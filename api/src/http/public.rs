@@ -3,23 +3,34 @@
 //! and brotli.
 //! Also the embeddable widget script.
 
-use std::sync::Arc;
-
 use axum::Router;
-use axum::extract::{OriginalUri, State};
+use axum::extract::{FromRef, OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{ApiError, AppState};
-use crate::public::Rendered;
+use super::ApiError;
+use crate::public::{PublicSnapshot, Rendered};
+use crate::services::PublicService;
 
 /// For a CDN in front: fresh for a few seconds, then served stale while it revalidates,
 /// and for a day if this server cannot answer — the status page must outlive it.
 pub(super) const SNAPSHOT_CACHE: &str =
     "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400";
 
-pub fn routes() -> Router<Arc<AppState>> {
+/// What the public pages and surfaces read: the snapshot, and the database only to
+/// look up an incident older than the snapshot's lists.
+#[derive(Clone)]
+pub struct PublicState {
+    pub snapshot: PublicSnapshot,
+    pub public: PublicService,
+}
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    PublicState: FromRef<S>,
+{
     let mut router = Router::new();
     for path in [
         "/api/v2/summary.json",
@@ -53,7 +64,7 @@ async fn widget() -> Response {
 }
 
 async fn serve(
-    State(state): State<Arc<AppState>>,
+    State(state): State<PublicState>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {

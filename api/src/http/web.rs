@@ -6,17 +6,14 @@
 //! Only `/{date}/{id}` may read the database: an incident that is not in the snapshot
 //! (older than its lists) is looked up to tell a wrong date from a right one.
 
-use std::sync::Arc;
-
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
 
-use super::AppState;
-use super::public::respond;
+use super::public::{PublicState, respond};
 use crate::domain::IncidentId;
 
 /// Pages change with every snapshot; a CDN may hold them as briefly as the JSON.
@@ -28,7 +25,11 @@ const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 
      img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    PublicState: FromRef<S>,
+{
     Router::new()
         .route("/", get(status_page))
         .route("/history", get(status_page))
@@ -50,7 +51,7 @@ const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'sel
      frame-ancestors 'none'";
 
 /// Every console URL answers the console's page; its own router picks the view.
-async fn console_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn console_page(State(state): State<PublicState>, headers: HeaderMap) -> Response {
     let web = state.snapshot.web();
     let Some(rendered) = web.admin.as_ref() else {
         return (
@@ -64,16 +65,16 @@ async fn console_page(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
 }
 
 /// Everything no route claims: the page's "not found" view, with a 404.
-pub async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub async fn not_found(State(state): State<PublicState>, headers: HeaderMap) -> Response {
     page(&state, &headers, StatusCode::NOT_FOUND)
 }
 
-async fn status_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn status_page(State(state): State<PublicState>, headers: HeaderMap) -> Response {
     page(&state, &headers, StatusCode::OK)
 }
 
 /// The form exists only while the site takes subscriptions.
-async fn subscribe_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn subscribe_page(State(state): State<PublicState>, headers: HeaderMap) -> Response {
     let open = state
         .snapshot
         .get()
@@ -90,7 +91,7 @@ async fn subscribe_page(State(state): State<Arc<AppState>>, headers: HeaderMap) 
 }
 
 async fn day_page(
-    State(state): State<Arc<AppState>>,
+    State(state): State<PublicState>,
     Path(date): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -103,7 +104,7 @@ async fn day_page(
 }
 
 async fn incident_page(
-    State(state): State<Arc<AppState>>,
+    State(state): State<PublicState>,
     Path((date, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
@@ -116,7 +117,7 @@ async fn incident_page(
             .map(|public| public.incident.start.date_naive())
     }) {
         Some(start) => Some(start),
-        None => match state.services.public.incident(id).await {
+        None => match state.public.incident(id).await {
             Ok(found) => found.map(|public| public.incident.start.date_naive()),
             // Cannot tell while the database is away: let the page decide.
             Err(_) => Some(date),
@@ -138,7 +139,7 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
-fn page(state: &AppState, headers: &HeaderMap, status: StatusCode) -> Response {
+fn page(state: &PublicState, headers: &HeaderMap, status: StatusCode) -> Response {
     let snapshot = state.snapshot.get();
     let rendered = snapshot
         .as_ref()
@@ -172,7 +173,7 @@ fn with_document_headers(
 }
 
 async fn asset(
-    State(state): State<Arc<AppState>>,
+    State(state): State<PublicState>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::Queue;
+use super::queue::Queue;
 
 #[derive(Clone)]
 pub struct Lease {

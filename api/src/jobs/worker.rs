@@ -7,7 +7,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{JobError, JobHandler, Lease, Queue};
+use super::handler::{JobError, JobHandler};
+use super::lease::Lease;
+use super::queue::Queue;
 use crate::store::job;
 
 /// Tells idle workers of this process that a job was just enqueued, so it starts now

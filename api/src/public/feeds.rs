@@ -6,6 +6,7 @@ use atom_syndication as atom;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::Snapshot;
+use crate::domain::incident_path;
 use crate::markdown::markdown_html;
 use crate::services::PublicIncident;
 
@@ -22,10 +23,9 @@ fn entries(snapshot: &Snapshot) -> Vec<&PublicIncident> {
 
 fn link(snapshot: &Snapshot, incident: &PublicIncident) -> String {
     format!(
-        "{}/{}/{}",
+        "{}{}",
         snapshot.site_url,
-        incident.incident.start.format("%Y-%m-%d"),
-        incident.incident.id
+        incident_path(incident.incident.start, incident.incident.id)
     )
 }
 

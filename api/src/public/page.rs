@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::Snapshot;
 use super::web::{HEAD_PLACEHOLDER, STATE_PLACEHOLDER};
+use crate::domain::incident_path;
 use crate::markdown::markdown_html;
 use crate::services::{Logo, PublicIncident, SiteInfo};
 
@@ -127,7 +128,7 @@ fn incident_json(public: &PublicIncident) -> Value {
         "summaryHtml": incident.summary.as_deref().map(markdown_html),
         "start": incident.start.to_rfc3339(),
         "end": incident.end.map(|end| end.to_rfc3339()),
-        "path": format!("/{}/{}", incident.start.format("%Y-%m-%d"), incident.id),
+        "path": incident_path(incident.start, incident.id),
         "updates": public.updates.iter().map(|update| json!({
             "id": update.id,
             "created": update.created.to_rfc3339(),

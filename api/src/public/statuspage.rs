@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Snapshot;
-use crate::domain::{IncidentStatus, Severity};
+use crate::domain::{IncidentStatus, Severity, incident_path};
 use crate::services::PublicIncident;
 
 const PAGE_ID: &str = "monostat";
@@ -156,7 +156,7 @@ fn incident(snapshot: &Snapshot, public: &PublicIncident) -> Value {
         "monitoring_at": monitoring_at.map(timestamp),
         "resolved_at": resolved_at.map(timestamp),
         "impact": impact(incident.severity),
-        "shortlink": format!("{}/{}/{}", snapshot.site_url, incident.start.format("%Y-%m-%d"), incident.id),
+        "shortlink": format!("{}{}", snapshot.site_url, incident_path(incident.start, incident.id)),
         "started_at": timestamp(incident.start),
         "page_id": PAGE_ID,
         "incident_updates": updates,

@@ -1,11 +1,14 @@
-//! The job queue's one human use case: retrying a dead job from the console. Claiming,
-//! leasing and settling jobs belong to `jobs/`; this is where a person's decision about
-//! a job is made and recorded.
+//! The job queue's doors for the rest of the app: retrying a dead job from the console
+//! (a person's decision, recorded), and enqueueing the jobs that answer someone rather
+//! than follow a change of data (Slack's App Home tab, a message to the person who
+//! clicked). Jobs that follow a change are enqueued in that change's transaction by its
+//! service. Claiming, leasing and settling jobs belong to `jobs/`.
 
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use super::{Deps, audit, tx};
 use crate::domain::Actor;
+use crate::jobs::NewJob;
 use crate::store::job;
 
 #[derive(Clone)]
@@ -43,5 +46,20 @@ impl JobService {
             .await?;
             Ok(true)
         })
+    }
+
+    /// Enqueues `jobs` in one transaction and starts them at once on this replica.
+    pub async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), DbErr> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        tx::write_tx!(&self.deps.db, DbErr, |txn| {
+            for job in &jobs {
+                job.clone().enqueue(txn).await?;
+            }
+            Ok(())
+        })?;
+        self.deps.jobs.wake();
+        Ok(())
     }
 }

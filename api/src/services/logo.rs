@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 use super::settings::{SettingsError, SettingsService};
 use super::{audit, tx};
-use crate::domain::Actor;
+use crate::domain::{Actor, Field};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::store::site_settings;
 
@@ -96,7 +96,7 @@ impl SettingsService {
 
 fn logo_error(message: impl Into<String>) -> SettingsError {
     SettingsError::Invalid {
-        field: "logo",
+        field: Field::Logo,
         message: message.into(),
     }
 }

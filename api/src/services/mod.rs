@@ -3,10 +3,14 @@
 //! and translate; none of them decides anything on its own.
 //!
 //! Services take and return plain Rust and domain types; they know nothing of HTTP or
-//! GraphQL. Each has its own error enum, mapped once at each edge.
+//! GraphQL. Each has its own error enum; `error_kinds` says which
+//! [`ErrorKind`](crate::domain::ErrorKind) each variant is, and every edge maps kinds,
+//! never variants.
 
+mod alert_intake;
 pub mod audit;
 mod auth;
+mod error_kinds;
 pub mod follow_up;
 mod incidents;
 mod jobs;
@@ -23,6 +27,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+pub use alert_intake::{AlertIntake, AlertSpool, IntakeError, ReplayReport, Submitted};
 pub use auth::{
     AuthError, AuthService, ConsoleUser, LoginOutcome, PendingLogin, REFRESH_TTL, Session,
 };

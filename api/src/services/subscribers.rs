@@ -21,7 +21,7 @@ use sea_orm::{
 
 use super::follow_up::{self, SubscriberMailKind};
 use super::{Deps, audit, tx};
-use crate::domain::{Actor, InvalidEmail, SubscriberEmail};
+use crate::domain::{Actor, ClassifiedError, ErrorKind, InvalidEmail, SubscriberEmail};
 use crate::events::DomainEvent;
 use crate::store::{notification_settings, subscriber};
 
@@ -47,7 +47,7 @@ pub enum SubscriberError {
 
 impl SubscriberError {
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Database(error) if crate::store::is_unreachable(error))
+        self.kind() == ErrorKind::Unavailable
     }
 }
 

@@ -1,7 +1,7 @@
 //! Every transition of SPEC §2, the refusals, and who gets notified.
 
 use chrono::{TimeDelta, Utc};
-use monostat::domain::{Actor, IncidentStatus, Severity};
+use monostat::domain::{Actor, Field, IncidentStatus, Severity};
 use monostat::events::DomainEvent;
 use monostat::services::follow_up::{
     NOTIFY_SUBSCRIBERS, NotificationKindPayload, NotifySubscribers, SLACK_SYNC, SlackNote,
@@ -270,10 +270,10 @@ both_databases! {
         blank.title = "   ".into();
         assert_eq!(incidents.create(&alice(), blank).await.unwrap_err().to_string(), "title: give the incident a title");
         let resolved = new_incident(IncidentStatus::Resolved, Severity::Notice);
-        assert!(matches!(incidents.create(&alice(), resolved).await, Err(IncidentError::Invalid { field: "status", .. })));
+        assert!(matches!(incidents.create(&alice(), resolved).await, Err(IncidentError::Invalid { field: Field::Status, .. })));
         let mut auto = new_incident(IncidentStatus::Confirmed, Severity::Notice);
         auto.auto_start = true;
-        assert!(matches!(incidents.create(&alice(), auto).await, Err(IncidentError::Invalid { field: "auto start", .. })));
+        assert!(matches!(incidents.create(&alice(), auto).await, Err(IncidentError::Invalid { field: Field::AutoStart, .. })));
         assert!(matches!(incidents.get(monostat::domain::IncidentId(999)).await, Err(IncidentError::NotFound(_))));
     }
 }

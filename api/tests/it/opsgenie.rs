@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use monostat::domain::{Actor, IncidentId, IncidentStatus, Origin};
+use monostat::services::AlertSpool;
 use monostat::services::follow_up::{SLACK_SYNC, SlackNote, SlackSync};
 use monostat::services::{AlertEvent, AlertReport, IncidentChange};
-use monostat::spool::AlertSpool;
 use monostat::store::{alert, incident};
 use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
 use serde_json::Value;

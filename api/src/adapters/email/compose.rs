@@ -16,7 +16,9 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
 use crate::config::Config;
-use crate::domain::{IncidentStatus, Severity};
+use crate::domain::{
+    IncidentStatus, Language, Severity, announced_status_label, incident_path, severity_label,
+};
 use crate::markdown::markdown_html;
 use crate::services::FanOut;
 use crate::services::follow_up::NotificationKindPayload;
@@ -229,14 +231,13 @@ impl NotificationTemplate {
             "[{}] {prefix}: {} – {} ({})",
             sender.system_name,
             incident.title,
-            status_label(status),
-            severity_label(incident.severity)
+            announced_status_label(status, Language::En),
+            severity_label(incident.severity, Language::En)
         );
         let link = format!(
-            "{}/{}/{}",
+            "{}{}",
             sender.site_url,
-            incident.start.format("%Y-%m-%d"),
-            incident.id
+            incident_path(incident.start, incident.id)
         );
         let mut sections = Vec::new();
         if let Some(text) = &fanout.update_text {
@@ -246,8 +247,14 @@ impl NotificationTemplate {
             sections.push((Some("Summary"), summary.to_owned()));
         }
         let mut facts = vec![
-            ("Status", status_label(status).to_owned()),
-            ("Severity", severity_label(incident.severity).to_owned()),
+            (
+                "Status",
+                announced_status_label(status, Language::En).to_owned(),
+            ),
+            (
+                "Severity",
+                severity_label(incident.severity, Language::En).to_owned(),
+            ),
             (
                 if maintenance { "Starts" } else { "Started" },
                 incident.start.format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -506,27 +513,6 @@ fn css_color(value: &str, fallback: &str) -> String {
         value.to_owned()
     } else {
         fallback.to_owned()
-    }
-}
-
-pub fn status_label(status: IncidentStatus) -> &'static str {
-    match status {
-        IncidentStatus::Planned => "Scheduled",
-        IncidentStatus::Suspected => "Suspected",
-        IncidentStatus::Dismissed => "Dismissed",
-        IncidentStatus::Confirmed => "Investigating",
-        IncidentStatus::Watching => "Monitoring",
-        IncidentStatus::Resolved => "Resolved",
-    }
-}
-
-pub fn severity_label(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Maintenance => "Maintenance",
-        Severity::Notice => "Notice",
-        Severity::Bug => "Known bug",
-        Severity::Partial => "Partial outage",
-        Severity::Outage => "Outage",
     }
 }
 

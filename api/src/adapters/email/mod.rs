@@ -27,11 +27,12 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::domain::{ClassifiedError, ErrorKind};
 use crate::jobs::{JobError, JobHandler, Lease};
 use crate::services::follow_up::{
     NOTIFY_SUBSCRIBERS, NotifySubscribers, SUBSCRIBER_MAIL, SubscriberMail, SubscriberMailKind,
 };
-use crate::services::{FanOut, NotificationError, PendingDelivery, Preparation, Services};
+use crate::services::{FanOut, PendingDelivery, Preparation, Services};
 use crate::store::job;
 
 pub use compose::{NotificationTemplate, Sender};
@@ -83,8 +84,8 @@ impl NotifyHandler {
         loop {
             match self.services.notifications.mark_sent(ids).await {
                 Ok(()) => return Ok(()),
-                Err(NotificationError::Database(error))
-                    if crate::store::is_unreachable(&error) && Instant::now() < deadline =>
+                Err(error)
+                    if error.kind() == ErrorKind::Unavailable && Instant::now() < deadline =>
                 {
                     tracing::warn!(%error, sent = ids.len(), "cannot record sent mails yet; the database may be away");
                     tokio::time::sleep(pause).await;

@@ -11,9 +11,7 @@
 //! `POST /subscribe` (form field `email`) is the plain-HTML subscription form. With
 //! subscriptions closed it answers 403 and a page saying so.
 
-use std::sync::Arc;
-
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,13 +20,27 @@ use serde::Deserialize;
 
 use super::compose::escape;
 use crate::domain::SubscriberEmail;
-use crate::http::{ApiError, AppState};
-use crate::services::{SubscriberError, TokenOutcome, TokenState};
+use crate::http::ApiError;
+use crate::services::{
+    SettingsService, SubscriberError, SubscriberService, TokenOutcome, TokenState,
+};
 
 /// One-click bodies are a few dozen bytes; forms not much more.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
-pub fn routes() -> Router<Arc<AppState>> {
+/// What the subscription pages use.
+#[derive(Clone)]
+pub struct SubscriptionPagesState {
+    pub subscribers: SubscriberService,
+    /// For the site's name in the page title.
+    pub settings: SettingsService,
+}
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    SubscriptionPagesState: FromRef<S>,
+{
     Router::new()
         .route("/subscribe", post(subscribe))
         .route(
@@ -48,12 +60,12 @@ struct SubscribeForm {
 }
 
 async fn subscribe(
-    State(state): State<Arc<AppState>>,
+    State(state): State<SubscriptionPagesState>,
     Form(form): Form<SubscribeForm>,
 ) -> Response {
     let name = system_name(&state).await;
     let result = match SubscriberEmail::parse(&form.email) {
-        Ok(email) => state.services.subscribers.subscribe(&email).await,
+        Ok(email) => state.subscribers.subscribe(&email).await,
         Err(error) => Err(error.into()),
     };
     match result {
@@ -68,9 +80,12 @@ async fn subscribe(
     }
 }
 
-async fn confirm_page(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+async fn confirm_page(
+    State(state): State<SubscriptionPagesState>,
+    Path(token): Path<String>,
+) -> Response {
     let name = system_name(&state).await;
-    match state.services.subscribers.token_state(&token).await {
+    match state.subscribers.token_state(&token).await {
         Ok(TokenState::Pending) => page(
             StatusCode::OK,
             &name,
@@ -92,9 +107,12 @@ async fn confirm_page(State(state): State<Arc<AppState>>, Path(token): Path<Stri
     }
 }
 
-async fn confirm(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+async fn confirm(
+    State(state): State<SubscriptionPagesState>,
+    Path(token): Path<String>,
+) -> Response {
     let name = system_name(&state).await;
-    match state.services.subscribers.confirm(&token).await {
+    match state.subscribers.confirm(&token).await {
         Ok(TokenOutcome::Done | TokenOutcome::AlreadyDone) => page(
             StatusCode::OK,
             &name,
@@ -107,11 +125,11 @@ async fn confirm(State(state): State<Arc<AppState>>, Path(token): Path<String>) 
 }
 
 async fn unsubscribe_page(
-    State(state): State<Arc<AppState>>,
+    State(state): State<SubscriptionPagesState>,
     Path(token): Path<String>,
 ) -> Response {
     let name = system_name(&state).await;
-    match state.services.subscribers.token_state(&token).await {
+    match state.subscribers.token_state(&token).await {
         Ok(TokenState::Pending | TokenState::Active) => page(
             StatusCode::OK,
             &name,
@@ -128,9 +146,12 @@ async fn unsubscribe_page(
 }
 
 /// The button of the page above, and RFC 8058 one-click: the body is not needed.
-async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+async fn unsubscribe(
+    State(state): State<SubscriptionPagesState>,
+    Path(token): Path<String>,
+) -> Response {
     let name = system_name(&state).await;
-    match state.services.subscribers.unsubscribe(&token).await {
+    match state.subscribers.unsubscribe(&token).await {
         Ok(TokenOutcome::Done | TokenOutcome::AlreadyDone) => page(
             StatusCode::OK,
             &name,
@@ -183,9 +204,8 @@ fn error_page(name: &str, error: SubscriberError) -> Response {
     )
 }
 
-async fn system_name(state: &AppState) -> String {
+async fn system_name(state: &SubscriptionPagesState) -> String {
     state
-        .services
         .settings
         .site()
         .await

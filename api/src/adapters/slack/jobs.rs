@@ -5,13 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Slack;
 use super::client::{Message, Posted};
+use super::outbound::SlackOutbound;
 use super::views;
-use crate::domain::{Incident, Origin};
+use crate::domain::{ClassifiedError, ErrorKind, Incident, Origin};
 use crate::jobs::{JobError, JobHandler, Lease, NewJob};
 use crate::secret::Secret;
-use crate::services::IncidentError;
 use crate::services::follow_up::{SLACK_SYNC, SlackSync};
 use crate::store::job;
 
@@ -70,7 +69,7 @@ fn temporary(error: impl std::fmt::Display) -> JobError {
 }
 
 /// Runs `slack.sync`: the parent message, then the thread reply.
-pub struct SlackSyncHandler(pub Slack);
+pub struct SlackSyncHandler(pub SlackOutbound);
 
 #[async_trait::async_trait]
 impl JobHandler for SlackSyncHandler {
@@ -84,7 +83,7 @@ impl JobHandler for SlackSyncHandler {
 }
 
 /// Runs `slack.home`.
-pub struct SlackHomeHandler(pub Slack);
+pub struct SlackHomeHandler(pub SlackOutbound);
 
 #[async_trait::async_trait]
 impl JobHandler for SlackHomeHandler {
@@ -98,7 +97,7 @@ impl JobHandler for SlackHomeHandler {
         let Some(token) = slack.token().await? else {
             return Ok(());
         };
-        let open = slack.services.incidents.open().await.map_err(temporary)?;
+        let open = slack.incidents.open().await.map_err(temporary)?;
         let view = views::home(&open, &slack.links());
         slack.api.views_publish(&token, &user_id, &view).await?;
         Ok(())
@@ -106,7 +105,7 @@ impl JobHandler for SlackHomeHandler {
 }
 
 /// Runs `slack.ephemeral`.
-pub struct SlackEphemeralHandler(pub Slack);
+pub struct SlackEphemeralHandler(pub SlackOutbound);
 
 #[async_trait::async_trait]
 impl JobHandler for SlackEphemeralHandler {
@@ -132,16 +131,17 @@ impl JobHandler for SlackEphemeralHandler {
     }
 }
 
-impl Slack {
+impl SlackOutbound {
     /// Brings the incident's parent message up to date (posting it if there is none
     /// yet), then posts the note's thread reply.
     pub async fn sync(&self, job: SlackSync) -> Result<(), JobError> {
         let Some(token) = self.token().await? else {
             return Ok(());
         };
-        let incident = match self.services.incidents.get(job.incident_id).await {
+        let incident = match self.incidents.get(job.incident_id).await {
             Ok(incident) => incident,
-            Err(IncidentError::NotFound(_)) => return Ok(()),
+            // Deleted since: nothing left to show.
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(()),
             Err(error) => return Err(temporary(error)),
         };
         let alert = if incident.origin == Origin::Manual {
@@ -210,8 +210,7 @@ impl Slack {
             }
         }
         let posted = self.post_to_channel(token, parent).await?;
-        self.services
-            .incidents
+        self.incidents
             .record_slack_message(incident.id, &posted.channel, &posted.ts)
             .await
             .map_err(temporary)?;

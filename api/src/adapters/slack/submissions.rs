@@ -16,10 +16,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::incoming::SlackUser;
-use super::{Slack, views};
-use crate::domain::{Actor, IncidentId, IncidentStatus, Severity};
-use crate::services::{IncidentChange, IncidentError, NewIncident};
+use super::inbound::{SlackInbound, SlackUser};
+use super::refusals::{DatabaseAway, explain};
+use super::views;
+use crate::domain::{
+    Actor, ClassifiedError, ErrorKind, Field, IncidentId, IncidentStatus, Severity,
+};
+use crate::services::{IncidentChange, NewIncident};
 
 #[derive(Deserialize)]
 pub(super) struct ViewSubmission {
@@ -106,19 +109,7 @@ fn parse_choice<T: std::str::FromStr>(
         .transpose()
 }
 
-fn sentence(message: &str) -> String {
-    let mut chars = message.chars();
-    match chars.next() {
-        Some(first) => format!(
-            "{}{}.",
-            first.to_uppercase(),
-            chars.as_str().trim_end_matches('.')
-        ),
-        None => String::new(),
-    }
-}
-
-pub(super) async fn view_submission(slack: &Slack, submission: ViewSubmission) -> Response {
+pub(super) async fn view_submission(slack: &SlackInbound, submission: ViewSubmission) -> Response {
     let actor = submission.user.actor();
     let view = submission.view;
     match view.callback_id.as_str() {
@@ -135,13 +126,13 @@ pub(super) async fn view_submission(slack: &Slack, submission: ViewSubmission) -
 }
 
 async fn submit_update(
-    slack: &Slack,
+    slack: &SlackInbound,
     id: IncidentId,
     prefilled_summary: Option<&str>,
     actor: &Actor,
     state: &ViewState,
 ) -> Response {
-    let incidents = &slack.services().incidents;
+    let incidents = &slack.incidents;
     let choices = (
         parse_choice::<IncidentStatus>(state, "new_status"),
         parse_choice::<Severity>(state, "new_severity"),
@@ -152,7 +143,7 @@ async fn submit_update(
     };
     let current = match incidents.get(id).await {
         Ok(incident) => incident,
-        Err(error) => return modal_errors(&[("new_status", update_error_text(&error))]),
+        Err(error) => return modal_errors(&[("new_status", explain_here(&error))]),
     };
     let untouched =
         |text: &str| prefilled_summary == Some(views::summary_fingerprint(text).as_str());
@@ -174,41 +165,33 @@ async fn submit_update(
     match incidents.update(id, actor, change).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(error) => {
-            let block = match &error {
-                IncidentError::Invalid { field: "text", .. } | IncidentError::NothingToUpdate => {
-                    "update_text"
-                }
-                IncidentError::Invalid {
-                    field: "severity", ..
-                } => "new_severity",
-                IncidentError::Invalid {
-                    field: "summary", ..
-                } => "new_summary",
+            let text = match error.kind() {
+                // The only request this form can get wrong without naming a field.
+                ErrorKind::Invalid { field: None } => NOTHING_CHANGED.to_owned(),
+                _ => explain_here(&error),
+            };
+            let block = match error.kind() {
+                ErrorKind::Invalid {
+                    field: Some(Field::Text) | None,
+                } => "update_text",
                 _ => "new_status",
             };
-            modal_errors(&[(block, update_error_text(&error))])
+            modal_errors(&[(block, text)])
         }
     }
 }
 
-fn update_error_text(error: &IncidentError) -> String {
-    match error {
-        IncidentError::NothingToUpdate => {
-            "Choose a new status, write an update, or change the severity or summary.".into()
-        }
-        IncidentError::Invalid { message, .. } => sentence(message),
-        error if error.is_unavailable() => {
-            "The status page cannot reach its database; try again in a minute.".into()
-        }
-        IncidentError::NotFound(_) | IncidentError::Transition(_) => sentence(&error.to_string()),
-        _ => {
-            tracing::error!(%error, "a Slack modal could not be saved");
-            "Could not save this; the error has been logged.".into()
-        }
-    }
+const NOTHING_CHANGED: &str =
+    "Choose a new status, write an update, or change the severity or summary.";
+
+/// What a modal shows under one of its inputs when the change was refused.
+fn explain_here(error: &impl ClassifiedError) -> String {
+    explain(error).unwrap_or_else(|DatabaseAway| {
+        "The status page cannot reach its database; try again in a minute.".to_owned()
+    })
 }
 
-async fn submit_create(slack: &Slack, actor: &Actor, state: &ViewState) -> Response {
+async fn submit_create(slack: &SlackInbound, actor: &Actor, state: &ViewState) -> Response {
     let mut errors = Vec::new();
     let title = state.text("title").unwrap_or_default();
     if title.is_empty() {
@@ -250,21 +233,19 @@ async fn submit_create(slack: &Slack, actor: &Actor, state: &ViewState) -> Respo
         auto_start: false,
         do_not_notify: false,
     };
-    match slack.services().incidents.create(actor, new).await {
+    match slack.incidents.create(actor, new).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(error) => {
-            let block = match &error {
-                IncidentError::Invalid { field, .. } => match *field {
-                    "status" => "status",
-                    "severity" => "severity",
-                    "start" | "auto start" => "start",
-                    "text" => "update_text",
-                    "summary" => "summary",
+            let block = match error.kind() {
+                ErrorKind::Invalid { field: Some(field) } => match field {
+                    Field::Status => "status",
+                    Field::AutoStart => "start",
+                    Field::Text => "update_text",
                     _ => "title",
                 },
                 _ => "title",
             };
-            modal_errors(&[(block, update_error_text(&error))])
+            modal_errors(&[(block, explain_here(&error))])
         }
     }
 }

@@ -13,8 +13,8 @@ use super::blocks::{
 };
 use super::client::Message;
 use crate::domain::{
-    Action, Actor, Incident, IncidentId, IncidentStatus, NotificationContext, Severity,
-    decide_notification,
+    Action, Actor, Incident, IncidentId, IncidentStatus, Language, NotificationContext, Severity,
+    decide_notification, incident_path, severity_label,
 };
 use crate::services::follow_up::SlackNote;
 
@@ -39,21 +39,10 @@ impl Links<'_> {
 
     pub fn public(&self, incident: &Incident) -> String {
         format!(
-            "{}/{}/{}",
+            "{}{}",
             self.site_url,
-            incident.start.format("%Y-%m-%d"),
-            incident.id
+            incident_path(incident.start, incident.id)
         )
-    }
-}
-
-pub fn severity_label(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Maintenance => "Maintenance",
-        Severity::Notice => "Notice",
-        Severity::Bug => "Known bug",
-        Severity::Partial => "Partial outage",
-        Severity::Outage => "Outage",
     }
 }
 
@@ -163,7 +152,7 @@ pub fn parent_message(incident: &Incident, alert: Option<&str>, links: &Links<'_
         Block::section(format!(
             "*Incident title:* {}\n*Severity:* {}{}",
             escape(&incident.title),
-            severity_label(incident.severity),
+            severity_label(incident.severity, Language::En),
             if incident.silent {
                 "  \u{2022}  _silent: subscribers are never notified_"
             } else {
@@ -270,7 +259,7 @@ fn status_option(status: IncidentStatus) -> SelectOption {
 fn severity_options() -> Vec<SelectOption> {
     Severity::ALL
         .iter()
-        .map(|s| SelectOption::new(severity_label(*s), s.as_str()))
+        .map(|s| SelectOption::new(severity_label(*s, Language::En), s.as_str()))
         .collect()
 }
 
@@ -327,7 +316,7 @@ pub fn update_modal(incident: &Incident, notify_maintenance: bool) -> View {
             "*{}* \u{2014} now {}, {}",
             escape(&incident.title),
             incident.status,
-            severity_label(incident.severity)
+            severity_label(incident.severity, Language::En)
         )),
         Block::input(
             "new_status",
@@ -465,7 +454,7 @@ fn incident_line(incident: &Incident, links: &Links<'_>) -> String {
         links.console(incident),
         escape(&incident.title),
         incident.status,
-        severity_label(incident.severity),
+        severity_label(incident.severity, Language::En),
         state_line(incident)
     )
 }

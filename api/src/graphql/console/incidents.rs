@@ -6,7 +6,7 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::actor;
-use crate::domain::{self, IncidentId};
+use crate::domain::{self, ClassifiedError, ErrorKind, IncidentId};
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::{AlertSourceKind, Incident, IncidentStatus, Severity, domain_list};
 use crate::services::{ConsoleFilter, IncidentChange, IncidentEdit, NewIncident, Services};
@@ -163,7 +163,7 @@ impl ConsoleIncident {
     /// The public page of the incident (dismissed incidents have none).
     async fn path(&self) -> Option<String> {
         (self.0.status != domain::IncidentStatus::Dismissed)
-            .then(|| format!("/{}/{}", self.0.start.format("%Y-%m-%d"), self.0.id))
+            .then(|| domain::incident_path(self.0.start, self.0.id))
     }
     /// When it was opened or planned.
     async fn created(&self) -> DateTime<Utc> {
@@ -322,7 +322,7 @@ impl IncidentsQuery {
         let (_, services) = actor(ctx)?;
         match services.incidents.get(IncidentId(id)).await {
             Ok(incident) => Ok(Some(ConsoleIncident(incident))),
-            Err(crate::services::IncidentError::NotFound(_)) => Ok(None),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error).gql(),
         }
     }

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{IncidentError, IncidentService, Transition, add_entry, apply, invalid, lock_incident};
-use crate::domain::{Action, Actor, IncidentId, IncidentStatus, Origin, Severity};
+use crate::domain::{Action, Actor, Field, IncidentId, IncidentStatus, Origin, Severity};
 use crate::services::follow_up::{self, SlackNote};
 use crate::services::{audit, tx};
 use crate::store::{alert, incident};
@@ -119,7 +119,7 @@ impl IncidentService {
         let external_id = report.external_id.trim();
         if external_id.is_empty() || external_id.chars().count() > EXTERNAL_ID_MAX_CHARS {
             return Err(invalid(
-                "alert id",
+                Field::AlertId,
                 format!("must be 1 to {EXTERNAL_ID_MAX_CHARS} characters"),
             ));
         }

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid, lock_incident};
-use crate::domain::{Actor, Incident, IncidentId, IncidentStatus, Severity};
+use crate::domain::{Actor, Field, Incident, IncidentId, IncidentStatus, Severity};
 use crate::services::{audit, tx};
 use crate::store::{incident, incident_update};
 
@@ -62,10 +62,10 @@ impl IncidentService {
         edit: IncidentEdit,
     ) -> Result<Incident, IncidentError> {
         let title = match edit.title.as_deref().map(str::trim) {
-            Some("") => return Err(invalid("title", "give the incident a title")),
+            Some("") => return Err(invalid(Field::Title, "give the incident a title")),
             Some(title) if title.chars().count() > TITLE_MAX_CHARS => {
                 return Err(invalid(
-                    "title",
+                    Field::Title,
                     format!("keep it under {TITLE_MAX_CHARS} characters"),
                 ));
             }
@@ -88,16 +88,16 @@ impl IncidentService {
                 )
             {
                 return Err(invalid(
-                    "end",
+                    Field::End,
                     "only a resolved or dismissed incident has an end; resolve it first",
                 ));
             }
             if end.is_some_and(|end| end < start) {
-                return Err(invalid("end", "the end must not be before the start"));
+                return Err(invalid(Field::End, "the end must not be before the start"));
             }
             if edit.auto_start == Some(true) && before.status != IncidentStatus::Planned {
                 return Err(invalid(
-                    "auto start",
+                    Field::AutoStart,
                     "only planned maintenance can start by itself",
                 ));
             }
@@ -168,13 +168,13 @@ impl IncidentService {
         let message = message.trim();
         if message.is_empty() {
             return Err(invalid(
-                "message",
+                Field::Message,
                 "an entry needs words; delete it instead",
             ));
         }
         if message.chars().count() > ENTRY_MAX_CHARS {
             return Err(invalid(
-                "message",
+                Field::Message,
                 format!("keep it under {ENTRY_MAX_CHARS} characters"),
             ));
         }
@@ -216,7 +216,7 @@ impl IncidentService {
                 .await?;
             if entries <= 1 {
                 return Err(invalid(
-                    "entry",
+                    Field::Entry,
                     "this is the incident's only entry; edit it, or delete the incident",
                 ));
             }

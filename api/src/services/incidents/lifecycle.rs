@@ -8,7 +8,7 @@ use super::{
     IncidentError, IncidentService, TITLE_MAX_CHARS, Transition, add_entry, apply, invalid,
     lock_incident, notify_if_due,
 };
-use crate::domain::{Action, Actor, Incident, IncidentId, IncidentStatus, Origin, Severity};
+use crate::domain::{Action, Actor, Field, Incident, IncidentId, IncidentStatus, Origin, Severity};
 use crate::services::follow_up::{self, SlackNote};
 use crate::services::{audit, tx};
 use crate::store::incident;
@@ -47,11 +47,11 @@ impl IncidentService {
     pub async fn create(&self, actor: &Actor, new: NewIncident) -> Result<Incident, IncidentError> {
         let title = new.title.trim();
         if title.is_empty() {
-            return Err(invalid("title", "give the incident a title"));
+            return Err(invalid(Field::Title, "give the incident a title"));
         }
         if title.chars().count() > TITLE_MAX_CHARS {
             return Err(invalid(
-                "title",
+                Field::Title,
                 format!("keep it under {TITLE_MAX_CHARS} characters"),
             ));
         }
@@ -60,13 +60,13 @@ impl IncidentService {
             IncidentStatus::Planned | IncidentStatus::Confirmed | IncidentStatus::Watching
         ) {
             return Err(invalid(
-                "status",
+                Field::Status,
                 "a new incident is planned, confirmed or watching",
             ));
         }
         if new.auto_start && new.status != IncidentStatus::Planned {
             return Err(invalid(
-                "auto start",
+                Field::AutoStart,
                 "only planned maintenance can start by itself",
             ));
         }
@@ -166,7 +166,7 @@ impl IncidentService {
                 && text.is_none()
             {
                 return Err(invalid(
-                    "text",
+                    Field::Text,
                     "say why the planned maintenance is called off",
                 ));
             }

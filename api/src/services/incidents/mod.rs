@@ -25,8 +25,9 @@ use sea_orm::{
 use super::follow_up::{self, SlackNote};
 use super::{Deps, audit, tx};
 use crate::domain::{
-    Action, Actor, Incident, IncidentId, IncidentStatus, NotificationContext, ParseEnumError,
-    Severity, TransitionError, decide_notification, update_entry_carries_status,
+    Action, Actor, ClassifiedError, ErrorKind, Field, Incident, IncidentId, IncidentStatus,
+    NotificationContext, ParseEnumError, Severity, TransitionError, decide_notification,
+    update_entry_carries_status,
 };
 use crate::events::DomainEvent;
 use crate::store::{alert, incident, incident_update, notification_settings};
@@ -42,10 +43,7 @@ pub enum IncidentError {
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: Field, message: String },
     #[error("nothing to update: give a new status, an update text, a severity or a summary")]
     NothingToUpdate,
     #[error("stored data is unreadable: {0}")]
@@ -57,7 +55,7 @@ pub enum IncidentError {
 impl IncidentError {
     /// The database is away; the same request will work once it is back.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Database(error) if crate::store::is_unreachable(error))
+        self.kind() == ErrorKind::Unavailable
     }
 }
 
@@ -70,7 +68,7 @@ impl tx::DbError for IncidentError {
     }
 }
 
-pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> IncidentError {
+pub(super) fn invalid(field: Field, message: impl Into<String>) -> IncidentError {
     IncidentError::Invalid {
         field,
         message: message.into(),

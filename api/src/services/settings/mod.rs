@@ -20,7 +20,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
 
 use super::{Deps, audit, tx};
-use crate::domain::{Actor, Origin};
+use crate::domain::{Actor, Field, Origin};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
 use crate::store::{alert_source, notification_settings, site_settings, slack_settings};
@@ -41,15 +41,12 @@ pub enum SettingsError {
         var: &'static str,
     },
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: Field, message: String },
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> SettingsError {
+fn invalid(field: Field, message: impl Into<String>) -> SettingsError {
     SettingsError::Invalid {
         field,
         message: message.into(),
@@ -86,7 +83,7 @@ fn optional(value: &str) -> Option<String> {
     Some(value.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-fn check_url(field: &'static str, value: Option<&str>) -> Result<(), SettingsError> {
+fn check_url(field: Field, value: Option<&str>) -> Result<(), SettingsError> {
     match value {
         Some(url)
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 500 =>
@@ -97,7 +94,7 @@ fn check_url(field: &'static str, value: Option<&str>) -> Result<(), SettingsErr
     }
 }
 
-fn check_color(field: &'static str, value: &str) -> Result<String, SettingsError> {
+fn check_color(field: Field, value: &str) -> Result<String, SettingsError> {
     let hex = value.trim().strip_prefix('#').unwrap_or("");
     if hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(format!("#{}", hex.to_ascii_lowercase()))
@@ -239,7 +236,7 @@ impl SettingsService {
         if let Some(name) = change.system_name.as_deref().map(str::trim) {
             if name.is_empty() || name.chars().count() > 100 {
                 return Err(invalid(
-                    "system name",
+                    Field::SystemName,
                     "give the product's name, up to 100 characters",
                 ));
             }
@@ -253,7 +250,7 @@ impl SettingsService {
                 .is_some_and(|e| !e.contains('@') || e.len() > 254)
             {
                 return Err(invalid(
-                    "support e-mail",
+                    Field::SupportEmail,
                     "use an address like support@example.com",
                 ));
             }
@@ -266,35 +263,42 @@ impl SettingsService {
         }
         if let Some(url) = &change.legal_notice_url {
             let url = optional(url);
-            check_url("legal notice URL", url.as_deref())?;
+            check_url(Field::LegalNoticeUrl, url.as_deref())?;
             row.legal_notice_url = Set(url);
             what.push("legal notice URL");
         }
         if let Some(url) = &change.privacy_url {
             let url = optional(url);
-            check_url("privacy URL", url.as_deref())?;
+            check_url(Field::PrivacyUrl, url.as_deref())?;
             row.privacy_url = Set(url);
             what.push("privacy URL");
         }
         for (name, value) in &change.colors {
-            let (field, column): (&'static str, &mut sea_orm::ActiveValue<String>) =
-                match name.as_str() {
-                    "primary" => ("primary colour", &mut row.color_primary),
-                    "link" => ("link colour", &mut row.color_link),
-                    "success" => ("success colour", &mut row.color_success),
-                    "warning" => ("warning colour", &mut row.color_warning),
-                    "danger" => ("danger colour", &mut row.color_danger),
-                    "info" => ("info colour", &mut row.color_info),
-                    "text_primary" => ("primary text colour", &mut row.color_text_primary),
-                    "text_secondary" => ("secondary text colour", &mut row.color_text_secondary),
-                    _ => return Err(invalid("colour", format!("{name} is not a theme colour"))),
-                };
+            let (field, column): (Field, &mut sea_orm::ActiveValue<String>) = match name.as_str() {
+                "primary" => (Field::PrimaryColour, &mut row.color_primary),
+                "link" => (Field::LinkColour, &mut row.color_link),
+                "success" => (Field::SuccessColour, &mut row.color_success),
+                "warning" => (Field::WarningColour, &mut row.color_warning),
+                "danger" => (Field::DangerColour, &mut row.color_danger),
+                "info" => (Field::InfoColour, &mut row.color_info),
+                "text_primary" => (Field::PrimaryTextColour, &mut row.color_text_primary),
+                "text_secondary" => (Field::SecondaryTextColour, &mut row.color_text_secondary),
+                _ => {
+                    return Err(invalid(
+                        Field::Colour,
+                        format!("{name} is not a theme colour"),
+                    ));
+                }
+            };
             *column = Set(check_color(field, value)?);
             what.push("colours");
         }
         if let Some(zone) = change.time_zone.as_deref().map(str::trim) {
             if zone.parse::<chrono_tz::Tz>().is_err() {
-                return Err(invalid("time zone", "use an IANA name like Europe/Berlin"));
+                return Err(invalid(
+                    Field::TimeZone,
+                    "use an IANA name like Europe/Berlin",
+                ));
             }
             row.time_zone = Set(zone.to_owned());
             what.push("time zone");
@@ -302,7 +306,7 @@ impl SettingsService {
         if let Some(language) = change.default_language.as_deref().map(str::trim) {
             if !LANGUAGES.contains(&language) {
                 return Err(invalid(
-                    "language",
+                    Field::Language,
                     format!("choose one of: {}", LANGUAGES.join(", ")),
                 ));
             }
@@ -348,7 +352,7 @@ impl SettingsService {
                 .is_some_and(|r| !r.contains('@') || r.len() > 254)
             {
                 return Err(invalid(
-                    "reply-to",
+                    Field::ReplyTo,
                     "use an address like support@example.com",
                 ));
             }

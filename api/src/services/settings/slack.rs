@@ -7,7 +7,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
 use super::{SINGLETON, SettingsError, SettingsService, missing};
-use crate::domain::Actor;
+use crate::domain::{Actor, Field};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
 use crate::services::{audit, tx};
@@ -66,7 +66,7 @@ fn normalise_channel_name(name: &str) -> Result<String, SettingsError> {
         Ok(name)
     } else {
         Err(SettingsError::Invalid {
-            field: "channel",
+            field: Field::SlackChannel,
             message: "a Slack channel name has at most 80 characters: letters, digits, - and _"
                 .into(),
         })
@@ -146,7 +146,7 @@ impl SettingsService {
             && !token.starts_with("xoxb-")
         {
             return Err(SettingsError::Invalid {
-                field: "bot token",
+                field: Field::SlackBotToken,
                 message: "use the app's Bot User OAuth Token; it starts with xoxb-".into(),
             });
         }

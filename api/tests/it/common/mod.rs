@@ -18,7 +18,7 @@ use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
 use monostat::app::{App, Role};
-use monostat::spool::AlertSpool;
+use monostat::services::AlertSpool;
 
 pub mod chaos;
 pub mod process;

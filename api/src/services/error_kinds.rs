@@ -1,0 +1,139 @@
+//! Which [`ErrorKind`] each service error is. Kept together so the whole
+//! classification reads as one table, and an edge never has to look at variants.
+
+use sea_orm::DbErr;
+
+use super::{
+    AuthError, IncidentError, IntakeError, NotificationError, PublicError, SecondFactorError,
+    SettingsError, SubscriberError, UserError,
+};
+use crate::domain::{ClassifiedError, ErrorKind};
+
+/// A database that cannot be reached is worth retrying; any other database error is a
+/// bug or corrupt data.
+fn database_kind(error: &DbErr) -> ErrorKind {
+    if crate::store::is_unreachable(error) {
+        ErrorKind::Unavailable
+    } else {
+        ErrorKind::Internal
+    }
+}
+
+impl ClassifiedError for DbErr {
+    fn kind(&self) -> ErrorKind {
+        database_kind(self)
+    }
+}
+
+impl ClassifiedError for IncidentError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound(_) | Self::EntryNotFound(_) => ErrorKind::NotFound,
+            Self::Transition(_) => ErrorKind::Conflict,
+            Self::Invalid { field, .. } => ErrorKind::Invalid {
+                field: Some(*field),
+            },
+            Self::NothingToUpdate => ErrorKind::Invalid { field: None },
+            Self::Corrupt(_) => ErrorKind::Internal,
+            Self::Database(error) => database_kind(error),
+        }
+    }
+}
+
+impl ClassifiedError for SettingsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::SetByEnvironment(_) | Self::SlackSetByEnvironment { .. } => ErrorKind::Conflict,
+            Self::NotAnAlertSource(_) => ErrorKind::NotFound,
+            Self::Invalid { field, .. } => ErrorKind::Invalid {
+                field: Some(*field),
+            },
+            Self::Database(error) => database_kind(error),
+        }
+    }
+}
+
+impl ClassifiedError for SubscriberError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // Closed is a decision of the site, not a mistake in the request.
+            Self::SubscriptionsClosed => ErrorKind::Forbidden,
+            Self::InvalidEmail(_) => ErrorKind::Invalid { field: None },
+            Self::AlreadySubscribed(_) => ErrorKind::Conflict,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Database(error) => database_kind(error),
+        }
+    }
+}
+
+impl ClassifiedError for UserError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::UsernameTaken(_) | Self::OwnAccount => ErrorKind::Conflict,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::InvalidUsername | Self::WeakPassword(_) => ErrorKind::Invalid { field: None },
+            Self::Hashing(_) => ErrorKind::Internal,
+            Self::Database(error) => database_kind(error),
+        }
+    }
+}
+
+impl ClassifiedError for AuthError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidCredentials
+            | Self::InvalidToken
+            | Self::PendingLoginExpired
+            | Self::InvalidSecondFactor
+            | Self::CodeAlreadyUsed => ErrorKind::Unauthenticated,
+            Self::FactorNotEnrolled(_) => ErrorKind::Invalid { field: None },
+            Self::TooManyAttempts { .. } => ErrorKind::RateLimited,
+            Self::Database(error) => database_kind(error),
+            Self::User(error) => error.kind(),
+            Self::SecondFactor(error) => error.kind(),
+        }
+    }
+}
+
+impl ClassifiedError for SecondFactorError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound(_) | Self::UserNotFound(_) => ErrorKind::NotFound,
+            Self::InvalidName | Self::WrongCode | Self::Expired | Self::InvalidCredential(_) => {
+                ErrorKind::Invalid { field: None }
+            }
+            Self::AlreadyRegistered => ErrorKind::Conflict,
+            Self::WebauthnUnavailable(_) | Self::Unusable => ErrorKind::Unconfigured,
+            Self::Corrupt(_) => ErrorKind::Internal,
+            Self::Database(error) => database_kind(error),
+        }
+    }
+}
+
+impl ClassifiedError for PublicError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Corrupt(_) => ErrorKind::Internal,
+            Self::Database(error) => database_kind(error),
+        }
+    }
+}
+
+impl ClassifiedError for NotificationError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Corrupt(_) => ErrorKind::Internal,
+            Self::Database(error) => database_kind(error),
+        }
+    }
+}
+
+impl ClassifiedError for IntakeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Refused(error) => error.kind(),
+            // Spooling happens only while the database is away.
+            Self::SpoolUnwritable(_) => ErrorKind::Unavailable,
+        }
+    }
+}
