@@ -65,7 +65,6 @@ impl ToGql for IncidentError {
                 .extend_with(|_, e| e.set("field", *field)),
             IncidentError::NothingToUpdate => Code::BadUserInput.error(error.to_string()),
             IncidentError::Database(db) => database(db),
-            IncidentError::Corrupt(_) => internal(&error),
         }
     }
 }
@@ -75,7 +74,6 @@ impl ToGql for PublicError {
         let error = self;
         match &error {
             PublicError::Database(db) => database(db),
-            PublicError::Corrupt(_) => internal(&error),
         }
     }
 }
@@ -187,7 +185,6 @@ impl ToGql for NotificationError {
     fn to_gql(self) -> Error {
         match &self {
             Self::Database(db) => database(db),
-            Self::Corrupt(_) => internal(&self),
         }
     }
 }

@@ -57,7 +57,7 @@ impl From<IncidentError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             IncidentError::Database(_) if error.is_unavailable() => return Self::unavailable(),
-            IncidentError::Corrupt(_) | IncidentError::Database(_) => {
+            IncidentError::Database(_) => {
                 tracing::error!(%error, "internal error");
                 return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
             }

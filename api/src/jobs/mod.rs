@@ -90,7 +90,7 @@ impl NewJob {
         let row = job::ActiveModel {
             kind: Set(self.kind.to_owned()),
             payload: Set(self.payload),
-            status: Set(queue::PENDING.to_owned()),
+            status: Set(crate::domain::JobState::Pending),
             attempts: Set(0),
             max_attempts: Set(self.max_attempts),
             run_at: Set(self.run_at.unwrap_or(now)),

@@ -40,7 +40,7 @@ pub use public::{
     PublicUpdate, SiteInfo, StatusView, Theme,
 };
 pub use second_factors::{
-    FactorKind, SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
+    SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
 pub use settings::{
     LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackCheck,

@@ -9,8 +9,6 @@
 //! A run that stops halfway (crash, SMTP outage) leaves `pending` rows, which the job's
 //! next attempt picks up; `sent` rows are never sent again.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -18,17 +16,11 @@ use sea_orm::{
 };
 
 use super::Deps;
-use crate::domain::{Incident, IncidentId, IncidentStatus, ParseEnumError};
+use crate::domain::{DeliveryState, Incident, IncidentId, IncidentStatus};
 use crate::store::{incident, incident_update};
-
-pub const PENDING: &str = "pending";
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(#[from] ParseEnumError),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -70,7 +62,7 @@ pub struct DeliveryProgress {
 
 #[derive(FromQueryResult)]
 struct StateCount {
-    state: String,
+    state: DeliveryState,
     count: i64,
 }
 
@@ -103,7 +95,7 @@ impl NotificationService {
         else {
             return Ok(Preparation::Skip("the incident was deleted"));
         };
-        let incident = Incident::try_from(row)?;
+        let incident = Incident::from(row);
         if incident.silent {
             return Ok(Preparation::Skip("the incident is silent"));
         }
@@ -120,7 +112,7 @@ impl NotificationService {
         // suspicion or a dismissal that subscribers never heard of.
         let update_text = incident_update::Entity::find()
             .filter(incident_update::Column::IncidentId.eq(incident_id.0))
-            .filter(incident_update::Column::NewStatus.eq(status.as_str()))
+            .filter(incident_update::Column::NewStatus.eq(status))
             .order_by_desc(incident_update::Column::Id)
             .one(&self.deps.db)
             .await?
@@ -252,17 +244,17 @@ impl NotificationService {
         ))
         .all(&self.deps.db)
         .await?;
-        let counts: BTreeMap<String, u64> = rows
-            .into_iter()
-            .map(|row| (row.state, u64::try_from(row.count).unwrap_or(0)))
-            .collect();
-        let get = |state: &str| counts.get(state).copied().unwrap_or(0);
-        Ok(DeliveryProgress {
-            total: counts.values().sum(),
-            sent: get(SENT),
-            failed: get(FAILED),
-            pending: get(PENDING),
-        })
+        let mut progress = DeliveryProgress::default();
+        for row in rows {
+            let count = u64::try_from(row.count).unwrap_or(0);
+            progress.total += count;
+            match row.state {
+                DeliveryState::Sent => progress.sent += count,
+                DeliveryState::Failed => progress.failed += count,
+                DeliveryState::Pending => progress.pending += count,
+            }
+        }
+        Ok(progress)
     }
 
     /// The last episode in which `status` was announced, pruned or not (1 if never).
@@ -340,7 +332,8 @@ impl NotificationService {
             ))
             .all(&txn)
             .await?;
-            let mut counts: BTreeMap<(i64, String, i32, String), i64> = BTreeMap::new();
+            let mut counts: std::collections::BTreeMap<(i64, String, i32, String), i64> =
+                std::collections::BTreeMap::new();
             for row in &rows {
                 *counts
                     .entry((

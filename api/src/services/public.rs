@@ -9,9 +9,7 @@ use chrono_tz::Tz;
 use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::Deps;
-use crate::domain::{
-    Headline, Incident, IncidentId, IncidentStatus, ParseEnumError, Severity, headline,
-};
+use crate::domain::{Headline, Incident, IncidentId, IncidentStatus, Severity, headline};
 use crate::store::{incident, incident_update, notification_settings, site_settings};
 
 /// How long a resolved incident stays under "recent incidents".
@@ -21,8 +19,6 @@ pub const MAX_PAGE: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublicError {
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(#[from] ParseEnumError),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -174,15 +170,15 @@ impl PublicService {
         let rows = incident::Entity::find()
             .filter(
                 Condition::any()
-                    .add(incident::Column::Status.is_in(status_names(&[
+                    .add(incident::Column::Status.is_in([
                         IncidentStatus::Suspected,
                         IncidentStatus::Confirmed,
                         IncidentStatus::Watching,
                         IncidentStatus::Planned,
-                    ])))
+                    ]))
                     .add(
                         Condition::all()
-                            .add(incident::Column::Status.eq(IncidentStatus::Resolved.as_str()))
+                            .add(incident::Column::Status.eq(IncidentStatus::Resolved))
                             .add(
                                 Condition::any()
                                     .add(incident::Column::StartAt.gte(now - RECENT))
@@ -229,14 +225,14 @@ impl PublicService {
     ) -> Result<Vec<PublicIncident>, PublicError> {
         let severity = incident::Column::Severity;
         let rows = incident::Entity::find()
-            .filter(incident::Column::Status.is_not_in(status_names(&[
-                IncidentStatus::Suspected,
-                IncidentStatus::Dismissed,
-            ])))
+            .filter(
+                incident::Column::Status
+                    .is_not_in([IncidentStatus::Suspected, IncidentStatus::Dismissed]),
+            )
             .filter(if maintenance {
-                severity.eq(Severity::Maintenance.as_str())
+                severity.eq(Severity::Maintenance)
             } else {
-                severity.ne(Severity::Maintenance.as_str())
+                severity.ne(Severity::Maintenance)
             })
             .order_by_desc(incident::Column::StartAt)
             .order_by_desc(incident::Column::Id)
@@ -249,7 +245,7 @@ impl PublicService {
     /// One incident, unless it does not exist or was dismissed.
     pub async fn incident(&self, id: IncidentId) -> Result<Option<PublicIncident>, PublicError> {
         let row = incident::Entity::find_by_id(id.0)
-            .filter(incident::Column::Status.ne(IncidentStatus::Dismissed.as_str()))
+            .filter(incident::Column::Status.ne(IncidentStatus::Dismissed))
             .one(&self.deps.db)
             .await?;
         Ok(self.with_updates(row.into_iter().collect()).await?.pop())
@@ -265,16 +261,15 @@ impl PublicService {
     ) -> Result<(Vec<PublicIncident>, bool), PublicError> {
         let first = first.clamp(1, MAX_PAGE);
         let mut query = incident::Entity::find()
-            .filter(incident::Column::Status.ne(IncidentStatus::Dismissed.as_str()))
+            .filter(incident::Column::Status.ne(IncidentStatus::Dismissed))
             .order_by_desc(incident::Column::Id)
             .limit(first + 1);
         if !filter.statuses.is_empty() {
-            query = query.filter(incident::Column::Status.is_in(status_names(&filter.statuses)));
+            query = query.filter(incident::Column::Status.is_in(filter.statuses.iter().copied()));
         }
         if !filter.severities.is_empty() {
-            query = query.filter(
-                incident::Column::Severity.is_in(filter.severities.iter().map(|s| s.as_str())),
-            );
+            query =
+                query.filter(incident::Column::Severity.is_in(filter.severities.iter().copied()));
         }
         if let Some(from) = filter.from {
             query = query.filter(
@@ -307,10 +302,10 @@ impl PublicService {
             .unwrap_or(today);
         let window_start = local_midnight(tz, first_day);
         let rows = incident::Entity::find()
-            .filter(incident::Column::Status.is_not_in(status_names(&[
-                IncidentStatus::Dismissed,
-                IncidentStatus::Planned,
-            ])))
+            .filter(
+                incident::Column::Status
+                    .is_not_in([IncidentStatus::Dismissed, IncidentStatus::Planned]),
+            )
             .filter(incident::Column::StartAt.lte(now))
             .filter(
                 Condition::any()
@@ -323,12 +318,11 @@ impl PublicService {
                 incident::Column::StartAt,
                 incident::Column::EndAt,
             ])
-            .into_tuple::<(String, DateTime<Utc>, Option<DateTime<Utc>>)>()
+            .into_tuple::<(Severity, DateTime<Utc>, Option<DateTime<Utc>>)>()
             .all(&self.deps.db)
             .await?;
         let mut worst: BTreeMap<NaiveDate, Severity> = BTreeMap::new();
         for (severity, start, end) in rows {
-            let severity: Severity = severity.parse()?;
             let mut day = start.with_timezone(&tz).date_naive().max(first_day);
             let last = end
                 .unwrap_or(now)
@@ -364,10 +358,10 @@ impl PublicService {
             .succ_opt()
             .map_or(start + TimeDelta::days(1), |next| local_midnight(tz, next));
         let rows = incident::Entity::find()
-            .filter(incident::Column::Status.is_not_in(status_names(&[
-                IncidentStatus::Dismissed,
-                IncidentStatus::Planned,
-            ])))
+            .filter(
+                incident::Column::Status
+                    .is_not_in([IncidentStatus::Dismissed, IncidentStatus::Planned]),
+            )
             .filter(incident::Column::StartAt.lt(end))
             .filter(
                 Condition::any()
@@ -413,23 +407,20 @@ impl PublicService {
                     id: update.id,
                     created: update.created_at,
                     message: update.message,
-                    new_status: update.new_status.as_deref().map(str::parse).transpose()?,
+                    new_status: update.new_status,
                 });
         }
-        rows.into_iter()
+        Ok(rows
+            .into_iter()
             .map(|row| {
                 let updates = by_incident.remove(&row.id).unwrap_or_default();
-                Ok(PublicIncident {
-                    incident: Incident::try_from(row)?,
+                PublicIncident {
+                    incident: Incident::from(row),
                     updates,
-                })
+                }
             })
-            .collect()
+            .collect())
     }
-}
-
-fn status_names(statuses: &[IncidentStatus]) -> Vec<&'static str> {
-    statuses.iter().map(|s| s.as_str()).collect()
 }
 
 /// The instant a local day begins; on a day starting in a DST gap, the first instant

@@ -1,13 +1,14 @@
 //! sea-orm entities, one per table of the initial migration, plus the connection set-up.
 //!
 //! Entities hold plain columns; the rules that give them meaning live in `domain` and
-//! `services`. Statuses and severities are stored as their fixed spellings
-//! (`IncidentStatus::as_str`) and parsed back at the service boundary.
+//! `services`. Statuses, severities and states are domain enums stored as their fixed
+//! spellings (`IncidentStatus::as_str`, see `columns`), so rows arrive already typed.
 
 pub mod admin_user;
 pub mod alert;
 pub mod alert_source;
 pub mod audit_entry;
+mod columns;
 mod connect;
 pub mod incident;
 pub mod incident_update;

@@ -214,11 +214,7 @@ impl TimelineEntry {
     }
     /// The status the incident moved to with this entry, if it did.
     async fn new_status(&self) -> Option<IncidentStatus> {
-        self.0
-            .new_status
-            .as_deref()
-            .and_then(|s| s.parse::<domain::IncidentStatus>().ok())
-            .map(Into::into)
+        self.0.new_status.map(Into::into)
     }
     /// Who wrote it: a console user, a Slack user, or "system".
     async fn author(&self) -> &str {

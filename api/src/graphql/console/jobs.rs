@@ -5,6 +5,7 @@ use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{actor, console_user};
+use crate::domain;
 use crate::graphql::errors::GqlResultExt;
 use crate::jobs::Queue;
 use crate::store::job;
@@ -22,13 +23,13 @@ pub enum JobState {
     Done,
 }
 
-impl JobState {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Dead => "dead",
-            Self::Done => "done",
+impl From<JobState> for domain::JobState {
+    fn from(state: JobState) -> Self {
+        match state {
+            JobState::Pending => Self::Pending,
+            JobState::Running => Self::Running,
+            JobState::Dead => Self::Dead,
+            JobState::Done => Self::Done,
         }
     }
 }
@@ -58,7 +59,7 @@ impl Job {
     }
     /// `pending`, `running`, `dead` or `done`.
     async fn state(&self) -> &str {
-        &self.0.status
+        self.0.status.as_str()
     }
     /// How many times a worker has started it so far.
     async fn attempts(&self) -> i32 {
@@ -99,11 +100,7 @@ impl JobsQuery {
         #[graphql(default = 50, desc = "At most this many, 1 to 500.")] first: u64,
     ) -> Result<Vec<Job>> {
         console_user(ctx)?;
-        let jobs = ctx
-            .data::<Queue>()?
-            .list(state.as_str(), first)
-            .await
-            .gql()?;
+        let jobs = ctx.data::<Queue>()?.list(state.into(), first).await.gql()?;
         Ok(jobs.into_iter().map(Job).collect())
     }
 

@@ -269,7 +269,7 @@ impl IncidentService {
                 .count(txn)
                 .await?;
             let incident = lock_incident(txn, incident_id).await?;
-            let status: IncidentStatus = incident.status.parse()?;
+            let status = incident.status;
             if still_open > 0 {
                 touch(txn, incident, now).await?;
             } else if status == IncidentStatus::Suspected {
@@ -405,7 +405,7 @@ async fn find_alert(
 /// closed while the alert joins it.
 async fn alert_target(txn: &DatabaseTransaction) -> Result<Option<incident::Model>, DbErr> {
     let suspected = incident::Entity::find()
-        .filter(incident::Column::Status.eq(IncidentStatus::Suspected.as_str()))
+        .filter(incident::Column::Status.eq(IncidentStatus::Suspected))
         .lock_exclusive()
         .one(txn)
         .await?;
@@ -413,14 +413,10 @@ async fn alert_target(txn: &DatabaseTransaction) -> Result<Option<incident::Mode
         return Ok(suspected);
     }
     incident::Entity::find()
-        .filter(incident::Column::Status.is_in([
-            IncidentStatus::Confirmed.as_str(),
-            IncidentStatus::Watching.as_str(),
-        ]))
         .filter(
-            incident::Column::Severity
-                .is_in([Severity::Partial.as_str(), Severity::Outage.as_str()]),
+            incident::Column::Status.is_in([IncidentStatus::Confirmed, IncidentStatus::Watching]),
         )
+        .filter(incident::Column::Severity.is_in([Severity::Partial, Severity::Outage]))
         .order_by_desc(incident::Column::StartAt)
         .order_by_desc(incident::Column::Id)
         .lock_exclusive()
@@ -434,15 +430,15 @@ async fn open_suspected_incident(
     now: DateTime<Utc>,
 ) -> Result<IncidentId, IncidentError> {
     let row = incident::ActiveModel {
-        status: Set(IncidentStatus::Suspected.as_str().to_owned()),
-        severity: Set(Severity::Outage.as_str().to_owned()),
+        status: Set(IncidentStatus::Suspected),
+        severity: Set(Severity::Outage),
         title: Set("Outage".to_owned()),
         summary: Set(None),
         start_at: Set(now),
         end_at: Set(None),
         silent: Set(false),
         last_notified_status: Set(None),
-        origin: Set(source.as_str().to_owned()),
+        origin: Set(source),
         auto_start: Set(false),
         slack_channel: Set(None),
         slack_ts: Set(None),

@@ -78,7 +78,7 @@ impl IncidentService {
         let deps = &self.deps;
         let edited = tx::write_tx!(&deps.db, IncidentError, |txn| {
             let row = lock_incident(txn, id).await?;
-            let before = Incident::try_from(row.clone())?;
+            let before = Incident::from(row.clone());
             let start = edit.start.unwrap_or(before.start);
             let end = edit.end.or(before.end);
             if edit.end.is_some()
@@ -109,7 +109,7 @@ impl IncidentService {
             }
             if let Some(severity) = edit.severity.filter(|s| *s != before.severity) {
                 what.push(format!("severity {} \u{2192} {severity}", before.severity));
-                active.severity = Set(severity.as_str().to_owned());
+                active.severity = Set(severity);
             }
             if let Some(summary) = summary.clone().filter(|s| *s != before.summary) {
                 what.push("summary".to_owned());
@@ -144,7 +144,7 @@ impl IncidentService {
                 return Ok(before);
             }
             active.updated_at = Set(Utc::now());
-            let incident = Incident::try_from(active.update(txn).await?)?;
+            let incident = Incident::from(active.update(txn).await?);
             audit::record(
                 txn,
                 actor,
@@ -275,13 +275,12 @@ impl IncidentService {
     ) -> Result<ConsolePage, IncidentError> {
         let mut condition = Condition::all();
         if !filter.statuses.is_empty() {
-            condition = condition
-                .add(incident::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+            condition =
+                condition.add(incident::Column::Status.is_in(filter.statuses.iter().copied()));
         }
         if !filter.severities.is_empty() {
-            condition = condition.add(
-                incident::Column::Severity.is_in(filter.severities.iter().map(|s| s.as_str())),
-            );
+            condition =
+                condition.add(incident::Column::Severity.is_in(filter.severities.iter().copied()));
         }
         if let Some(to) = filter.to {
             condition = condition.add(incident::Column::StartAt.lt(to));
@@ -320,10 +319,7 @@ impl IncidentService {
             .limit(limit.clamp(1, 100))
             .all(&self.deps.db)
             .await?;
-        let incidents = rows
-            .into_iter()
-            .map(Incident::try_from)
-            .collect::<Result<_, _>>()?;
+        let incidents = rows.into_iter().map(Incident::from).collect();
         Ok(ConsolePage { incidents, total })
     }
 }

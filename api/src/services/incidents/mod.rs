@@ -25,8 +25,8 @@ use sea_orm::{
 use super::follow_up::{self, SlackNote};
 use super::{Deps, audit, tx};
 use crate::domain::{
-    Action, Actor, Incident, IncidentId, IncidentStatus, NotificationContext, ParseEnumError,
-    Severity, TransitionError, decide_notification, update_entry_carries_status,
+    Action, Actor, Incident, IncidentId, IncidentStatus, NotificationContext, Severity,
+    TransitionError, decide_notification, update_entry_carries_status,
 };
 use crate::events::DomainEvent;
 use crate::store::{alert, incident, incident_update, notification_settings};
@@ -48,8 +48,6 @@ pub enum IncidentError {
     },
     #[error("nothing to update: give a new status, an update text, a severity or a summary")]
     NothingToUpdate,
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(#[from] ParseEnumError),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -107,7 +105,7 @@ impl IncidentService {
             .one(&self.deps.db)
             .await?
             .ok_or(IncidentError::NotFound(id))?;
-        Ok(Incident::try_from(row)?)
+        Ok(Incident::from(row))
     }
 
     /// The timeline of an incident, oldest first.
@@ -136,19 +134,16 @@ impl IncidentService {
     pub async fn open(&self) -> Result<Vec<Incident>, IncidentError> {
         let rows = incident::Entity::find()
             .filter(incident::Column::Status.is_in([
-                IncidentStatus::Suspected.as_str(),
-                IncidentStatus::Confirmed.as_str(),
-                IncidentStatus::Watching.as_str(),
-                IncidentStatus::Planned.as_str(),
+                IncidentStatus::Suspected,
+                IncidentStatus::Confirmed,
+                IncidentStatus::Watching,
+                IncidentStatus::Planned,
             ]))
             .order_by_asc(incident::Column::StartAt)
             .order_by_asc(incident::Column::Id)
             .all(&self.deps.db)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(Incident::try_from)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().map(Incident::from).collect())
     }
 
     /// Remembers where the incident's Slack parent message is, so later changes update
@@ -181,13 +176,13 @@ async fn apply(
     transition: Transition,
     slack_note: Option<SlackNote>,
 ) -> Result<Incident, IncidentError> {
-    let before = Incident::try_from(row.clone())?;
+    let before = Incident::from(row.clone());
     let status = transition.action.apply(before.status)?;
     let now = Utc::now();
     let mut active = row.into_active_model();
-    active.status = Set(status.as_str().to_owned());
+    active.status = Set(status);
     if let Some(severity) = transition.severity {
-        active.severity = Set(severity.as_str().to_owned());
+        active.severity = Set(severity);
     }
     if let Some(summary) = transition.summary {
         active.summary = Set(summary);
@@ -204,10 +199,10 @@ async fn apply(
         _ => active.end_at = Set(None),
     }
     active.updated_at = Set(now);
-    let incident = Incident::try_from(active.update(txn).await?)?;
+    let incident = Incident::from(active.update(txn).await?);
 
     if let Some(text) = transition.entry {
-        let earlier: Vec<Option<String>> = incident_update::Entity::find()
+        let earlier: Vec<IncidentStatus> = incident_update::Entity::find()
             .select_only()
             .column(incident_update::Column::NewStatus)
             .filter(incident_update::Column::IncidentId.eq(incident.id.0))
@@ -215,11 +210,6 @@ async fn apply(
             .into_tuple()
             .all(txn)
             .await?;
-        let earlier: Vec<IncidentStatus> = earlier
-            .iter()
-            .flatten()
-            .map(|s| s.parse())
-            .collect::<Result<_, _>>()?;
         let carried =
             update_entry_carries_status(before.status, status, &earlier).then_some(status);
         add_entry(txn, incident.id, now, &text, carried, actor).await?;
@@ -269,7 +259,7 @@ async fn notify_if_due(
     }
     incident::ActiveModel {
         id: Set(incident.id.0),
-        last_notified_status: Set(Some(incident.status.as_str().to_owned())),
+        last_notified_status: Set(Some(incident.status)),
         notified_episode: Set(announcement.episode),
         ..Default::default()
     }
@@ -294,7 +284,7 @@ async fn add_entry(
         incident_id: Set(incident.0),
         created_at: Set(at),
         message: Set(text.to_owned()),
-        new_status: Set(new_status.map(|s| s.as_str().to_owned())),
+        new_status: Set(new_status),
         author: Set(actor.to_string()),
         ..Default::default()
     }

@@ -28,43 +28,12 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use webauthn_rs::prelude::{SecurityKey, Webauthn};
 
 use super::{ConsoleUser, Deps, audit, tx};
-use crate::domain::Actor;
+use crate::domain::{Actor, FactorKind};
 use crate::store::{second_factor, second_factor_challenge};
 
 /// How long a WebAuthn ceremony may take between its two requests.
 pub const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(5);
 const MAX_NAME_CHARS: usize = 64;
-
-/// The two kinds of second factor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FactorKind {
-    Totp,
-    Webauthn,
-}
-
-impl FactorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Totp => "totp",
-            Self::Webauthn => "webauthn",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "totp" => Some(Self::Totp),
-            "webauthn" => Some(Self::Webauthn),
-            _ => None,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Self::Totp => "authenticator app",
-            Self::Webauthn => "security key",
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecondFactorError {
@@ -179,7 +148,7 @@ impl SecondFactorService {
                 .exec(txn)
                 .await?;
             if factor.confirmed {
-                let kind = FactorKind::parse(&factor.kind).map_or("factor", FactorKind::describe);
+                let kind = factor.kind.describe();
                 audit::record(
                     txn,
                     &actor,
@@ -238,9 +207,9 @@ impl SecondFactorService {
             .await?;
         let mut factors = LoginFactors::default();
         for row in rows {
-            match FactorKind::parse(&row.kind) {
-                Some(FactorKind::Totp) => factors.totp = true,
-                Some(FactorKind::Webauthn) if self.webauthn.is_ok() => {
+            match row.kind {
+                FactorKind::Totp => factors.totp = true,
+                FactorKind::Webauthn if self.webauthn.is_ok() => {
                     match serde_json::from_str::<SecurityKey>(&row.secret) {
                         Ok(key) => factors.webauthn.push(key),
                         Err(error) => {
@@ -249,16 +218,12 @@ impl SecondFactorService {
                         }
                     }
                 }
-                Some(FactorKind::Webauthn) => {
+                FactorKind::Webauthn => {
                     factors.unusable = true;
                     tracing::error!(
                         factor = row.id,
                         "a security key is registered but WebAuthn is disabled; check MONOSTAT_SITE_URL"
                     );
-                }
-                None => {
-                    factors.unusable = true;
-                    tracing::error!(factor = row.id, kind = %row.kind, "unknown second factor kind");
                 }
             }
         }

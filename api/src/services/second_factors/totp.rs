@@ -52,7 +52,7 @@ impl SecondFactorService {
             .await?;
         let factor = second_factor::ActiveModel {
             user_id: Set(user.id),
-            kind: Set(FactorKind::Totp.as_str().to_owned()),
+            kind: Set(FactorKind::Totp),
             name: Set(name),
             secret: Set(secret.to_base32()),
             created_at: Set(Utc::now()),
@@ -84,7 +84,7 @@ impl SecondFactorService {
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
             let factor = second_factor::Entity::find_by_id(factor_id)
                 .filter(second_factor::Column::UserId.eq(user.id))
-                .filter(second_factor::Column::Kind.eq(FactorKind::Totp.as_str()))
+                .filter(second_factor::Column::Kind.eq(FactorKind::Totp))
                 .filter(second_factor::Column::Confirmed.eq(false))
                 .one(txn)
                 .await?
@@ -129,7 +129,7 @@ impl SecondFactorService {
         let now = Utc::now();
         let factors = second_factor::Entity::find()
             .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::Kind.eq(FactorKind::Totp.as_str()))
+            .filter(second_factor::Column::Kind.eq(FactorKind::Totp))
             .filter(second_factor::Column::Confirmed.eq(true))
             .all(&self.deps.db)
             .await?;

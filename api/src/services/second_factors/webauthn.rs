@@ -21,12 +21,9 @@ use super::{
     CHALLENGE_TTL, ConsoleUser, FactorKind, Rejection, SecondFactorError, SecondFactorService,
     factor_name,
 };
-use crate::domain::Actor;
+use crate::domain::{Actor, ChallengePurpose};
 use crate::services::{audit, tx};
 use crate::store::{second_factor, second_factor_challenge};
-
-const PURPOSE_LOGIN: &str = "login";
-const PURPOSE_REGISTER: &str = "register";
 
 /// A started WebAuthn registration: pass `options` to `navigator.credentials.create`.
 #[derive(Debug)]
@@ -78,7 +75,7 @@ impl SecondFactorService {
         let state = serde_json::to_string(&PendingRegistration { name, state })
             .map_err(|error| DbErr::Custom(format!("cannot serialise WebAuthn state: {error}")))?;
         let registration_id = self
-            .store_challenge(user.id, PURPOSE_REGISTER, state)
+            .store_challenge(user.id, ChallengePurpose::Register, state)
             .await?;
         let mut options = serde_json::to_value(&options).map_err(|error| {
             DbErr::Custom(format!("cannot serialise WebAuthn options: {error}"))
@@ -121,7 +118,7 @@ impl SecondFactorService {
             return Err(SecondFactorError::AlreadyRegistered);
         }
         let challenge = self
-            .take_challenge(user.id, registration_id, PURPOSE_REGISTER)
+            .take_challenge(user.id, registration_id, ChallengePurpose::Register)
             .await?
             .ok_or(SecondFactorError::Expired)?;
         let pending: PendingRegistration = serde_json::from_str(&challenge.state)
@@ -144,7 +141,7 @@ impl SecondFactorService {
             }
             let factor = second_factor::ActiveModel {
                 user_id: Set(user.id),
-                kind: Set(FactorKind::Webauthn.as_str().to_owned()),
+                kind: Set(FactorKind::Webauthn),
                 name: Set(pending.name.clone()),
                 secret: Set(stored.clone()),
                 created_at: Set(Utc::now()),
@@ -189,7 +186,9 @@ impl SecondFactorService {
             .map_err(|error| SecondFactorError::WebauthnUnavailable(error.to_string()))?;
         let state = serde_json::to_string(&state)
             .map_err(|error| DbErr::Custom(format!("cannot serialise WebAuthn state: {error}")))?;
-        let id = self.store_challenge(user_id, PURPOSE_LOGIN, state).await?;
+        let id = self
+            .store_challenge(user_id, ChallengePurpose::Login, state)
+            .await?;
         let options = serde_json::to_value(&options).map_err(|error| {
             DbErr::Custom(format!("cannot serialise WebAuthn options: {error}"))
         })?;
@@ -206,7 +205,7 @@ impl SecondFactorService {
     ) -> Result<Result<(), Rejection>, SecondFactorError> {
         let webauthn = self.webauthn()?;
         let Some(challenge) = self
-            .take_challenge(user_id, challenge_id, PURPOSE_LOGIN)
+            .take_challenge(user_id, challenge_id, ChallengePurpose::Login)
             .await?
         else {
             return Ok(Err(Rejection::Wrong));
@@ -254,7 +253,7 @@ impl SecondFactorService {
     async fn security_keys(&self, user_id: i64) -> Result<Vec<SecurityKey>, SecondFactorError> {
         second_factor::Entity::find()
             .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::Kind.eq(FactorKind::Webauthn.as_str()))
+            .filter(second_factor::Column::Kind.eq(FactorKind::Webauthn))
             .all(&self.deps.db)
             .await?
             .into_iter()
@@ -267,7 +266,7 @@ impl SecondFactorService {
     async fn store_challenge(
         &self,
         user_id: i64,
-        purpose: &str,
+        purpose: ChallengePurpose,
         state: String,
     ) -> Result<i64, DbErr> {
         let now = Utc::now();
@@ -277,16 +276,16 @@ impl SecondFactorService {
             .filter(second_factor_challenge::Column::ExpiresAt.lt(now))
             .exec(&self.deps.db)
             .await?;
-        if purpose == PURPOSE_REGISTER {
+        if purpose == ChallengePurpose::Register {
             second_factor_challenge::Entity::delete_many()
                 .filter(second_factor_challenge::Column::UserId.eq(user_id))
-                .filter(second_factor_challenge::Column::Purpose.eq(PURPOSE_REGISTER))
+                .filter(second_factor_challenge::Column::Purpose.eq(ChallengePurpose::Register))
                 .exec(&self.deps.db)
                 .await?;
         }
         let row = second_factor_challenge::ActiveModel {
             user_id: Set(user_id),
-            purpose: Set(purpose.to_owned()),
+            purpose: Set(purpose),
             state: Set(state),
             created_at: Set(now),
             expires_at: Set(now + CHALLENGE_TTL),
@@ -303,7 +302,7 @@ impl SecondFactorService {
         &self,
         user_id: i64,
         id: i64,
-        purpose: &str,
+        purpose: ChallengePurpose,
     ) -> Result<Option<second_factor_challenge::Model>, DbErr> {
         let Some(challenge) = second_factor_challenge::Entity::find_by_id(id)
             .filter(second_factor_challenge::Column::UserId.eq(user_id))
