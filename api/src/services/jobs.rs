@@ -2,11 +2,11 @@
 //! leasing and settling jobs belong to `jobs/`; this is where a person's decision about
 //! a job is made and recorded.
 
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::DbErr;
 
 use super::{Deps, audit, tx};
 use crate::domain::Actor;
-use crate::store::job;
+use crate::store;
 
 #[derive(Clone)]
 pub struct JobService {
@@ -26,14 +26,7 @@ impl JobService {
             if !crate::jobs::retry_dead(txn, id).await? {
                 return Ok(false);
             }
-            let kind: Option<String> = job::Entity::find()
-                .select_only()
-                .column(job::Column::Kind)
-                .filter(job::Column::Id.eq(id))
-                .into_tuple()
-                .one(txn)
-                .await?;
-            let kind = kind.unwrap_or_default();
+            let kind = store::jobs::kind_of(txn, id).await?.unwrap_or_default();
             audit::record(
                 txn,
                 actor,

@@ -10,14 +10,11 @@
 //! next attempt picks up; `sent` rows are never sent again.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    Statement, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement, TransactionTrait};
 
 use super::Deps;
 use crate::domain::{DeliveryState, Incident, IncidentId, IncidentStatus};
-use crate::store::{incident, incident_update};
+use crate::store::{incidents, timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
@@ -89,10 +86,7 @@ impl NotificationService {
         status: IncidentStatus,
         episode: i32,
     ) -> Result<Preparation, NotificationError> {
-        let Some(row) = incident::Entity::find_by_id(incident_id.0)
-            .one(&self.deps.db)
-            .await?
-        else {
+        let Some(row) = incidents::find(&self.deps.db, incident_id).await? else {
             return Ok(Preparation::Skip("the incident was deleted"));
         };
         let incident = Incident::from(row);
@@ -110,13 +104,8 @@ impl NotificationService {
         }
         // Only the entry that announced this status: earlier entries may speak of a
         // suspicion or a dismissal that subscribers never heard of.
-        let update_text = incident_update::Entity::find()
-            .filter(incident_update::Column::IncidentId.eq(incident_id.0))
-            .filter(incident_update::Column::NewStatus.eq(status))
-            .order_by_desc(incident_update::Column::Id)
-            .one(&self.deps.db)
+        let update_text = timeline::announcing(&self.deps.db, incident_id, status)
             .await?
-            .map(|update| update.message)
             .filter(|text| !text.trim().is_empty());
         let sql = "INSERT INTO notification_delivery \
                    (subscriber_id, incident_id, status, episode, state, attempts, created_at) \

@@ -3,13 +3,11 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 
 use super::{Deps, audit, tx};
 use crate::domain::Actor;
-use crate::store::admin_user;
+use crate::store::{admin_user, users};
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Argon2id hash of a random password nobody knows, verified against for unknown users.
@@ -72,11 +70,7 @@ impl UserService {
         check_password_strength(username, password)?;
         let hash = hash_password(password.to_owned()).await?;
         tx::write_tx!(&self.deps.db, UserError, |txn| {
-            let taken = admin_user::Entity::find()
-                .filter(admin_user::Column::Username.eq(username))
-                .one(txn)
-                .await?
-                .is_some();
+            let taken = users::find_by_username(txn, username).await?.is_some();
             if taken {
                 return Err(UserError::UsernameTaken(username.to_owned()));
             }
@@ -97,11 +91,7 @@ impl UserService {
 
     /// Every console user, by username.
     pub async fn list(&self) -> Result<Vec<admin_user::Model>, UserError> {
-        use sea_orm::QueryOrder;
-        Ok(admin_user::Entity::find()
-            .order_by_asc(admin_user::Column::Username)
-            .all(&self.deps.db)
-            .await?)
+        Ok(users::all(&self.deps.db).await?)
     }
 
     /// Deactivates a user or brings them back. Deactivating ends every session at
@@ -169,8 +159,7 @@ impl UserService {
     }
 
     async fn username_of(&self, id: i64) -> Result<Option<String>, UserError> {
-        Ok(admin_user::Entity::find_by_id(id)
-            .one(&self.deps.db)
+        Ok(users::find(&self.deps.db, id)
             .await?
             .map(|user| user.username))
     }
@@ -186,11 +175,7 @@ impl UserService {
         username: &str,
         password: &str,
     ) -> Result<Option<admin_user::Model>, UserError> {
-        let user = admin_user::Entity::find()
-            .filter(admin_user::Column::Username.eq(username.trim()))
-            .filter(admin_user::Column::Active.eq(true))
-            .one(&self.deps.db)
-            .await?;
+        let user = users::find_active_by_username(&self.deps.db, username.trim()).await?;
         // An unknown user costs the same hash as a known one, so timing does not tell
         // an attacker which usernames exist.
         let hash = user
@@ -211,20 +196,12 @@ impl UserService {
 }
 
 async fn find(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result<admin_user::Model, UserError> {
-    admin_user::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or(UserError::NotFound(id))
+    users::lock(txn, id).await?.ok_or(UserError::NotFound(id))
 }
 
 /// Refresh tokens outlive the token version; remove them too.
 async fn end_sessions(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result<(), DbErr> {
-    crate::store::refresh_token::Entity::delete_many()
-        .filter(crate::store::refresh_token::Column::UserId.eq(id))
-        .exec(txn)
-        .await?;
-    Ok(())
+    users::delete_sessions(txn, id).await
 }
 
 /// Rejects passwords an attacker would guess first.

@@ -5,16 +5,12 @@
 //! event so public pages follow.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 
 use super::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid, lock_incident};
 use crate::domain::{Actor, Incident, IncidentId, IncidentStatus, Severity};
 use crate::services::{audit, tx};
-use crate::store::{incident, incident_update};
+use crate::store::{incident_update, incidents, timeline};
 
 /// Longest timeline entry the console accepts.
 pub const ENTRY_MAX_CHARS: usize = 20_000;
@@ -183,9 +179,7 @@ impl IncidentService {
             let entry = find_entry(txn, entry_id).await?;
             let incident = IncidentId(entry.incident_id);
             lock_incident(txn, incident).await?;
-            let mut active = entry.into_active_model();
-            active.message = Set(message.to_owned());
-            let entry = active.update(txn).await?;
+            let entry = timeline::set_message(txn, entry, message).await?;
             audit::record(
                 txn,
                 actor,
@@ -210,19 +204,14 @@ impl IncidentService {
             let entry = find_entry(txn, entry_id).await?;
             let incident = IncidentId(entry.incident_id);
             lock_incident(txn, incident).await?;
-            let entries = incident_update::Entity::find()
-                .filter(incident_update::Column::IncidentId.eq(incident.0))
-                .count(txn)
-                .await?;
+            let entries = timeline::count(txn, incident).await?;
             if entries <= 1 {
                 return Err(invalid(
                     "entry",
                     "this is the incident's only entry; edit it, or delete the incident",
                 ));
             }
-            incident_update::Entity::delete_by_id(entry_id)
-                .exec(txn)
-                .await?;
+            timeline::delete(txn, entry_id).await?;
             audit::record(
                 txn,
                 actor,
@@ -259,7 +248,7 @@ impl IncidentService {
                 ),
             )
             .await?;
-            incident::Entity::delete_by_id(id.0).exec(txn).await?;
+            incidents::delete(txn, id).await?;
             Ok(())
         })?;
         deps.changed(id);
@@ -273,52 +262,16 @@ impl IncidentService {
         offset: u64,
         limit: u64,
     ) -> Result<ConsolePage, IncidentError> {
-        let mut condition = Condition::all();
-        if !filter.statuses.is_empty() {
-            condition =
-                condition.add(incident::Column::Status.is_in(filter.statuses.iter().copied()));
-        }
-        if !filter.severities.is_empty() {
-            condition =
-                condition.add(incident::Column::Severity.is_in(filter.severities.iter().copied()));
-        }
-        if let Some(to) = filter.to {
-            condition = condition.add(incident::Column::StartAt.lt(to));
-        }
-        if let Some(from) = filter.from {
-            condition = condition.add(
-                Condition::any()
-                    .add(incident::Column::EndAt.is_null())
-                    .add(incident::Column::EndAt.gte(from)),
-            );
-        }
-        if let Some(text) = filter
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's not.
-            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-            let lower_like = |column: incident::Column| {
-                Expr::expr(Func::lower(Expr::col(column)))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            condition = condition.add(
-                Condition::any()
-                    .add(lower_like(incident::Column::Title))
-                    .add(lower_like(incident::Column::Summary)),
-            );
-        }
-        let query = incident::Entity::find().filter(condition);
-        let total = query.clone().count(&self.deps.db).await?;
-        let rows = query
-            .order_by_desc(incident::Column::StartAt)
-            .order_by_desc(incident::Column::Id)
-            .offset(offset)
-            .limit(limit.clamp(1, 100))
-            .all(&self.deps.db)
-            .await?;
+        let store_filter = incidents::Filter {
+            statuses: &filter.statuses,
+            severities: &filter.severities,
+            from: filter.from,
+            to: filter.to,
+            text: filter.text.as_deref(),
+        };
+        let (rows, total) =
+            incidents::console_page(&self.deps.db, &store_filter, offset, limit.clamp(1, 100))
+                .await?;
         let incidents = rows.into_iter().map(Incident::from).collect();
         Ok(ConsolePage { incidents, total })
     }
@@ -328,8 +281,7 @@ async fn find_entry(
     txn: &sea_orm::DatabaseTransaction,
     entry_id: i64,
 ) -> Result<incident_update::Model, IncidentError> {
-    incident_update::Entity::find_by_id(entry_id)
-        .one(txn)
+    timeline::find(txn, entry_id)
         .await?
         .ok_or(IncidentError::EntryNotFound(entry_id))
 }
@@ -340,10 +292,4 @@ fn clip(text: &str, max_chars: usize) -> String {
         clipped.push('\u{2026}');
     }
     clipped
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }

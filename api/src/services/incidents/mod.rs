@@ -17,10 +17,7 @@ pub use corrections::{ConsoleFilter, ConsolePage, ENTRY_MAX_CHARS, IncidentEdit}
 pub use lifecycle::{IncidentChange, NewIncident};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr, IntoActiveModel};
 
 use super::follow_up::{self, SlackNote};
 use super::{Deps, audit, tx};
@@ -29,7 +26,7 @@ use crate::domain::{
     TransitionError, decide_notification, update_entry_carries_status,
 };
 use crate::events::DomainEvent;
-use crate::store::{alert, incident, incident_update, notification_settings};
+use crate::store::{self, alert, incident, incident_update, incidents, settings, timeline};
 
 const TITLE_MAX_CHARS: usize = 200;
 
@@ -55,7 +52,7 @@ pub enum IncidentError {
 impl IncidentError {
     /// The database is away; the same request will work once it is back.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Database(error) if crate::store::is_unreachable(error))
+        matches!(self, Self::Database(error) if store::is_unreachable(error))
     }
 }
 
@@ -101,8 +98,7 @@ impl IncidentService {
     }
 
     pub async fn get(&self, id: IncidentId) -> Result<Incident, IncidentError> {
-        let row = incident::Entity::find_by_id(id.0)
-            .one(&self.deps.db)
+        let row = incidents::find(&self.deps.db, id)
             .await?
             .ok_or(IncidentError::NotFound(id))?;
         Ok(Incident::from(row))
@@ -113,36 +109,17 @@ impl IncidentService {
         &self,
         id: IncidentId,
     ) -> Result<Vec<incident_update::Model>, IncidentError> {
-        Ok(incident_update::Entity::find()
-            .filter(incident_update::Column::IncidentId.eq(id.0))
-            .order_by_asc(incident_update::Column::CreatedAt)
-            .order_by_asc(incident_update::Column::Id)
-            .all(&self.deps.db)
-            .await?)
+        Ok(timeline::of_incident(&self.deps.db, id).await?)
     }
 
     pub async fn alerts(&self, id: IncidentId) -> Result<Vec<alert::Model>, IncidentError> {
-        Ok(alert::Entity::find()
-            .filter(alert::Column::IncidentId.eq(id.0))
-            .order_by_asc(alert::Column::Id)
-            .all(&self.deps.db)
-            .await?)
+        Ok(store::alerts::of_incident(&self.deps.db, id).await?)
     }
 
     /// Incidents the team still has to deal with: suspected, confirmed, watching and
     /// planned; oldest start first.
     pub async fn open(&self) -> Result<Vec<Incident>, IncidentError> {
-        let rows = incident::Entity::find()
-            .filter(incident::Column::Status.is_in([
-                IncidentStatus::Suspected,
-                IncidentStatus::Confirmed,
-                IncidentStatus::Watching,
-                IncidentStatus::Planned,
-            ]))
-            .order_by_asc(incident::Column::StartAt)
-            .order_by_asc(incident::Column::Id)
-            .all(&self.deps.db)
-            .await?;
+        let rows = incidents::open(&self.deps.db).await?;
         Ok(rows.into_iter().map(Incident::from).collect())
     }
 
@@ -154,15 +131,7 @@ impl IncidentService {
         channel: &str,
         ts: &str,
     ) -> Result<(), IncidentError> {
-        incident::ActiveModel {
-            id: Set(id.0),
-            slack_channel: Set(Some(channel.to_owned())),
-            slack_ts: Set(Some(ts.to_owned())),
-            ..Default::default()
-        }
-        .update(&self.deps.db)
-        .await?;
-        Ok(())
+        Ok(incidents::set_slack_message(&self.deps.db, id, channel, ts).await?)
     }
 }
 
@@ -202,14 +171,7 @@ async fn apply(
     let incident = Incident::from(active.update(txn).await?);
 
     if let Some(text) = transition.entry {
-        let earlier: Vec<IncidentStatus> = incident_update::Entity::find()
-            .select_only()
-            .column(incident_update::Column::NewStatus)
-            .filter(incident_update::Column::IncidentId.eq(incident.id.0))
-            .filter(incident_update::Column::NewStatus.is_not_null())
-            .into_tuple()
-            .all(txn)
-            .await?;
+        let earlier = timeline::statuses(txn, incident.id).await?;
         let carried =
             update_entry_carries_status(before.status, status, &earlier).then_some(status);
         add_entry(txn, incident.id, now, &text, carried, actor).await?;
@@ -233,8 +195,7 @@ async fn notify_if_due(
     incident: Incident,
     do_not_notify: bool,
 ) -> Result<Incident, IncidentError> {
-    let notify_maintenance = notification_settings::Entity::find_by_id(1)
-        .one(txn)
+    let notify_maintenance = settings::notifications(txn)
         .await?
         .is_some_and(|settings| settings.notify_maintenance);
     let decision = decide_notification(NotificationContext {
@@ -257,14 +218,7 @@ async fn notify_if_due(
         // confirmed): subscribers still know it, so nothing changes.
         return Ok(incident);
     }
-    incident::ActiveModel {
-        id: Set(incident.id.0),
-        last_notified_status: Set(Some(incident.status)),
-        notified_episode: Set(announcement.episode),
-        ..Default::default()
-    }
-    .update(txn)
-    .await?;
+    incidents::set_announced(txn, incident.id, incident.status, announcement.episode).await?;
     Ok(Incident {
         last_notified_status: Some(incident.status),
         notified_episode: announcement.episode,
@@ -280,28 +234,16 @@ async fn add_entry(
     new_status: Option<IncidentStatus>,
     actor: &Actor,
 ) -> Result<(), DbErr> {
-    incident_update::ActiveModel {
-        incident_id: Set(incident.0),
-        created_at: Set(at),
-        message: Set(text.to_owned()),
-        new_status: Set(new_status),
-        author: Set(actor.to_string()),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    timeline::add(txn, incident, at, text, new_status, actor.to_string()).await?;
     Ok(())
 }
 
-/// The incident, locked against concurrent changes until `txn` ends (PostgreSQL row
-/// lock; SQLite's immediate transaction already holds the database's write lock).
+/// The incident, locked against concurrent changes until `txn` ends.
 pub(super) async fn lock_incident(
     txn: &DatabaseTransaction,
     id: IncidentId,
 ) -> Result<incident::Model, IncidentError> {
-    incident::Entity::find_by_id(id.0)
-        .lock_exclusive()
-        .one(txn)
+    incidents::lock(txn, id)
         .await?
         .ok_or(IncidentError::NotFound(id))
 }

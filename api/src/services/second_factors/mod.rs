@@ -24,12 +24,12 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::DbErr;
 use webauthn_rs::prelude::{SecurityKey, Webauthn};
 
 use super::{ConsoleUser, Deps, audit, tx};
 use crate::domain::{Actor, FactorKind};
-use crate::store::{second_factor, second_factor_challenge};
+use crate::store::{second_factor, second_factors, users};
 
 /// How long a WebAuthn ceremony may take between its two requests.
 pub const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(5);
@@ -123,12 +123,7 @@ impl SecondFactorService {
 
     /// The user's active second factors, oldest first.
     pub async fn list(&self, user: &ConsoleUser) -> Result<Vec<second_factor::Model>, DbErr> {
-        second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user.id))
-            .filter(second_factor::Column::Confirmed.eq(true))
-            .order_by_asc(second_factor::Column::Id)
-            .all(&self.deps.db)
-            .await
+        second_factors::confirmed(&self.deps.db, user.id).await
     }
 
     /// Removes one of the user's own factors (confirmed or still pending).
@@ -139,14 +134,10 @@ impl SecondFactorService {
     ) -> Result<(), SecondFactorError> {
         let actor = Actor::User(user.username.clone());
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
-            let factor = second_factor::Entity::find_by_id(factor_id)
-                .filter(second_factor::Column::UserId.eq(user.id))
-                .one(txn)
+            let factor = second_factors::find_of_user(txn, user.id, factor_id)
                 .await?
                 .ok_or(SecondFactorError::NotFound(factor_id))?;
-            second_factor::Entity::delete_by_id(factor.id)
-                .exec(txn)
-                .await?;
+            second_factors::delete(txn, factor.id).await?;
             if factor.confirmed {
                 let kind = factor.kind.describe();
                 audit::record(
@@ -166,24 +157,11 @@ impl SecondFactorService {
     /// confirmed factors were removed.
     pub async fn reset(&self, user_id: i64, actor: &Actor) -> Result<u64, SecondFactorError> {
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
-            let user = crate::store::admin_user::Entity::find_by_id(user_id)
-                .one(txn)
+            let user = users::find(txn, user_id)
                 .await?
                 .ok_or(SecondFactorError::UserNotFound(user_id))?;
-            let confirmed = second_factor::Entity::find()
-                .filter(second_factor::Column::UserId.eq(user_id))
-                .filter(second_factor::Column::Confirmed.eq(true))
-                .all(txn)
-                .await?
-                .len() as u64;
-            second_factor::Entity::delete_many()
-                .filter(second_factor::Column::UserId.eq(user_id))
-                .exec(txn)
-                .await?;
-            second_factor_challenge::Entity::delete_many()
-                .filter(second_factor_challenge::Column::UserId.eq(user_id))
-                .exec(txn)
-                .await?;
+            let confirmed = second_factors::count_confirmed(txn, user_id).await?;
+            second_factors::delete_all_of_user(txn, user_id).await?;
             if confirmed > 0 {
                 audit::record(
                     txn,
@@ -200,11 +178,7 @@ impl SecondFactorService {
     /// The confirmed factors a login must pass. Security keys the server cannot check
     /// (its URL cannot serve WebAuthn) are marked unusable, with an error in the log.
     pub(super) async fn login_factors(&self, user_id: i64) -> Result<LoginFactors, DbErr> {
-        let rows = second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::Confirmed.eq(true))
-            .all(&self.deps.db)
-            .await?;
+        let rows = second_factors::confirmed(&self.deps.db, user_id).await?;
         let mut factors = LoginFactors::default();
         for row in rows {
             match row.kind {

@@ -6,10 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
@@ -23,7 +20,7 @@ use super::{
 };
 use crate::domain::{Actor, ChallengePurpose};
 use crate::services::{audit, tx};
-use crate::store::{second_factor, second_factor_challenge};
+use crate::store::{second_factor, second_factor_challenge, second_factors};
 
 /// A started WebAuthn registration: pass `options` to `navigator.credentials.create`.
 #[derive(Debug)]
@@ -110,10 +107,7 @@ impl SecondFactorService {
         // The library refuses an excluded key with a misleading message about
         // algorithms; say what happened instead. (The verified id is checked again below.)
         let claimed_id = URL_SAFE_NO_PAD.encode(&credential.raw_id);
-        let known = second_factor::Entity::find()
-            .filter(second_factor::Column::CredentialId.eq(claimed_id))
-            .one(&self.deps.db)
-            .await?;
+        let known = second_factors::find_by_credential(&self.deps.db, &claimed_id).await?;
         if known.is_some() {
             return Err(SecondFactorError::AlreadyRegistered);
         }
@@ -131,9 +125,7 @@ impl SecondFactorService {
             .map_err(|error| DbErr::Custom(format!("cannot serialise a security key: {error}")))?;
         let actor = Actor::User(user.username.clone());
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
-            let taken = second_factor::Entity::find()
-                .filter(second_factor::Column::CredentialId.eq(credential_id.as_str()))
-                .one(txn)
+            let taken = second_factors::find_by_credential(txn, &credential_id)
                 .await?
                 .is_some();
             if taken {
@@ -223,11 +215,9 @@ impl SecondFactorService {
             }
         };
         let credential_id = URL_SAFE_NO_PAD.encode(result.cred_id());
-        let Some(row) = second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::CredentialId.eq(credential_id))
-            .one(&self.deps.db)
-            .await?
+        let Some(row) =
+            second_factors::find_of_user_by_credential(&self.deps.db, user_id, &credential_id)
+                .await?
         else {
             // Removed between the two login steps.
             return Ok(Err(Rejection::Wrong));
@@ -251,10 +241,7 @@ impl SecondFactorService {
     }
 
     async fn security_keys(&self, user_id: i64) -> Result<Vec<SecurityKey>, SecondFactorError> {
-        second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::Kind.eq(FactorKind::Webauthn))
-            .all(&self.deps.db)
+        second_factors::of_kind(&self.deps.db, user_id, FactorKind::Webauthn)
             .await?
             .into_iter()
             .map(|row| {
@@ -272,15 +259,9 @@ impl SecondFactorService {
         let now = Utc::now();
         // Abandoned ceremonies are swept here rather than by a job: the table stays as
         // small as the number of logins in flight.
-        second_factor_challenge::Entity::delete_many()
-            .filter(second_factor_challenge::Column::ExpiresAt.lt(now))
-            .exec(&self.deps.db)
-            .await?;
+        second_factors::delete_expired_challenges(&self.deps.db, now).await?;
         if purpose == ChallengePurpose::Register {
-            second_factor_challenge::Entity::delete_many()
-                .filter(second_factor_challenge::Column::UserId.eq(user_id))
-                .filter(second_factor_challenge::Column::Purpose.eq(ChallengePurpose::Register))
-                .exec(&self.deps.db)
+            second_factors::delete_challenges(&self.deps.db, user_id, ChallengePurpose::Register)
                 .await?;
         }
         let row = second_factor_challenge::ActiveModel {
@@ -304,24 +285,14 @@ impl SecondFactorService {
         id: i64,
         purpose: ChallengePurpose,
     ) -> Result<Option<second_factor_challenge::Model>, DbErr> {
-        let Some(challenge) = second_factor_challenge::Entity::find_by_id(id)
-            .filter(second_factor_challenge::Column::UserId.eq(user_id))
-            .filter(second_factor_challenge::Column::Purpose.eq(purpose))
-            .one(&self.deps.db)
-            .await?
+        let Some(challenge) =
+            second_factors::find_challenge(&self.deps.db, user_id, id, purpose).await?
         else {
             return Ok(None);
         };
-        let deleted = delete_challenge(&self.deps.db, challenge.id).await?;
+        let deleted = second_factors::delete_challenge(&self.deps.db, challenge.id).await?;
         Ok(Some(challenge).filter(|c| deleted && c.expires_at > Utc::now()))
     }
-}
-
-async fn delete_challenge(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
-    let deleted = second_factor_challenge::Entity::delete_by_id(id)
-        .exec(conn)
-        .await?;
-    Ok(deleted.rows_affected == 1)
 }
 
 /// A stable, opaque WebAuthn user handle: derived from the user id, so it reveals

@@ -23,11 +23,11 @@ use super::{Deps, audit, tx};
 use crate::domain::{Actor, Origin};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
+use crate::store::settings::{self, SINGLETON};
 use crate::store::{alert_source, notification_settings, site_settings, slack_settings};
 
 /// Webhook secrets carry at least 256 bits of randomness (SPEC §1).
 const ALERT_SOURCE_SECRET_BITS: usize = 256;
-const SINGLETON: i32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -206,15 +206,13 @@ impl SettingsService {
     }
 
     pub async fn site(&self) -> Result<site_settings::Model, SettingsError> {
-        site_settings::Entity::find_by_id(SINGLETON)
-            .one(&self.deps.db)
+        settings::site(&self.deps.db)
             .await?
             .ok_or_else(|| missing("site"))
     }
 
     pub async fn notifications(&self) -> Result<notification_settings::Model, SettingsError> {
-        notification_settings::Entity::find_by_id(SINGLETON)
-            .one(&self.deps.db)
+        settings::notifications(&self.deps.db)
             .await?
             .ok_or_else(|| missing("notification"))
     }
