@@ -227,21 +227,6 @@ impl Queue {
         Ok(result.rows_affected())
     }
 
-    /// Jobs in one state, the ones that need attention first: the oldest pending
-    /// (they are late), the most recently failed dead ones.
-    pub async fn list(&self, status: JobState, limit: u64) -> Result<Vec<job::Model>, DbErr> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-        let query = job::Entity::find()
-            .filter(job::Column::Status.eq(status))
-            .limit(limit.clamp(1, 500));
-        let query = if matches!(status, JobState::Dead | JobState::Done) {
-            query.order_by_desc(job::Column::UpdatedAt)
-        } else {
-            query.order_by_asc(job::Column::RunAt)
-        };
-        query.order_by_desc(job::Column::Id).all(&self.db).await
-    }
-
     pub async fn counts(&self) -> Result<JobCounts, DbErr> {
         let rows = StatusCount::find_by_statement(self.statement(
             "SELECT status, COUNT(*) AS count FROM job GROUP BY status",

@@ -3,6 +3,7 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
 
+use super::views::AuditEntry;
 use crate::domain::{Actor, IncidentId};
 use crate::store::{self, audit_entry};
 
@@ -42,7 +43,8 @@ impl AuditLog {
         &self,
         incident: Option<IncidentId>,
         first: u64,
-    ) -> Result<Vec<audit_entry::Model>, DbErr> {
-        store::audit::newest(&self.deps.db, incident, first.clamp(1, 500)).await
+    ) -> Result<Vec<AuditEntry>, DbErr> {
+        let entries = store::audit::newest(&self.deps.db, incident, first.clamp(1, 500)).await?;
+        Ok(entries.into_iter().map(AuditEntry::from).collect())
     }
 }

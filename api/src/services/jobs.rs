@@ -1,11 +1,12 @@
-//! The job queue's one human use case: retrying a dead job from the console. Claiming,
+//! The job queue as people see it: the console's lists, and retrying a dead job. Claiming,
 //! leasing and settling jobs belong to `jobs/`; this is where a person's decision about
 //! a job is made and recorded.
 
 use sea_orm::DbErr;
 
+use super::views::Job;
 use super::{Deps, audit, tx};
-use crate::domain::Actor;
+use crate::domain::{Actor, JobState};
 use crate::store;
 
 #[derive(Clone)]
@@ -16,6 +17,13 @@ pub struct JobService {
 impl JobService {
     pub(super) fn new(deps: Deps) -> Self {
         Self { deps }
+    }
+
+    /// Jobs in one state, the ones that need attention first: the oldest pending
+    /// (they are late), the most recently failed dead ones.
+    pub async fn list(&self, state: JobState, limit: u64) -> Result<Vec<Job>, DbErr> {
+        let jobs = store::jobs::in_state(&self.deps.db, state, limit.clamp(1, 500)).await?;
+        Ok(jobs.into_iter().map(Job::from).collect())
     }
 
     /// Puts dead job `id` back in the queue with fresh attempts, and records who did

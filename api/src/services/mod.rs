@@ -18,6 +18,7 @@ mod settings;
 mod subscribers;
 pub mod tx;
 mod users;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -20,6 +20,7 @@ use sea_orm::{
 };
 
 use super::follow_up::{self, SubscriberMailKind};
+use super::views::Subscriber;
 use super::{Deps, audit, tx};
 use crate::domain::{Actor, InvalidEmail, SubscriberEmail};
 use crate::events::DomainEvent;
@@ -223,7 +224,7 @@ impl SubscriberService {
         actor: &Actor,
         email: &SubscriberEmail,
         consented: bool,
-    ) -> Result<subscriber::Model, SubscriberError> {
+    ) -> Result<Subscriber, SubscriberError> {
         let row = tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
             if subscribers::find_by_email(txn, email).await?.is_some() {
                 return Err(SubscriberError::AlreadySubscribed(email.clone()));
@@ -244,7 +245,7 @@ impl SubscriberService {
         })?;
         self.deps.jobs.wake();
         self.deps.events.publish(DomainEvent::SubscribersChanged);
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Console: removes one subscriber.
@@ -273,9 +274,11 @@ impl SubscriberService {
         query: &str,
         offset: u64,
         limit: u64,
-    ) -> Result<Vec<subscriber::Model>, SubscriberError> {
+    ) -> Result<Vec<Subscriber>, SubscriberError> {
         let query = query.trim().to_lowercase();
-        Ok(subscribers::search(&self.deps.db, &query, offset, limit.min(SEARCH_LIMIT_MAX)).await?)
+        let rows =
+            subscribers::search(&self.deps.db, &query, offset, limit.min(SEARCH_LIMIT_MAX)).await?;
+        Ok(rows.into_iter().map(Subscriber::from).collect())
     }
 
     pub async fn count(&self) -> Result<SubscriberCount, SubscriberError> {
@@ -380,8 +383,10 @@ impl SubscriberService {
         Ok(report)
     }
 
-    pub async fn get(&self, id: i64) -> Result<Option<subscriber::Model>, SubscriberError> {
-        Ok(subscribers::find(&self.deps.db, id).await?)
+    pub async fn get(&self, id: i64) -> Result<Option<Subscriber>, SubscriberError> {
+        Ok(subscribers::find(&self.deps.db, id)
+            .await?
+            .map(Subscriber::from))
     }
 }
 

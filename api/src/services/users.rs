@@ -5,6 +5,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 
+use super::views::UserAccount;
 use super::{Deps, audit, tx};
 use crate::domain::Actor;
 use crate::store::{admin_user, users};
@@ -57,7 +58,7 @@ impl UserService {
         username: &str,
         password: &str,
         actor: &Actor,
-    ) -> Result<admin_user::Model, UserError> {
+    ) -> Result<UserAccount, UserError> {
         let username = username.trim();
         let valid_username = !username.is_empty()
             && username.chars().count() <= MAX_USERNAME_CHARS
@@ -85,13 +86,14 @@ impl UserService {
             .insert(txn)
             .await?;
             audit::record(txn, actor, None, format!("Created the user {username}")).await?;
-            Ok(user)
+            Ok(user.into())
         })
     }
 
     /// Every console user, by username.
-    pub async fn list(&self) -> Result<Vec<admin_user::Model>, UserError> {
-        Ok(users::all(&self.deps.db).await?)
+    pub async fn list(&self) -> Result<Vec<UserAccount>, UserError> {
+        let all = users::all(&self.deps.db).await?;
+        Ok(all.into_iter().map(UserAccount::from).collect())
     }
 
     /// Deactivates a user or brings them back. Deactivating ends every session at
@@ -102,7 +104,7 @@ impl UserService {
         id: i64,
         active: bool,
         actor: &Actor,
-    ) -> Result<admin_user::Model, UserError> {
+    ) -> Result<UserAccount, UserError> {
         if !active
             && matches!(actor, Actor::User(name) if self.username_of(id).await?.as_deref() == Some(name.as_str()))
         {
@@ -122,7 +124,7 @@ impl UserService {
             end_sessions(txn, id).await?;
             let what = if active { "Reactivated" } else { "Deactivated" };
             audit::record(txn, actor, None, format!("{what} the user {username}")).await?;
-            Ok(updated)
+            Ok(updated.into())
         })
     }
 
@@ -170,7 +172,7 @@ impl UserService {
     }
 
     /// The active user with this username and password, if any.
-    pub async fn verify(
+    pub(super) async fn verify(
         &self,
         username: &str,
         password: &str,

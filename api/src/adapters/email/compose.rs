@@ -20,7 +20,8 @@ use crate::domain::{IncidentStatus, Severity};
 use crate::markdown::markdown_html;
 use crate::services::FanOut;
 use crate::services::follow_up::NotificationKindPayload;
-use crate::store::{notification_settings, site_settings};
+use crate::services::views::NotificationSettings;
+use crate::store::site_settings;
 
 use super::transport::site_domain;
 
@@ -76,7 +77,7 @@ impl Sender {
     pub fn new(
         config: &Config,
         site: &site_settings::Model,
-        notifications: &notification_settings::Model,
+        notifications: &NotificationSettings,
     ) -> Result<Self, String> {
         let address = config
             .mail

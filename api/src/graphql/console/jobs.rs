@@ -8,7 +8,7 @@ use super::{actor, console_user};
 use crate::domain;
 use crate::graphql::errors::GqlResultExt;
 use crate::jobs::Queue;
-use crate::store::job;
+use crate::services::views;
 
 /// A state of the job queue.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct JobCount {
 }
 
 /// Work the server does in the background: a Slack message, a mail fan-out.
-pub struct Job(job::Model);
+pub struct Job(views::Job);
 
 /// Work the server does in the background: a Slack message, a mail fan-out.
 #[Object]
@@ -59,7 +59,7 @@ impl Job {
     }
     /// `pending`, `running`, `dead` or `done`.
     async fn state(&self) -> &str {
-        self.0.status.as_str()
+        self.0.state.as_str()
     }
     /// How many times a worker has started it so far.
     async fn attempts(&self) -> i32 {
@@ -79,7 +79,7 @@ impl Job {
     }
     /// When it was queued.
     async fn created(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created
     }
     /// The job's data, as JSON.
     async fn payload(&self) -> &str {
@@ -99,8 +99,8 @@ impl JobsQuery {
         #[graphql(desc = "Which state's jobs to list.")] state: JobState,
         #[graphql(default = 50, desc = "At most this many, 1 to 500.")] first: u64,
     ) -> Result<Vec<Job>> {
-        console_user(ctx)?;
-        let jobs = ctx.data::<Queue>()?.list(state.into(), first).await.gql()?;
+        let (_, services) = actor(ctx)?;
+        let jobs = services.jobs.list(state.into(), first).await.gql()?;
         Ok(jobs.into_iter().map(Job).collect())
     }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{actor, console_user};
 use crate::domain::FactorKind;
 use crate::graphql::errors::GqlResultExt;
-use crate::services::Services;
+use crate::services::{Services, views};
 
 /// Which kind of second factor.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -42,14 +42,14 @@ pub struct SecondFactor {
     last_used: Option<DateTime<Utc>>,
 }
 
-impl From<crate::store::second_factor::Model> for SecondFactor {
-    fn from(row: crate::store::second_factor::Model) -> Self {
+impl From<views::SecondFactor> for SecondFactor {
+    fn from(row: views::SecondFactor) -> Self {
         Self {
             id: row.id,
             kind: row.kind.into(),
             name: row.name,
-            created: row.created_at,
-            last_used: row.last_used_at,
+            created: row.created,
+            last_used: row.last_used,
         }
     }
 }

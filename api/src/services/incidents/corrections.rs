@@ -9,6 +9,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 
 use super::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid, lock_incident};
 use crate::domain::{Actor, Incident, IncidentId, IncidentStatus, Severity};
+use crate::services::views::TimelineEntry;
 use crate::services::{audit, tx};
 use crate::store::{incident_update, incidents, timeline};
 
@@ -160,7 +161,7 @@ impl IncidentService {
         entry_id: i64,
         actor: &Actor,
         message: &str,
-    ) -> Result<incident_update::Model, IncidentError> {
+    ) -> Result<TimelineEntry, IncidentError> {
         let message = message.trim();
         if message.is_empty() {
             return Err(invalid(
@@ -193,7 +194,7 @@ impl IncidentService {
             Ok((entry, incident))
         })?;
         deps.changed(incident);
-        Ok(entry)
+        Ok(entry.into())
     }
 
     /// Removes one timeline entry. The last one stays: an incident without any words

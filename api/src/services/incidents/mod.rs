@@ -20,13 +20,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr, IntoActiveModel};
 
 use super::follow_up::{self, SlackNote};
+use super::views::{self, TimelineEntry};
 use super::{Deps, audit, tx};
 use crate::domain::{
     Action, Actor, Incident, IncidentId, IncidentStatus, NotificationContext, Severity,
     TransitionError, decide_notification, update_entry_carries_status,
 };
 use crate::events::DomainEvent;
-use crate::store::{self, alert, incident, incident_update, incidents, settings, timeline};
+use crate::store::{self, incident, incidents, settings, timeline};
 
 const TITLE_MAX_CHARS: usize = 200;
 
@@ -105,15 +106,14 @@ impl IncidentService {
     }
 
     /// The timeline of an incident, oldest first.
-    pub async fn timeline(
-        &self,
-        id: IncidentId,
-    ) -> Result<Vec<incident_update::Model>, IncidentError> {
-        Ok(timeline::of_incident(&self.deps.db, id).await?)
+    pub async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>, IncidentError> {
+        let entries = timeline::of_incident(&self.deps.db, id).await?;
+        Ok(entries.into_iter().map(TimelineEntry::from).collect())
     }
 
-    pub async fn alerts(&self, id: IncidentId) -> Result<Vec<alert::Model>, IncidentError> {
-        Ok(store::alerts::of_incident(&self.deps.db, id).await?)
+    pub async fn alerts(&self, id: IncidentId) -> Result<Vec<views::Alert>, IncidentError> {
+        let alerts = store::alerts::of_incident(&self.deps.db, id).await?;
+        Ok(alerts.into_iter().map(views::Alert::from).collect())
     }
 
     /// Incidents the team still has to deal with: suspected, confirmed, watching and

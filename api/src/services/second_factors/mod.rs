@@ -27,9 +27,10 @@ use chrono::TimeDelta;
 use sea_orm::DbErr;
 use webauthn_rs::prelude::{SecurityKey, Webauthn};
 
+use super::views::SecondFactor;
 use super::{ConsoleUser, Deps, audit, tx};
 use crate::domain::{Actor, FactorKind};
-use crate::store::{second_factor, second_factors, users};
+use crate::store::{second_factors, users};
 
 /// How long a WebAuthn ceremony may take between its two requests.
 pub const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(5);
@@ -122,8 +123,9 @@ impl SecondFactorService {
     }
 
     /// The user's active second factors, oldest first.
-    pub async fn list(&self, user: &ConsoleUser) -> Result<Vec<second_factor::Model>, DbErr> {
-        second_factors::confirmed(&self.deps.db, user.id).await
+    pub async fn list(&self, user: &ConsoleUser) -> Result<Vec<SecondFactor>, DbErr> {
+        let factors = second_factors::confirmed(&self.deps.db, user.id).await?;
+        Ok(factors.into_iter().map(SecondFactor::from).collect())
     }
 
     /// Removes one of the user's own factors (confirmed or still pending).

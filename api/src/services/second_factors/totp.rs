@@ -13,6 +13,7 @@ use super::{
 use crate::domain::Actor;
 use crate::domain::totp::{self, TotpSecret};
 use crate::secret::Secret;
+use crate::services::views::SecondFactor;
 use crate::services::{audit, tx};
 use crate::store::{second_factor, second_factors};
 
@@ -71,7 +72,7 @@ impl SecondFactorService {
         user: &ConsoleUser,
         factor_id: i64,
         code: &str,
-    ) -> Result<second_factor::Model, SecondFactorError> {
+    ) -> Result<SecondFactor, SecondFactorError> {
         let actor = Actor::User(user.username.clone());
         let now = Utc::now();
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
@@ -104,7 +105,7 @@ impl SecondFactorService {
                 ),
             )
             .await?;
-            Ok(confirmed)
+            Ok(confirmed.into())
         })
     }
 

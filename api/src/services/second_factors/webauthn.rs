@@ -19,6 +19,7 @@ use super::{
     factor_name,
 };
 use crate::domain::{Actor, ChallengePurpose};
+use crate::services::views::SecondFactor;
 use crate::services::{audit, tx};
 use crate::store::{second_factor, second_factor_challenge, second_factors};
 
@@ -96,7 +97,7 @@ impl SecondFactorService {
         user: &ConsoleUser,
         registration_id: i64,
         credential_json: &str,
-    ) -> Result<second_factor::Model, SecondFactorError> {
+    ) -> Result<SecondFactor, SecondFactorError> {
         let webauthn = self.webauthn()?;
         let credential: RegisterPublicKeyCredential = serde_json::from_str(credential_json)
             .map_err(|error| {
@@ -162,7 +163,7 @@ impl SecondFactorService {
                 ),
             )
             .await?;
-            Ok(factor)
+            Ok(factor.into())
         })
     }
 

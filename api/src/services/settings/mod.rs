@@ -19,6 +19,7 @@ use std::time::Instant;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
 
+use super::views::NotificationSettings;
 use super::{Deps, audit, tx};
 use crate::domain::{Actor, Origin};
 use crate::events::{DomainEvent, SettingsSection};
@@ -211,9 +212,10 @@ impl SettingsService {
             .ok_or_else(|| missing("site"))
     }
 
-    pub async fn notifications(&self) -> Result<notification_settings::Model, SettingsError> {
+    pub async fn notifications(&self) -> Result<NotificationSettings, SettingsError> {
         settings::notifications(&self.deps.db)
             .await?
+            .map(NotificationSettings::from)
             .ok_or_else(|| missing("notification"))
     }
 
