@@ -13,6 +13,7 @@ mod entities;
 
 pub mod alerts;
 pub mod audit;
+pub mod deliveries;
 pub mod incidents;
 pub mod jobs;
 pub mod second_factors;
