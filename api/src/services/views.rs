@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{FactorKind, IncidentId, IncidentStatus, JobState};
 use crate::store::{
     admin_user, alert, audit_entry, incident_update, job, notification_settings, second_factor,
-    subscriber,
+    site_settings, subscriber,
 };
 
 /// One entry of an incident's timeline.
@@ -207,6 +207,30 @@ impl From<notification_settings::Model> for NotificationSettings {
             allow_subscriptions: row.allow_subscriptions,
             reply_to: row.reply_to,
             notify_maintenance: row.notify_maintenance,
+        }
+    }
+}
+
+/// What mails and the subscription pages take from the site settings: the product's
+/// name and the colours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Branding {
+    pub system_name: String,
+    /// `#rrggbb`, as stored; mails check them before use.
+    pub color_primary: String,
+    pub color_link: String,
+    pub color_text_primary: String,
+    pub color_text_secondary: String,
+}
+
+impl From<site_settings::Model> for Branding {
+    fn from(row: site_settings::Model) -> Self {
+        Self {
+            system_name: row.system_name,
+            color_primary: row.color_primary,
+            color_link: row.color_link,
+            color_text_primary: row.color_text_primary,
+            color_text_secondary: row.color_text_secondary,
         }
     }
 }

@@ -20,8 +20,7 @@ use crate::domain::{IncidentStatus, Severity};
 use crate::markdown::markdown_html;
 use crate::services::FanOut;
 use crate::services::follow_up::NotificationKindPayload;
-use crate::services::views::NotificationSettings;
-use crate::store::site_settings;
+use crate::services::views::{Branding, NotificationSettings};
 
 use super::transport::site_domain;
 
@@ -76,7 +75,7 @@ struct Colors {
 impl Sender {
     pub fn new(
         config: &Config,
-        site: &site_settings::Model,
+        site: &Branding,
         notifications: &NotificationSettings,
     ) -> Result<Self, String> {
         let address = config

@@ -187,7 +187,7 @@ async fn system_name(state: &AppState) -> String {
     state
         .services
         .settings
-        .site()
+        .branding()
         .await
         .map_or_else(|_| "System".to_owned(), |site| site.system_name)
 }

@@ -19,7 +19,7 @@ use std::time::Instant;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
 
-use super::views::NotificationSettings;
+use super::views::{Branding, NotificationSettings};
 use super::{Deps, audit, tx};
 use crate::domain::{Actor, Origin};
 use crate::events::{DomainEvent, SettingsSection};
@@ -206,9 +206,11 @@ impl SettingsService {
         Ok(())
     }
 
-    pub async fn site(&self) -> Result<site_settings::Model, SettingsError> {
+    /// The product's name and colours, as mails and the subscription pages show them.
+    pub async fn branding(&self) -> Result<Branding, SettingsError> {
         settings::site(&self.deps.db)
             .await?
+            .map(Branding::from)
             .ok_or_else(|| missing("site"))
     }
 
