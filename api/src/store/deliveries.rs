@@ -84,6 +84,8 @@ pub async fn pending(
     .await
 }
 
+/// Marks deliveries the SMTP server accepted. Only pending rows change, so a job that
+/// runs again never undoes a delivery already settled.
 pub async fn mark_sent(
     conn: &impl ConnectionTrait,
     ids: &[i64],
@@ -102,6 +104,7 @@ pub async fn mark_sent(
     Ok(())
 }
 
+/// Marks a delivery the server refused for good, with the reason; pending rows only.
 pub async fn mark_failed(conn: &impl ConnectionTrait, id: i64, reason: &str) -> Result<(), DbErr> {
     let sql = "UPDATE notification_delivery SET state = 'failed', attempts = attempts + 1, \
                last_error = $1 WHERE id = $2 AND state = 'pending'";

@@ -170,6 +170,7 @@ pub async fn delete_expired_challenges(
     Ok(())
 }
 
+/// Forgets the user's ceremonies of one purpose.
 pub async fn delete_challenges(
     conn: &impl ConnectionTrait,
     user_id: i64,
@@ -183,6 +184,8 @@ pub async fn delete_challenges(
     Ok(())
 }
 
+/// A ceremony's state, unless it belongs to another user or purpose; expired ones too
+/// (the caller checks, after deleting it).
 pub async fn find_challenge(
     conn: &impl ConnectionTrait,
     user_id: i64,

@@ -22,6 +22,7 @@ pub async fn find_by_email(
         .await
 }
 
+/// The subscriber whose confirm and unsubscribe links carry `token`.
 pub async fn find_by_token(
     conn: &impl ConnectionTrait,
     token: &str,

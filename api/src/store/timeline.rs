@@ -76,6 +76,7 @@ pub async fn find(conn: &impl ConnectionTrait, entry_id: i64) -> Result<Option<M
     Entity::find_by_id(entry_id).one(conn).await
 }
 
+/// How many entries the incident's timeline has.
 pub async fn count(conn: &impl ConnectionTrait, id: IncidentId) -> Result<u64, DbErr> {
     Entity::find()
         .filter(Column::IncidentId.eq(id.0))
@@ -83,6 +84,7 @@ pub async fn count(conn: &impl ConnectionTrait, id: IncidentId) -> Result<u64, D
         .await
 }
 
+/// Writes one entry; `author` is the actor as the timeline names them.
 pub async fn add(
     conn: &impl ConnectionTrait,
     incident: IncidentId,

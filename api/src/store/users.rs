@@ -35,6 +35,7 @@ pub async fn find_active(
         .await
 }
 
+/// The user with this username, active or not.
 pub async fn find_by_username(
     conn: &impl ConnectionTrait,
     username: &str,
@@ -64,6 +65,8 @@ pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<admin_user::Model>, 
         .await
 }
 
+/// The session of a refresh token, by the token's hash (the token itself is never
+/// stored).
 pub async fn find_session(
     conn: &impl ConnectionTrait,
     token_hash: &str,
@@ -80,6 +83,7 @@ pub async fn delete_session(conn: &impl ConnectionTrait, id: i64) -> Result<bool
     Ok(deleted.rows_affected > 0)
 }
 
+/// Ends the session of a refresh token, if it still exists.
 pub async fn delete_session_by_hash(
     conn: &impl ConnectionTrait,
     token_hash: &str,
