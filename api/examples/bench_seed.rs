@@ -205,22 +205,20 @@ async fn seed_history(db: &sea_orm::DatabaseConnection, count: usize) -> anyhow:
             next_id += 1;
             incidents.push(incident::ActiveModel {
                 id: Set(id),
-                status: Set(IncidentStatus::Resolved.as_str().to_owned()),
-                severity: Set(severities[i % severities.len()].as_str().to_owned()),
+                status: Set(IncidentStatus::Resolved),
+                severity: Set(severities[i % severities.len()]),
                 title: Set(format!("Past incident {i}: elevated error rate")),
                 summary: Set(Some("A past problem, long solved.".to_owned())),
                 start_at: Set(start),
                 end_at: Set(Some(end)),
                 silent: Set(false),
-                last_notified_status: Set(Some(IncidentStatus::Resolved.as_str().to_owned())),
+                last_notified_status: Set(Some(IncidentStatus::Resolved)),
                 notified_episode: Set(1),
                 origin: Set(if i % 2 == 0 {
                     Origin::Opsgenie
                 } else {
                     Origin::Manual
-                }
-                .as_str()
-                .to_owned()),
+                }),
                 auto_start: Set(false),
                 slack_channel: Set(None),
                 slack_ts: Set(None),
@@ -235,7 +233,7 @@ async fn seed_history(db: &sea_orm::DatabaseConnection, count: usize) -> anyhow:
                     incident_id: Set(id),
                     created_at: Set(at),
                     message: Set(text.to_owned()),
-                    new_status: Set(Some(status.as_str().to_owned())),
+                    new_status: Set(Some(status)),
                     author: Set("bench".to_owned()),
                     ..Default::default()
                 });

@@ -1,5 +1,4 @@
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,53 +11,6 @@ impl fmt::Display for IncidentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{value:?} is not a valid {kind}; expected one of: {expected}")]
-pub struct ParseEnumError {
-    kind: &'static str,
-    value: String,
-    expected: &'static str,
-}
-
-/// Declares a string-backed enum whose database and wire spelling is fixed in one place.
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident, $kind:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = ParseEnumError;
-
-            fn from_str(value: &str) -> Result<Self, Self::Err> {
-                match value {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(ParseEnumError {
-                        kind: $kind,
-                        value: value.to_owned(),
-                        expected: concat!($($text, " "),+),
-                    }),
-                }
-            }
-        }
-    };
 }
 
 string_enum!(

@@ -5,6 +5,8 @@
 //! Everything here is plain data and pure functions so the rules can be read in one
 //! place and tested exhaustively; the service layer applies them inside transactions.
 
+#[macro_use]
+mod spelling;
 mod actor;
 mod email;
 mod error;
@@ -14,14 +16,17 @@ mod labels;
 mod lifecycle;
 mod notify;
 mod paths;
+mod states;
 pub mod totp;
 
 pub use actor::Actor;
 pub use email::{InvalidEmail, SubscriberEmail};
 pub use error::{ClassifiedError, ErrorKind, Field};
 pub use headline::{Headline, headline};
-pub use incident::{Incident, IncidentId, IncidentStatus, Origin, ParseEnumError, Severity};
+pub use incident::{Incident, IncidentId, IncidentStatus, Origin, Severity};
 pub use labels::{Language, announced_status_label, severity_label, status_label};
 pub use lifecycle::{Action, TransitionError, update_entry_carries_status};
 pub use notify::{Announcement, NotificationContext, NotificationKind, decide_notification};
 pub use paths::{incident_path, percent_encode};
+pub use spelling::ParseEnumError;
+pub use states::{ChallengePurpose, DeliveryState, FactorKind, JobState};

@@ -11,6 +11,7 @@ mod console;
 mod errors;
 mod public;
 mod read_only;
+mod snapshot;
 mod subscription;
 mod types;
 
@@ -24,6 +25,7 @@ use async_graphql::{MergedObject, Schema};
 pub use console::refresh_cookie;
 pub use errors::{Code, ensure_codes};
 pub use read_only::ReadOnly;
+pub use snapshot::status_response;
 pub use subscription::SubscriptionRoot;
 
 use crate::events::EventBus;

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TryInsertResult};
 use serde::Serialize;
 
-use super::queue::PENDING;
 use crate::store::job;
 
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 25;
@@ -66,7 +65,7 @@ impl NewJob {
         let row = job::ActiveModel {
             kind: Set(self.kind.to_owned()),
             payload: Set(self.payload),
-            status: Set(PENDING.to_owned()),
+            status: Set(crate::domain::JobState::Pending),
             attempts: Set(0),
             max_attempts: Set(self.max_attempts),
             run_at: Set(self.run_at.unwrap_or(now)),

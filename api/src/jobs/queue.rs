@@ -8,12 +8,8 @@ use sea_orm::{
     Statement, Value,
 };
 
+use crate::domain::JobState;
 use crate::store::job;
-
-pub(super) const PENDING: &str = "pending";
-const RUNNING: &str = "running";
-const DONE: &str = "done";
-const DEAD: &str = "dead";
 
 /// When to try a failed job again.
 #[derive(Clone, Copy, Debug)]
@@ -58,7 +54,7 @@ pub struct Queue {
 
 #[derive(FromQueryResult)]
 struct StatusCount {
-    status: String,
+    status: JobState,
     count: i64,
 }
 
@@ -164,8 +160,8 @@ impl Queue {
     ) -> Result<(), DbErr> {
         let now = Utc::now();
         let (status, run_at, finished_at) = match retry_at {
-            Some(at) if job.attempts < job.max_attempts => (PENDING, at, None),
-            _ => (DEAD, job.run_at, Some(now)),
+            Some(at) if job.attempts < job.max_attempts => (JobState::Pending, at, None),
+            _ => (JobState::Dead, job.run_at, Some(now)),
         };
         let sql = "UPDATE job SET status = $1, run_at = $2, last_error = $3, \
                    locked_until = NULL, locked_by = NULL, updated_at = $4, finished_at = $5 \
@@ -184,7 +180,7 @@ impl Queue {
                 ],
             ))
             .await?;
-        if status == DEAD {
+        if status == JobState::Dead {
             tracing::error!(job_id = job.id, kind = %job.kind, attempts = job.attempts, %error, "job is dead");
         }
         Ok(())
@@ -231,21 +227,6 @@ impl Queue {
         Ok(result.rows_affected())
     }
 
-    /// Jobs in one state, the ones that need attention first: the oldest pending
-    /// (they are late), the most recently failed dead ones.
-    pub async fn list(&self, status: &str, limit: u64) -> Result<Vec<job::Model>, DbErr> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-        let query = job::Entity::find()
-            .filter(job::Column::Status.eq(status))
-            .limit(limit.clamp(1, 500));
-        let query = if status == DEAD || status == DONE {
-            query.order_by_desc(job::Column::UpdatedAt)
-        } else {
-            query.order_by_asc(job::Column::RunAt)
-        };
-        query.order_by_desc(job::Column::Id).all(&self.db).await
-    }
-
     pub async fn counts(&self) -> Result<JobCounts, DbErr> {
         let rows = StatusCount::find_by_statement(self.statement(
             "SELECT status, COUNT(*) AS count FROM job GROUP BY status",
@@ -253,11 +234,14 @@ impl Queue {
         ))
         .all(&self.db)
         .await?;
-        let mut counts: BTreeMap<String, i64> = [PENDING, RUNNING, DONE, DEAD]
-            .into_iter()
-            .map(|status| (status.to_owned(), 0))
+        let mut counts: BTreeMap<String, i64> = JobState::ALL
+            .iter()
+            .map(|status| (status.as_str().to_owned(), 0))
             .collect();
-        counts.extend(rows.into_iter().map(|row| (row.status, row.count)));
+        counts.extend(
+            rows.into_iter()
+                .map(|row| (row.status.as_str().to_owned(), row.count)),
+        );
         Ok(JobCounts(counts))
     }
 }

@@ -23,7 +23,7 @@ use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde_json::json;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
@@ -116,7 +116,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn new(parts: Parts, site_url: String, stale: bool, web: Arc<WebBuild>) -> Self {
+    async fn new(parts: Parts, site_url: String, stale: bool, web: Arc<WebBuild>) -> Self {
+        let status = crate::graphql::status_response(parts.view.clone(), stale).await;
         let Parts {
             view,
             incidents,
@@ -134,19 +135,19 @@ impl Snapshot {
             rendered: HashMap::new(),
             web,
         };
-        snapshot.rendered = render_all(&snapshot);
+        snapshot.rendered = render_all(&snapshot, &status);
         snapshot
     }
 
     /// The same data, marked stale, with bodies re-rendered to say so.
-    fn into_stale(self) -> Self {
+    async fn to_stale(&self) -> Self {
         let parts = Parts {
-            view: self.view,
-            incidents: self.incidents,
-            maintenances: self.maintenances,
-            history: self.history,
+            view: self.view.clone(),
+            incidents: self.incidents.clone(),
+            maintenances: self.maintenances.clone(),
+            history: self.history.clone(),
         };
-        Self::new(parts, self.site_url, true, self.web)
+        Self::new(parts, self.site_url.clone(), true, self.web.clone()).await
     }
 
     /// The public incident with this number, if the snapshot holds it.
@@ -170,7 +171,8 @@ struct Parts {
     history: Vec<HistoryDay>,
 }
 
-fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
+/// Every body the snapshot serves; `status` is the GraphQL response to [`STATUS_QUERY`].
+fn render_all(snapshot: &Snapshot, status: &Value) -> HashMap<&'static str, Rendered> {
     let mut rendered: HashMap<&'static str, Rendered> = statuspage::render(snapshot)
         .into_iter()
         .map(|(path, value)| {
@@ -203,15 +205,15 @@ fn render_all(snapshot: &Snapshot) -> HashMap<&'static str, Rendered> {
         STATUS_RESPONSE,
         Rendered::new(
             "application/json",
-            serde_json::to_vec(&json!({ "data": { "status": page::state_json(snapshot) } }))
-                .unwrap_or_default(),
+            serde_json::to_vec(status).unwrap_or_default(),
         ),
     );
+    let state = &status["data"]["status"];
     rendered.insert(
         "/",
         Rendered::new(
             "text/html; charset=utf-8",
-            page::render(&snapshot.web.index, snapshot).into_bytes(),
+            page::render(&snapshot.web.index, &snapshot.view.site, state).into_bytes(),
         ),
     );
     rendered
@@ -290,15 +292,16 @@ impl PublicSnapshot {
                 Ok(())
             }
             Err(error) => {
-                let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-                if let Some(previous) = current.take() {
-                    let previous =
-                        Arc::try_unwrap(previous).unwrap_or_else(|shared| clone_snapshot(&shared));
-                    *current = Some(Arc::new(if previous.stale {
-                        previous
-                    } else {
-                        previous.into_stale()
-                    }));
+                if let Some(previous) = self.get().filter(|previous| !previous.stale) {
+                    let stale = previous.to_stale().await;
+                    let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+                    // Unless a rebuild that succeeded meanwhile replaced it.
+                    if current
+                        .as_ref()
+                        .is_some_and(|current| Arc::ptr_eq(current, &previous))
+                    {
+                        *current = Some(Arc::new(stale));
+                    }
                 }
                 Err(error)
             }
@@ -317,12 +320,7 @@ impl PublicSnapshot {
             maintenances,
             history,
         };
-        Ok(Snapshot::new(
-            parts,
-            self.site_url.clone(),
-            false,
-            self.web.clone(),
-        ))
+        Ok(Snapshot::new(parts, self.site_url.clone(), false, self.web.clone()).await)
     }
 
     /// Keeps the snapshot current until `stop`: after events, every `resync` (in case
@@ -362,22 +360,6 @@ impl PublicSnapshot {
         }
     }
 }
-
-fn clone_snapshot(snapshot: &Snapshot) -> Snapshot {
-    let parts = Parts {
-        view: snapshot.view.clone(),
-        incidents: snapshot.incidents.clone(),
-        maintenances: snapshot.maintenances.clone(),
-        history: snapshot.history.clone(),
-    };
-    Snapshot::new(
-        parts,
-        snapshot.site_url.clone(),
-        snapshot.stale,
-        snapshot.web.clone(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

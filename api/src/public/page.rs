@@ -2,16 +2,14 @@
 //! state inlined, so the headline paints without a second round trip. Rendered once per
 //! snapshot, like the JSON, so `/` costs no more than `/api/v2/status.json`.
 //!
-//! The inlined state has exactly the shape of the GraphQL `status` query that the page
-//! sends itself (`web/src/graphql/status.graphql`); a test compares the two.
+//! The inlined state is the answer to the GraphQL `status` query that the page sends
+//! itself (`web/src/graphql/status.graphql`), computed by the resolvers once per
+//! snapshot (`graphql::status_response`).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::Snapshot;
 use super::web::{HEAD_PLACEHOLDER, STATE_PLACEHOLDER};
-use crate::domain::incident_path;
-use crate::markdown::markdown_html;
-use crate::services::{Logo, PublicIncident, SiteInfo};
+use crate::services::SiteInfo;
 
 /// The page's own status query (`web/src/graphql/status.graphql`). Sent
 /// exactly so — as text or as its persisted-query hash — it is answered from the
@@ -34,10 +32,9 @@ pub fn normalise_query(query: &str) -> String {
     query.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The page with the snapshot's state.
-pub fn render(template: &str, snapshot: &Snapshot) -> String {
-    let site = &snapshot.view.site;
-    let state = script_safe(&state_json(snapshot).to_string());
+/// The page with `state`, the `status` of the status query's answer.
+pub fn render(template: &str, site: &SiteInfo, state: &Value) -> String {
+    let state = script_safe(&state.to_string());
     fill(template, &head(site), &state)
 }
 
@@ -81,70 +78,10 @@ fn script_safe(json: &str) -> String {
     json.replace('<', "\\u003c")
 }
 
-/// The snapshot as the GraphQL `status` query would answer it.
-pub fn state_json(snapshot: &Snapshot) -> Value {
-    let view = &snapshot.view;
-    let site = &view.site;
-    let incidents =
-        |list: &[PublicIncident]| -> Vec<Value> { list.iter().map(incident_json).collect() };
-    json!({
-        "headline": graphql_enum(&serde_json::to_value(view.headline).unwrap_or_default()),
-        "generatedAt": view.generated_at.to_rfc3339(),
-        "stale": snapshot.stale,
-        "site": {
-            "systemName": site.system_name,
-            "supportEmail": site.support_email,
-            "supportPhone": site.support_phone,
-            "legalNoticeUrl": site.legal_notice_url,
-            "privacyUrl": site.privacy_url,
-            "logoUrl": site.logo.as_ref().map(Logo::url),
-            "timeZone": site.time_zone,
-            "defaultLanguage": site.default_language,
-            "subscriptionsOpen": site.subscriptions_open,
-            "theme": {
-                "primary": site.theme.primary,
-                "link": site.theme.link,
-                "success": site.theme.success,
-                "warning": site.theme.warning,
-                "danger": site.theme.danger,
-                "info": site.theme.info,
-                "textPrimary": site.theme.text_primary,
-                "textSecondary": site.theme.text_secondary,
-            },
-        },
-        "current": incidents(&view.current),
-        "recent": incidents(&view.recent),
-        "planned": incidents(&view.planned),
-    })
-}
-
-fn incident_json(public: &PublicIncident) -> Value {
-    let incident = &public.incident;
-    json!({
-        "id": incident.id.0,
-        "status": incident.status.as_str().to_uppercase(),
-        "severity": incident.severity.as_str().to_uppercase(),
-        "title": incident.title,
-        "summaryHtml": incident.summary.as_deref().map(markdown_html),
-        "start": incident.start.to_rfc3339(),
-        "end": incident.end.map(|end| end.to_rfc3339()),
-        "path": incident_path(incident.start, incident.id),
-        "updates": public.updates.iter().map(|update| json!({
-            "id": update.id,
-            "created": update.created.to_rfc3339(),
-            "messageHtml": markdown_html(&update.message),
-            "newStatus": update.new_status.map(|s| s.as_str().to_uppercase()),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// `"partially_unavailable"` → `"PARTIALLY_UNAVAILABLE"`, as GraphQL names enum values.
-fn graphql_enum(value: &Value) -> String {
-    value.as_str().unwrap_or_default().to_uppercase()
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

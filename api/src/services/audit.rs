@@ -3,8 +3,9 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
 
+use super::views::AuditEntry;
 use crate::domain::{Actor, IncidentId};
-use crate::store::audit_entry;
+use crate::store::{self, audit_entry};
 
 /// Writes one entry through `conn`, the transaction of the change it describes.
 pub async fn record(
@@ -42,14 +43,8 @@ impl AuditLog {
         &self,
         incident: Option<IncidentId>,
         first: u64,
-    ) -> Result<Vec<audit_entry::Model>, DbErr> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-        let mut query = audit_entry::Entity::find()
-            .order_by_desc(audit_entry::Column::Id)
-            .limit(first.clamp(1, 500));
-        if let Some(incident) = incident {
-            query = query.filter(audit_entry::Column::IncidentId.eq(incident.0));
-        }
-        query.all(&self.deps.db).await
+    ) -> Result<Vec<AuditEntry>, DbErr> {
+        let entries = store::audit::newest(&self.deps.db, incident, first.clamp(1, 500)).await?;
+        Ok(entries.into_iter().map(AuditEntry::from).collect())
     }
 }

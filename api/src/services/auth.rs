@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -29,7 +29,7 @@ use super::second_factors::{self, Rejection, SecondFactorError, SecondFactorServ
 use super::{Deps, UserError, UserService};
 use crate::ratelimit::{self, SlidingWindow};
 use crate::secret::{Secret, random_token};
-use crate::store::{admin_user, refresh_token};
+use crate::store::{admin_user, refresh_token, users};
 
 const ACCESS_TTL: TimeDelta = TimeDelta::minutes(15);
 pub const REFRESH_TTL: TimeDelta = TimeDelta::days(30);
@@ -295,9 +295,7 @@ impl AuthService {
             .sub
             .parse()
             .map_err(|_| AuthError::PendingLoginExpired)?;
-        let user = admin_user::Entity::find_by_id(id)
-            .filter(admin_user::Column::Active.eq(true))
-            .one(&self.deps.db)
+        let user = users::find_active(&self.deps.db, id)
             .await?
             .filter(|user| {
                 user.token_version == claims.ver
@@ -342,32 +340,22 @@ impl AuthService {
 
     /// Trades a refresh token for a new session; the old refresh token stops working.
     pub async fn refresh(&self, refresh: &str) -> Result<Session, AuthError> {
-        let stored = refresh_token::Entity::find()
-            .filter(refresh_token::Column::TokenHash.eq(hash(refresh)))
-            .one(&self.deps.db)
+        let stored = users::find_session(&self.deps.db, &hash(refresh))
             .await?
             .ok_or(AuthError::InvalidToken)?;
-        let deleted = refresh_token::Entity::delete_by_id(stored.id)
-            .exec(&self.deps.db)
-            .await?;
+        let deleted = users::delete_session(&self.deps.db, stored.id).await?;
         // Two refreshes racing with one token: only the one that deleted it wins.
-        if deleted.rows_affected == 0 || stored.expires_at < Utc::now() {
+        if !deleted || stored.expires_at < Utc::now() {
             return Err(AuthError::InvalidToken);
         }
-        let user = admin_user::Entity::find_by_id(stored.user_id)
-            .filter(admin_user::Column::Active.eq(true))
-            .one(&self.deps.db)
+        let user = users::find_active(&self.deps.db, stored.user_id)
             .await?
             .ok_or(AuthError::InvalidToken)?;
         self.issue(&user).await
     }
 
     pub async fn logout(&self, refresh: &str) -> Result<(), AuthError> {
-        refresh_token::Entity::delete_many()
-            .filter(refresh_token::Column::TokenHash.eq(hash(refresh)))
-            .exec(&self.deps.db)
-            .await?;
-        Ok(())
+        Ok(users::delete_session_by_hash(&self.deps.db, &hash(refresh)).await?)
     }
 
     /// The user behind an access token, if the token is genuine, unexpired, and the
@@ -389,9 +377,7 @@ impl AuthService {
             .map_err(|_| AuthError::InvalidToken)?
             .claims;
         let id: i64 = claims.sub.parse().map_err(|_| AuthError::InvalidToken)?;
-        let user = admin_user::Entity::find_by_id(id)
-            .filter(admin_user::Column::Active.eq(true))
-            .one(&self.deps.db)
+        let user = users::find_active(&self.deps.db, id)
             .await?
             .filter(|user| user.token_version == claims.ver)
             .ok_or(AuthError::InvalidToken)?;

@@ -34,7 +34,6 @@ impl ClassifiedError for IncidentError {
                 field: Some(*field),
             },
             Self::NothingToUpdate => ErrorKind::Invalid { field: None },
-            Self::Corrupt(_) => ErrorKind::Internal,
             Self::Database(error) => database_kind(error),
         }
     }
@@ -113,7 +112,6 @@ impl ClassifiedError for SecondFactorError {
 impl ClassifiedError for PublicError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::Corrupt(_) => ErrorKind::Internal,
             Self::Database(error) => database_kind(error),
         }
     }
@@ -122,7 +120,6 @@ impl ClassifiedError for PublicError {
 impl ClassifiedError for NotificationError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::Corrupt(_) => ErrorKind::Internal,
             Self::Database(error) => database_kind(error),
         }
     }

@@ -1,15 +1,16 @@
-//! The job queue's doors for the rest of the app: retrying a dead job from the console
-//! (a person's decision, recorded), and enqueueing the jobs that answer someone rather
-//! than follow a change of data (Slack's App Home tab, a message to the person who
-//! clicked). Jobs that follow a change are enqueued in that change's transaction by its
-//! service. Claiming, leasing and settling jobs belong to `jobs/`.
+//! The job queue's doors for the rest of the app: the console's lists, retrying a dead
+//! job (a person's decision, recorded), and enqueueing the jobs that answer someone
+//! rather than follow a change of data (Slack's App Home tab, a message to the person
+//! who clicked). Jobs that follow a change are enqueued in that change's transaction by
+//! its service. Claiming, leasing and settling jobs belong to `jobs/`.
 
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::DbErr;
 
+use super::views::Job;
 use super::{Deps, audit, tx};
-use crate::domain::Actor;
+use crate::domain::{Actor, JobState};
 use crate::jobs::NewJob;
-use crate::store::job;
+use crate::store;
 
 #[derive(Clone)]
 pub struct JobService {
@@ -21,6 +22,13 @@ impl JobService {
         Self { deps }
     }
 
+    /// Jobs in one state, the ones that need attention first: the oldest pending
+    /// (they are late), the most recently failed dead ones.
+    pub async fn list(&self, state: JobState, limit: u64) -> Result<Vec<Job>, DbErr> {
+        let jobs = store::jobs::in_state(&self.deps.db, state, limit.clamp(1, 500)).await?;
+        Ok(jobs.into_iter().map(Job::from).collect())
+    }
+
     /// Puts dead job `id` back in the queue with fresh attempts, and records who did
     /// it in the same transaction. Returns false, and records nothing, when the job is
     /// unknown or not dead.
@@ -29,14 +37,7 @@ impl JobService {
             if !crate::jobs::retry_dead(txn, id).await? {
                 return Ok(false);
             }
-            let kind: Option<String> = job::Entity::find()
-                .select_only()
-                .column(job::Column::Kind)
-                .filter(job::Column::Id.eq(id))
-                .into_tuple()
-                .one(txn)
-                .await?;
-            let kind = kind.unwrap_or_default();
+            let kind = store::jobs::kind_of(txn, id).await?.unwrap_or_default();
             audit::record(
                 txn,
                 actor,

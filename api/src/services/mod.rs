@@ -22,6 +22,7 @@ mod settings;
 mod subscribers;
 pub mod tx;
 mod users;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -45,7 +46,7 @@ pub use public::{
     PublicUpdate, SiteInfo, StatusView, Theme,
 };
 pub use second_factors::{
-    FactorKind, SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
+    SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
 pub use settings::{
     LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackCheck,

@@ -9,26 +9,16 @@
 //! A run that stops halfway (crash, SMTP outage) leaves `pending` rows, which the job's
 //! next attempt picks up; `sent` rows are never sent again.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    Statement, TransactionTrait,
-};
+use sea_orm::{DbErr, TransactionTrait};
 
 use super::Deps;
-use crate::domain::{Incident, IncidentId, IncidentStatus, ParseEnumError};
-use crate::store::{incident, incident_update};
-
-pub const PENDING: &str = "pending";
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
+use crate::domain::{DeliveryState, Incident, IncidentId, IncidentStatus};
+pub use crate::store::deliveries::PendingDelivery;
+use crate::store::{deliveries, incidents, timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(#[from] ParseEnumError),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -51,14 +41,6 @@ pub enum Preparation {
     Skip(&'static str),
 }
 
-/// One mail still to send.
-#[derive(Clone, Debug, FromQueryResult)]
-pub struct PendingDelivery {
-    pub id: i64,
-    pub email: String,
-    pub token: String,
-}
-
 /// How far a fan-out got; for the console's progress bar.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryProgress {
@@ -66,12 +48,6 @@ pub struct DeliveryProgress {
     pub sent: u64,
     pub failed: u64,
     pub pending: u64,
-}
-
-#[derive(FromQueryResult)]
-struct StateCount {
-    state: String,
-    count: i64,
 }
 
 #[derive(Clone)]
@@ -84,10 +60,6 @@ impl NotificationService {
         Self { deps }
     }
 
-    fn statement(&self, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-        Statement::from_sql_and_values(self.deps.db.get_database_backend(), sql, values)
-    }
-
     /// Checks the incident may still be announced and creates the missing delivery
     /// rows. The incident may have been dismissed or made silent after the job was
     /// enqueued; then nobody is mailed, and rows already created stay pending unsent.
@@ -97,13 +69,11 @@ impl NotificationService {
         status: IncidentStatus,
         episode: i32,
     ) -> Result<Preparation, NotificationError> {
-        let Some(row) = incident::Entity::find_by_id(incident_id.0)
-            .one(&self.deps.db)
-            .await?
-        else {
+        let db = &self.deps.db;
+        let Some(row) = incidents::find(db, incident_id).await? else {
             return Ok(Preparation::Skip("the incident was deleted"));
         };
-        let incident = Incident::try_from(row)?;
+        let incident = Incident::from(row);
         if incident.silent {
             return Ok(Preparation::Skip("the incident is silent"));
         }
@@ -112,37 +82,16 @@ impl NotificationService {
                 "the incident was dismissed or is only suspected",
             ));
         }
-        if self.was_pruned(incident_id, status, episode).await? {
+        if deliveries::was_pruned(db, incident_id, status, episode).await? {
             // Its deliveries were forgotten; making them again would mail everyone twice.
             return Ok(Preparation::Skip("this status was announced long ago"));
         }
         // Only the entry that announced this status: earlier entries may speak of a
         // suspicion or a dismissal that subscribers never heard of.
-        let update_text = incident_update::Entity::find()
-            .filter(incident_update::Column::IncidentId.eq(incident_id.0))
-            .filter(incident_update::Column::NewStatus.eq(status.as_str()))
-            .order_by_desc(incident_update::Column::Id)
-            .one(&self.deps.db)
+        let update_text = timeline::announcing(db, incident_id, status)
             .await?
-            .map(|update| update.message)
             .filter(|text| !text.trim().is_empty());
-        let sql = "INSERT INTO notification_delivery \
-                   (subscriber_id, incident_id, status, episode, state, attempts, created_at) \
-                   SELECT id, $1, $2, $3, 'pending', 0, $4 FROM subscriber WHERE active = $5 \
-                   ON CONFLICT (subscriber_id, incident_id, status, episode) DO NOTHING";
-        self.deps
-            .db
-            .execute_raw(self.statement(
-                sql,
-                vec![
-                    incident_id.0.into(),
-                    status.as_str().into(),
-                    episode.into(),
-                    Utc::now().into(),
-                    true.into(),
-                ],
-            ))
-            .await?;
+        deliveries::create_missing(db, incident_id, status, episode, Utc::now()).await?;
         Ok(Preparation::Ready(FanOut {
             incident,
             status,
@@ -159,69 +108,30 @@ impl NotificationService {
         after: i64,
         limit: u64,
     ) -> Result<Vec<PendingDelivery>, NotificationError> {
-        let sql = "SELECT d.id AS id, s.email AS email, s.token AS token \
-                   FROM notification_delivery d JOIN subscriber s ON s.id = d.subscriber_id \
-                   WHERE d.incident_id = $1 AND d.status = $2 AND d.episode = $3 \
-                   AND d.state = 'pending' AND d.id > $4 AND s.active = $5 \
-                   ORDER BY d.id LIMIT $6";
-        Ok(PendingDelivery::find_by_statement(self.statement(
-            sql,
-            vec![
-                fanout.incident.id.0.into(),
-                fanout.status.as_str().into(),
-                fanout.episode.into(),
-                after.into(),
-                true.into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
-        .all(&self.deps.db)
+        Ok(deliveries::pending(
+            &self.deps.db,
+            fanout.incident.id,
+            fanout.status,
+            fanout.episode,
+            after,
+            limit,
+        )
         .await?)
     }
 
     /// Records that the SMTP server accepted these deliveries.
     pub async fn mark_sent(&self, ids: &[i64]) -> Result<(), NotificationError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "UPDATE notification_delivery SET state = 'sent', sent_at = $1, \
-             attempts = attempts + 1, last_error = NULL WHERE id IN ({}) AND state = 'pending'",
-            id_list(ids)
-        );
-        self.deps
-            .db
-            .execute_raw(self.statement(&sql, vec![Utc::now().into()]))
-            .await?;
-        Ok(())
+        Ok(deliveries::mark_sent(&self.deps.db, ids, Utc::now()).await?)
     }
 
     /// The server refused this delivery for good (e.g. 550 unknown user).
     pub async fn mark_failed(&self, id: i64, reason: &str) -> Result<(), NotificationError> {
-        let sql = "UPDATE notification_delivery SET state = 'failed', attempts = attempts + 1, \
-                   last_error = $1 WHERE id = $2 AND state = 'pending'";
-        self.deps
-            .db
-            .execute_raw(self.statement(sql, vec![reason.into(), id.into()]))
-            .await?;
-        Ok(())
+        Ok(deliveries::mark_failed(&self.deps.db, id, reason).await?)
     }
 
     /// These deliveries failed for now and stay pending for the job's next attempt.
     pub async fn note_retry(&self, ids: &[i64], reason: &str) -> Result<(), NotificationError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "UPDATE notification_delivery SET attempts = attempts + 1, last_error = $1 \
-             WHERE id IN ({}) AND state = 'pending'",
-            id_list(ids)
-        );
-        self.deps
-            .db
-            .execute_raw(self.statement(&sql, vec![reason.into()]))
-            .await?;
-        Ok(())
+        Ok(deliveries::note_retry(&self.deps.db, ids, reason).await?)
     }
 
     /// How the status's latest announcement went: a reopened incident's second
@@ -232,37 +142,18 @@ impl NotificationService {
         status: IncidentStatus,
     ) -> Result<DeliveryProgress, NotificationError> {
         let episode = self.latest_episode(incident_id, status).await?;
-        // Pruned deliveries live on as counts in the summary.
-        let rows = StateCount::find_by_statement(self.statement(
-            "SELECT state, CAST(SUM(count) AS BIGINT) AS count FROM ( \
-                 SELECT state, COUNT(*) AS count FROM notification_delivery \
-                 WHERE incident_id = $1 AND status = $2 AND episode = $3 GROUP BY state \
-                 UNION ALL \
-                 SELECT state, deliveries AS count FROM notification_summary \
-                 WHERE incident_id = $4 AND status = $5 AND episode = $6) AS both_kinds \
-             GROUP BY state",
-            vec![
-                incident_id.0.into(),
-                status.as_str().into(),
-                episode.into(),
-                incident_id.0.into(),
-                status.as_str().into(),
-                episode.into(),
-            ],
-        ))
-        .all(&self.deps.db)
-        .await?;
-        let counts: BTreeMap<String, u64> = rows
-            .into_iter()
-            .map(|row| (row.state, u64::try_from(row.count).unwrap_or(0)))
-            .collect();
-        let get = |state: &str| counts.get(state).copied().unwrap_or(0);
-        Ok(DeliveryProgress {
-            total: counts.values().sum(),
-            sent: get(SENT),
-            failed: get(FAILED),
-            pending: get(PENDING),
-        })
+        let counts = deliveries::state_counts(&self.deps.db, incident_id, status, episode).await?;
+        let mut progress = DeliveryProgress::default();
+        for (state, count) in counts {
+            let count = u64::try_from(count).unwrap_or(0);
+            progress.total += count;
+            match state {
+                DeliveryState::Sent => progress.sent += count,
+                DeliveryState::Failed => progress.failed += count,
+                DeliveryState::Pending => progress.pending += count,
+            }
+        }
+        Ok(progress)
     }
 
     /// The last episode in which `status` was announced, pruned or not (1 if never).
@@ -271,105 +162,23 @@ impl NotificationService {
         incident_id: IncidentId,
         status: IncidentStatus,
     ) -> Result<i32, NotificationError> {
-        #[derive(FromQueryResult)]
-        struct Latest {
-            episode: Option<i32>,
-        }
-        let latest = Latest::find_by_statement(self.statement(
-            "SELECT MAX(episode) AS episode FROM ( \
-                 SELECT episode FROM notification_delivery WHERE incident_id = $1 AND status = $2 \
-                 UNION ALL \
-                 SELECT episode FROM notification_summary WHERE incident_id = $3 AND status = $4 \
-             ) AS announced",
-            vec![
-                incident_id.0.into(),
-                status.as_str().into(),
-                incident_id.0.into(),
-                status.as_str().into(),
-            ],
-        ))
-        .one(&self.deps.db)
-        .await?;
-        Ok(latest.and_then(|row| row.episode).unwrap_or(1))
-    }
-
-    async fn was_pruned(
-        &self,
-        incident_id: IncidentId,
-        status: IncidentStatus,
-        episode: i32,
-    ) -> Result<bool, NotificationError> {
-        let row = self
-            .deps
-            .db
-            .query_one_raw(self.statement(
-                "SELECT 1 AS found FROM notification_summary \
-                 WHERE incident_id = $1 AND status = $2 AND episode = $3 LIMIT 1",
-                vec![incident_id.0.into(), status.as_str().into(), episode.into()],
-            ))
-            .await?;
-        Ok(row.is_some())
+        let latest = deliveries::latest_episode(&self.deps.db, incident_id, status).await?;
+        Ok(latest.unwrap_or(1))
     }
 
     /// Forgets deliveries made before `cutoff`, adding what they counted to the
     /// summary in the same transaction, so the console's figures never change. Failure
     /// reasons of pruned deliveries are gone. Returns how many rows were deleted.
     pub async fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, NotificationError> {
-        #[derive(FromQueryResult)]
-        struct Pruned {
-            incident_id: i64,
-            status: String,
-            episode: i32,
-            state: String,
-        }
         // Batches keep each transaction (and SQLite's write lock) short.
         const BATCH: usize = 1000;
         let mut deleted = 0;
         loop {
             let txn = self.deps.db.begin().await?;
-            // RETURNING counts exactly the rows deleted, even if a worker changes a
-            // state between two statements.
-            let rows = Pruned::find_by_statement(self.statement(
-                &format!(
-                    "DELETE FROM notification_delivery WHERE id IN ( \
-                         SELECT id FROM notification_delivery WHERE created_at < $1 \
-                         ORDER BY id LIMIT {BATCH}) \
-                     RETURNING incident_id, status, episode, state"
-                ),
-                vec![cutoff.into()],
-            ))
-            .all(&txn)
-            .await?;
-            let mut counts: BTreeMap<(i64, String, i32, String), i64> = BTreeMap::new();
-            for row in &rows {
-                *counts
-                    .entry((
-                        row.incident_id,
-                        row.status.clone(),
-                        row.episode,
-                        row.state.clone(),
-                    ))
-                    .or_default() += 1;
-            }
-            for ((incident_id, status, episode, state), count) in counts {
-                txn.execute_raw(self.statement(
-                    "INSERT INTO notification_summary \
-                     (incident_id, status, episode, state, deliveries) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (incident_id, status, episode, state) \
-                     DO UPDATE SET deliveries = notification_summary.deliveries + excluded.deliveries",
-                    vec![
-                        incident_id.into(),
-                        status.into(),
-                        episode.into(),
-                        state.into(),
-                        count.into(),
-                    ],
-                ))
-                .await?;
-            }
+            let pruned = deliveries::prune_batch(&txn, cutoff, BATCH).await?;
             txn.commit().await?;
-            deleted += rows.len() as u64;
-            if rows.len() < BATCH {
+            deleted += pruned as u64;
+            if pruned < BATCH {
                 return Ok(deleted);
             }
         }
@@ -381,33 +190,7 @@ impl NotificationService {
         incident_id: IncidentId,
         status: IncidentStatus,
     ) -> Result<Vec<(String, String)>, NotificationError> {
-        #[derive(FromQueryResult)]
-        struct Failure {
-            email: String,
-            last_error: Option<String>,
-        }
-        let rows = Failure::find_by_statement(self.statement(
-            "SELECT s.email AS email, d.last_error AS last_error FROM notification_delivery d \
-             JOIN subscriber s ON s.id = d.subscriber_id \
-             WHERE d.incident_id = $1 AND d.status = $2 AND d.episode = $3 \
-             AND d.state = 'failed' ORDER BY d.id",
-            vec![
-                incident_id.0.into(),
-                status.as_str().into(),
-                self.latest_episode(incident_id, status).await?.into(),
-            ],
-        ))
-        .all(&self.deps.db)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| (row.email, row.last_error.unwrap_or_default()))
-            .collect())
+        let episode = self.latest_episode(incident_id, status).await?;
+        Ok(deliveries::failures(&self.deps.db, incident_id, status, episode).await?)
     }
-}
-
-/// Ids are integers from our own database, so inlining them is safe, and it keeps one
-/// statement per batch on both databases.
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }

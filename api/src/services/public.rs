@@ -2,17 +2,15 @@
 //! single days. Dismissed incidents never leave this module; every public surface
 //! (GraphQL, feeds, Statuspage JSON, the page itself) reads through it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
-use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::DbErr;
 
 use super::Deps;
-use crate::domain::{
-    Headline, Incident, IncidentId, IncidentStatus, ParseEnumError, Severity, headline,
-};
-use crate::store::{incident, incident_update, notification_settings, site_settings};
+use crate::domain::{Headline, Incident, IncidentId, IncidentStatus, Severity, headline};
+use crate::store::{incident, incidents, settings, timeline};
 
 /// How long a resolved incident stays under "recent incidents".
 const RECENT: TimeDelta = TimeDelta::hours(24);
@@ -21,8 +19,6 @@ pub const MAX_PAGE: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublicError {
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(#[from] ParseEnumError),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -138,11 +134,8 @@ impl PublicService {
 
     pub async fn site(&self) -> Result<SiteInfo, PublicError> {
         let db = &self.deps.db;
-        let site = site_settings::Entity::find_by_id(1)
-            .one(db)
-            .await?
-            .ok_or_else(missing_settings)?;
-        let notifications = notification_settings::Entity::find_by_id(1).one(db).await?;
+        let site = settings::site(db).await?.ok_or_else(missing_settings)?;
+        let notifications = settings::notifications(db).await?;
         Ok(SiteInfo {
             system_name: site.system_name,
             support_email: site.support_email,
@@ -171,29 +164,7 @@ impl PublicService {
     pub async fn status(&self) -> Result<StatusView, PublicError> {
         let now = Utc::now();
         let site = self.site().await?;
-        let rows = incident::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(incident::Column::Status.is_in(status_names(&[
-                        IncidentStatus::Suspected,
-                        IncidentStatus::Confirmed,
-                        IncidentStatus::Watching,
-                        IncidentStatus::Planned,
-                    ])))
-                    .add(
-                        Condition::all()
-                            .add(incident::Column::Status.eq(IncidentStatus::Resolved.as_str()))
-                            .add(
-                                Condition::any()
-                                    .add(incident::Column::StartAt.gte(now - RECENT))
-                                    .add(incident::Column::EndAt.gte(now - RECENT)),
-                            ),
-                    ),
-            )
-            .order_by_desc(incident::Column::StartAt)
-            .order_by_desc(incident::Column::Id)
-            .all(&self.deps.db)
-            .await?;
+        let rows = incidents::front_page(&self.deps.db, now - RECENT).await?;
         let incidents = self.with_updates(rows).await?;
         let mut view = StatusView {
             headline: headline(
@@ -227,31 +198,13 @@ impl PublicService {
         limit: u64,
         maintenance: bool,
     ) -> Result<Vec<PublicIncident>, PublicError> {
-        let severity = incident::Column::Severity;
-        let rows = incident::Entity::find()
-            .filter(incident::Column::Status.is_not_in(status_names(&[
-                IncidentStatus::Suspected,
-                IncidentStatus::Dismissed,
-            ])))
-            .filter(if maintenance {
-                severity.eq(Severity::Maintenance.as_str())
-            } else {
-                severity.ne(Severity::Maintenance.as_str())
-            })
-            .order_by_desc(incident::Column::StartAt)
-            .order_by_desc(incident::Column::Id)
-            .limit(limit)
-            .all(&self.deps.db)
-            .await?;
+        let rows = incidents::latest_confirmed(&self.deps.db, limit, maintenance).await?;
         self.with_updates(rows).await
     }
 
     /// One incident, unless it does not exist or was dismissed.
     pub async fn incident(&self, id: IncidentId) -> Result<Option<PublicIncident>, PublicError> {
-        let row = incident::Entity::find_by_id(id.0)
-            .filter(incident::Column::Status.ne(IncidentStatus::Dismissed.as_str()))
-            .one(&self.deps.db)
-            .await?;
+        let row = incidents::find_public(&self.deps.db, id).await?;
         Ok(self.with_updates(row.into_iter().collect()).await?.pop())
     }
 
@@ -264,32 +217,15 @@ impl PublicService {
         first: u64,
     ) -> Result<(Vec<PublicIncident>, bool), PublicError> {
         let first = first.clamp(1, MAX_PAGE);
-        let mut query = incident::Entity::find()
-            .filter(incident::Column::Status.ne(IncidentStatus::Dismissed.as_str()))
-            .order_by_desc(incident::Column::Id)
-            .limit(first + 1);
-        if !filter.statuses.is_empty() {
-            query = query.filter(incident::Column::Status.is_in(status_names(&filter.statuses)));
-        }
-        if !filter.severities.is_empty() {
-            query = query.filter(
-                incident::Column::Severity.is_in(filter.severities.iter().map(|s| s.as_str())),
-            );
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(
-                Condition::any()
-                    .add(incident::Column::EndAt.is_null())
-                    .add(incident::Column::EndAt.gte(from)),
-            );
-        }
-        if let Some(to) = filter.to {
-            query = query.filter(incident::Column::StartAt.lt(to));
-        }
-        if let Some(after) = after {
-            query = query.filter(incident::Column::Id.lt(after.0));
-        }
-        let mut rows = query.all(&self.deps.db).await?;
+        let store_filter = incidents::Filter {
+            statuses: &filter.statuses,
+            severities: &filter.severities,
+            from: filter.from,
+            to: filter.to,
+            text: None,
+        };
+        let mut rows =
+            incidents::public_page(&self.deps.db, &store_filter, after, first + 1).await?;
         let more = rows.len() as u64 > first;
         rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
         Ok((self.with_updates(rows).await?, more))
@@ -306,29 +242,9 @@ impl PublicService {
             .and_then(|d| d.checked_sub_months(chrono::Months::new(11)))
             .unwrap_or(today);
         let window_start = local_midnight(tz, first_day);
-        let rows = incident::Entity::find()
-            .filter(incident::Column::Status.is_not_in(status_names(&[
-                IncidentStatus::Dismissed,
-                IncidentStatus::Planned,
-            ])))
-            .filter(incident::Column::StartAt.lte(now))
-            .filter(
-                Condition::any()
-                    .add(incident::Column::EndAt.is_null())
-                    .add(incident::Column::EndAt.gte(window_start)),
-            )
-            .select_only()
-            .columns([
-                incident::Column::Severity,
-                incident::Column::StartAt,
-                incident::Column::EndAt,
-            ])
-            .into_tuple::<(String, DateTime<Utc>, Option<DateTime<Utc>>)>()
-            .all(&self.deps.db)
-            .await?;
+        let rows = incidents::history_spans(&self.deps.db, window_start, now).await?;
         let mut worst: BTreeMap<NaiveDate, Severity> = BTreeMap::new();
         for (severity, start, end) in rows {
-            let severity: Severity = severity.parse()?;
             let mut day = start.with_timezone(&tz).date_naive().max(first_day);
             let last = end
                 .unwrap_or(now)
@@ -363,27 +279,12 @@ impl PublicService {
         let end = date
             .succ_opt()
             .map_or(start + TimeDelta::days(1), |next| local_midnight(tz, next));
-        let rows = incident::Entity::find()
-            .filter(incident::Column::Status.is_not_in(status_names(&[
-                IncidentStatus::Dismissed,
-                IncidentStatus::Planned,
-            ])))
-            .filter(incident::Column::StartAt.lt(end))
-            .filter(
-                Condition::any()
-                    .add(incident::Column::EndAt.is_null())
-                    .add(incident::Column::EndAt.gte(start)),
-            )
-            .order_by_asc(incident::Column::StartAt)
-            .order_by_asc(incident::Column::Id)
-            .all(&self.deps.db)
-            .await?;
+        let rows = incidents::overlapping(&self.deps.db, start, end).await?;
         self.with_updates(rows).await
     }
 
     async fn time_zone(&self) -> Result<Tz, PublicError> {
-        let site = site_settings::Entity::find_by_id(1)
-            .one(&self.deps.db)
+        let site = settings::site(&self.deps.db)
             .await?
             .ok_or_else(missing_settings)?;
         Ok(site.time_zone.parse().unwrap_or(Tz::UTC))
@@ -398,38 +299,28 @@ impl PublicService {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-        let updates = incident_update::Entity::find()
-            .filter(incident_update::Column::IncidentId.is_in(ids))
-            .order_by_desc(incident_update::Column::CreatedAt)
-            .order_by_desc(incident_update::Column::Id)
-            .all(&self.deps.db)
-            .await?;
-        let mut by_incident: HashMap<i64, Vec<PublicUpdate>> = HashMap::new();
-        for update in updates {
-            by_incident
-                .entry(update.incident_id)
-                .or_default()
-                .push(PublicUpdate {
-                    id: update.id,
-                    created: update.created_at,
-                    message: update.message,
-                    new_status: update.new_status.as_deref().map(str::parse).transpose()?,
-                });
-        }
-        rows.into_iter()
+        let mut by_incident = timeline::of_incidents(&self.deps.db, ids).await?;
+        Ok(rows
+            .into_iter()
             .map(|row| {
-                let updates = by_incident.remove(&row.id).unwrap_or_default();
-                Ok(PublicIncident {
-                    incident: Incident::try_from(row)?,
+                let updates = by_incident
+                    .remove(&row.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|entry| PublicUpdate {
+                        id: entry.id,
+                        created: entry.created_at,
+                        message: entry.message,
+                        new_status: entry.new_status,
+                    })
+                    .collect();
+                PublicIncident {
+                    incident: Incident::from(row),
                     updates,
-                })
+                }
             })
-            .collect()
+            .collect())
     }
-}
-
-fn status_names(statuses: &[IncidentStatus]) -> Vec<&'static str> {
-    statuses.iter().map(|s| s.as_str()).collect()
 }
 
 /// The instant a local day begins; on a day starting in a DST gap, the first instant

@@ -15,15 +15,16 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    TryInsertResult,
 };
 
 use super::follow_up::{self, SubscriberMailKind};
+use super::views::Subscriber;
 use super::{Deps, audit, tx};
 use crate::domain::{Actor, ClassifiedError, ErrorKind, InvalidEmail, SubscriberEmail};
 use crate::events::DomainEvent;
-use crate::store::{notification_settings, subscriber};
+use crate::store::{settings, subscriber, subscribers};
 
 /// Subscriber tokens carry this much randomness (SPEC §1 asks for at least 128 bits).
 const TOKEN_BITS: usize = 128;
@@ -110,14 +111,13 @@ impl SubscriberService {
     pub async fn subscribe(&self, email: &SubscriberEmail) -> Result<(), SubscriberError> {
         let created = tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
             let now = Utc::now();
-            let open = notification_settings::Entity::find_by_id(1)
-                .one(txn)
+            let open = settings::notifications(txn)
                 .await?
                 .is_some_and(|settings| settings.allow_subscriptions);
             if !open {
                 return Err(SubscriberError::SubscriptionsClosed);
             }
-            match find_by_email(txn, email).await? {
+            match subscribers::find_by_email(txn, email).await? {
                 None => {
                     let row = insert(txn, email, false, now).await?;
                     follow_up::subscriber_mail(row.id, SubscriberMailKind::OptIn)
@@ -162,17 +162,19 @@ impl SubscriberService {
     }
 
     pub async fn token_state(&self, token: &str) -> Result<TokenState, SubscriberError> {
-        Ok(match find_by_token(&self.deps.db, token).await? {
-            None => TokenState::Unknown,
-            Some(row) if row.active => TokenState::Active,
-            Some(_) => TokenState::Pending,
-        })
+        Ok(
+            match subscribers::find_by_token(&self.deps.db, token).await? {
+                None => TokenState::Unknown,
+                Some(row) if row.active => TokenState::Active,
+                Some(_) => TokenState::Pending,
+            },
+        )
     }
 
     /// The subscriber clicked the opt-in link and then the button.
     pub async fn confirm(&self, token: &str) -> Result<TokenOutcome, SubscriberError> {
         let outcome = tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
-            let Some(row) = find_by_token(txn, token).await? else {
+            let Some(row) = subscribers::find_by_token(txn, token).await? else {
                 return Ok(TokenOutcome::Unknown);
             };
             if row.active {
@@ -202,11 +204,7 @@ impl SubscriberService {
     /// and says so, which the pages present as "you are not subscribed".
     pub async fn unsubscribe(&self, token: &str) -> Result<TokenOutcome, SubscriberError> {
         let outcome = tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
-            let deleted = subscriber::Entity::delete_many()
-                .filter(subscriber::Column::Token.eq(token))
-                .exec(txn)
-                .await?;
-            if deleted.rows_affected == 0 {
+            if !subscribers::delete_by_token(txn, token).await? {
                 return Ok(TokenOutcome::Unknown);
             }
             // They asked to be forgotten, so the log does not keep the address either.
@@ -226,9 +224,9 @@ impl SubscriberService {
         actor: &Actor,
         email: &SubscriberEmail,
         consented: bool,
-    ) -> Result<subscriber::Model, SubscriberError> {
+    ) -> Result<Subscriber, SubscriberError> {
         let row = tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
-            if find_by_email(txn, email).await?.is_some() {
+            if subscribers::find_by_email(txn, email).await?.is_some() {
                 return Err(SubscriberError::AlreadySubscribed(email.clone()));
             }
             let row = insert(txn, email, consented, Utc::now()).await?;
@@ -247,17 +245,16 @@ impl SubscriberService {
         })?;
         self.deps.jobs.wake();
         self.deps.events.publish(DomainEvent::SubscribersChanged);
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Console: removes one subscriber.
     pub async fn remove(&self, actor: &Actor, id: i64) -> Result<(), SubscriberError> {
         tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
-            let row = subscriber::Entity::find_by_id(id)
-                .one(txn)
+            let row = subscribers::find(txn, id)
                 .await?
                 .ok_or(SubscriberError::NotFound(id))?;
-            subscriber::Entity::delete_by_id(id).exec(txn).await?;
+            subscribers::delete(txn, id).await?;
             audit::record(
                 txn,
                 actor,
@@ -277,26 +274,15 @@ impl SubscriberService {
         query: &str,
         offset: u64,
         limit: u64,
-    ) -> Result<Vec<subscriber::Model>, SubscriberError> {
-        let mut select = subscriber::Entity::find();
+    ) -> Result<Vec<Subscriber>, SubscriberError> {
         let query = query.trim().to_lowercase();
-        if !query.is_empty() {
-            select = select.filter(subscriber::Column::Email.contains(&query));
-        }
-        Ok(select
-            .order_by_asc(subscriber::Column::Email)
-            .offset(offset)
-            .limit(limit.min(SEARCH_LIMIT_MAX))
-            .all(&self.deps.db)
-            .await?)
+        let rows =
+            subscribers::search(&self.deps.db, &query, offset, limit.min(SEARCH_LIMIT_MAX)).await?;
+        Ok(rows.into_iter().map(Subscriber::from).collect())
     }
 
     pub async fn count(&self) -> Result<SubscriberCount, SubscriberError> {
-        let active = subscriber::Entity::find()
-            .filter(subscriber::Column::Active.eq(true))
-            .count(&self.deps.db)
-            .await?;
-        let all = subscriber::Entity::find().count(&self.deps.db).await?;
+        let (all, active) = subscribers::count(&self.deps.db).await?;
         Ok(SubscriberCount {
             active,
             pending: all.saturating_sub(active),
@@ -306,10 +292,7 @@ impl SubscriberService {
     /// Console: every subscriber as CSV (`email,active,created,confirmed`), the format
     /// [`Self::import_csv`] reads back.
     pub async fn export_csv(&self) -> Result<String, SubscriberError> {
-        let rows = subscriber::Entity::find()
-            .order_by_asc(subscriber::Column::Id)
-            .all(&self.deps.db)
-            .await?;
+        let rows = subscribers::all(&self.deps.db).await?;
         let mut csv = String::from("email,active,created,confirmed\n");
         for row in rows {
             // Validated addresses contain no comma, quote or line break, so no quoting.
@@ -400,31 +383,11 @@ impl SubscriberService {
         Ok(report)
     }
 
-    pub async fn get(&self, id: i64) -> Result<Option<subscriber::Model>, SubscriberError> {
-        Ok(subscriber::Entity::find_by_id(id)
-            .one(&self.deps.db)
-            .await?)
+    pub async fn get(&self, id: i64) -> Result<Option<Subscriber>, SubscriberError> {
+        Ok(subscribers::find(&self.deps.db, id)
+            .await?
+            .map(Subscriber::from))
     }
-}
-
-async fn find_by_email(
-    conn: &impl ConnectionTrait,
-    email: &SubscriberEmail,
-) -> Result<Option<subscriber::Model>, DbErr> {
-    subscriber::Entity::find()
-        .filter(subscriber::Column::Email.eq(email.as_str()))
-        .one(conn)
-        .await
-}
-
-async fn find_by_token(
-    conn: &impl ConnectionTrait,
-    token: &str,
-) -> Result<Option<subscriber::Model>, DbErr> {
-    subscriber::Entity::find()
-        .filter(subscriber::Column::Token.eq(token))
-        .one(conn)
-        .await
 }
 
 fn new_row(email: &SubscriberEmail, active: bool, now: DateTime<Utc>) -> subscriber::ActiveModel {

@@ -3,13 +3,12 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 
+use super::views::UserAccount;
 use super::{Deps, audit, tx};
 use crate::domain::Actor;
-use crate::store::admin_user;
+use crate::store::{admin_user, users};
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Argon2id hash of a random password nobody knows, verified against for unknown users.
@@ -59,7 +58,7 @@ impl UserService {
         username: &str,
         password: &str,
         actor: &Actor,
-    ) -> Result<admin_user::Model, UserError> {
+    ) -> Result<UserAccount, UserError> {
         let username = username.trim();
         let valid_username = !username.is_empty()
             && username.chars().count() <= MAX_USERNAME_CHARS
@@ -72,11 +71,7 @@ impl UserService {
         check_password_strength(username, password)?;
         let hash = hash_password(password.to_owned()).await?;
         tx::write_tx!(&self.deps.db, UserError, |txn| {
-            let taken = admin_user::Entity::find()
-                .filter(admin_user::Column::Username.eq(username))
-                .one(txn)
-                .await?
-                .is_some();
+            let taken = users::find_by_username(txn, username).await?.is_some();
             if taken {
                 return Err(UserError::UsernameTaken(username.to_owned()));
             }
@@ -91,17 +86,14 @@ impl UserService {
             .insert(txn)
             .await?;
             audit::record(txn, actor, None, format!("Created the user {username}")).await?;
-            Ok(user)
+            Ok(user.into())
         })
     }
 
     /// Every console user, by username.
-    pub async fn list(&self) -> Result<Vec<admin_user::Model>, UserError> {
-        use sea_orm::QueryOrder;
-        Ok(admin_user::Entity::find()
-            .order_by_asc(admin_user::Column::Username)
-            .all(&self.deps.db)
-            .await?)
+    pub async fn list(&self) -> Result<Vec<UserAccount>, UserError> {
+        let all = users::all(&self.deps.db).await?;
+        Ok(all.into_iter().map(UserAccount::from).collect())
     }
 
     /// Deactivates a user or brings them back. Deactivating ends every session at
@@ -112,7 +104,7 @@ impl UserService {
         id: i64,
         active: bool,
         actor: &Actor,
-    ) -> Result<admin_user::Model, UserError> {
+    ) -> Result<UserAccount, UserError> {
         if !active
             && matches!(actor, Actor::User(name) if self.username_of(id).await?.as_deref() == Some(name.as_str()))
         {
@@ -132,7 +124,7 @@ impl UserService {
             end_sessions(txn, id).await?;
             let what = if active { "Reactivated" } else { "Deactivated" };
             audit::record(txn, actor, None, format!("{what} the user {username}")).await?;
-            Ok(updated)
+            Ok(updated.into())
         })
     }
 
@@ -169,8 +161,7 @@ impl UserService {
     }
 
     async fn username_of(&self, id: i64) -> Result<Option<String>, UserError> {
-        Ok(admin_user::Entity::find_by_id(id)
-            .one(&self.deps.db)
+        Ok(users::find(&self.deps.db, id)
             .await?
             .map(|user| user.username))
     }
@@ -181,16 +172,12 @@ impl UserService {
     }
 
     /// The active user with this username and password, if any.
-    pub async fn verify(
+    pub(super) async fn verify(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Option<admin_user::Model>, UserError> {
-        let user = admin_user::Entity::find()
-            .filter(admin_user::Column::Username.eq(username.trim()))
-            .filter(admin_user::Column::Active.eq(true))
-            .one(&self.deps.db)
-            .await?;
+        let user = users::find_active_by_username(&self.deps.db, username.trim()).await?;
         // An unknown user costs the same hash as a known one, so timing does not tell
         // an attacker which usernames exist.
         let hash = user
@@ -211,20 +198,12 @@ impl UserService {
 }
 
 async fn find(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result<admin_user::Model, UserError> {
-    admin_user::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or(UserError::NotFound(id))
+    users::lock(txn, id).await?.ok_or(UserError::NotFound(id))
 }
 
 /// Refresh tokens outlive the token version; remove them too.
 async fn end_sessions(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result<(), DbErr> {
-    crate::store::refresh_token::Entity::delete_many()
-        .filter(crate::store::refresh_token::Column::UserId.eq(id))
-        .exec(txn)
-        .await?;
-    Ok(())
+    users::delete_sessions(txn, id).await
 }
 
 /// Rejects passwords an attacker would guess first.

@@ -47,7 +47,7 @@ async fn statuses(db: &TestDb) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|i| i.status)
+        .map(|i| i.status.to_string())
         .collect()
 }
 

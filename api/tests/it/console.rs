@@ -135,7 +135,7 @@ both_databases! {
         let token = login(&app).await;
         let now = chrono::Utc::now();
         let dead = job::ActiveModel {
-            kind: Set("test.never".into()), payload: Set("{}".into()), status: Set("dead".into()),
+            kind: Set("test.never".into()), payload: Set("{}".into()), status: Set("dead".parse().unwrap()),
             attempts: Set(25), max_attempts: Set(25), run_at: Set(now), last_error: Set(Some("invalid_auth: the token is not valid".into())),
             created_at: Set(now), updated_at: Set(now), ..Default::default()
         }.insert(&db.conn).await.unwrap();
@@ -201,7 +201,7 @@ both_databases! {
         let token = login(&app).await;
         let now = chrono::Utc::now();
         let dead = job::ActiveModel {
-            kind: Set("test.never".into()), payload: Set("{}".into()), status: Set("dead".into()),
+            kind: Set("test.never".into()), payload: Set("{}".into()), status: Set("dead".parse().unwrap()),
             attempts: Set(25), max_attempts: Set(25), run_at: Set(now), last_error: Set(Some("gave up".into())),
             created_at: Set(now), updated_at: Set(now), ..Default::default()
         }.insert(&db.conn).await.unwrap();

@@ -55,7 +55,7 @@ async fn announce(app: &TestApp) {
 async fn settled_fanout(db: &TestDb) -> job::Model {
     for _ in 0..1500 {
         if let Some(job) = db.jobs_of_kind(NOTIFY_SUBSCRIBERS).await.pop()
-            && (job.status == "done" || job.status == "dead")
+            && (job.status.as_str() == "done" || job.status.as_str() == "dead")
         {
             return job;
         }
@@ -72,7 +72,7 @@ async fn delivers_over(db: TestDb, mode: TlsMode) {
     let app = TestApp::start(config(&db, &sink, &[])).await;
     announce(&app).await;
     let job = settled_fanout(&db).await;
-    assert_eq!(job.status, "done", "{:?}", job.last_error);
+    assert_eq!(job.status.as_str(), "done", "{:?}", job.last_error);
     sink.wait_for(2).await;
     // A little longer, so a second copy would have arrived too.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -87,7 +87,7 @@ async fn parks_the_job(db: &TestDb, sink: &SmtpSink, changes: &[(&str, &str)], r
     let app = TestApp::start(config(db, sink, changes)).await;
     announce(&app).await;
     let job = settled_fanout(db).await;
-    assert_eq!(job.status, "dead", "{job:?}");
+    assert_eq!(job.status.as_str(), "dead", "{job:?}");
     assert_eq!(job.attempts, 1, "a set-up problem is not retried: {job:?}");
     let error = job.last_error.unwrap_or_default();
     for part in reason {

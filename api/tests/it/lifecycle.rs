@@ -66,7 +66,7 @@ both_databases! {
 
         let timeline = app.services.incidents.timeline(id).await.unwrap();
         assert_eq!(timeline.len(), 2);
-        assert_eq!(timeline[1].new_status.as_deref(), Some("confirmed"));
+        assert_eq!(timeline[1].new_status.map(IncidentStatus::as_str), Some("confirmed"));
         assert_eq!(timeline[1].author, "bob (Slack)");
 
         let audit = audit_entry::Entity::find()
@@ -152,7 +152,7 @@ both_databases! {
         assert_eq!(resolved.summary, None, "an empty summary removes it");
 
         let timeline = incidents.timeline(id).await.unwrap();
-        let statuses: Vec<Option<&str>> = timeline.iter().map(|entry| entry.new_status.as_deref()).collect();
+        let statuses: Vec<Option<&str>> = timeline.iter().map(|entry| entry.new_status.map(IncidentStatus::as_str)).collect();
         assert_eq!(statuses, vec![Some("confirmed"), None, Some("watching"), Some("resolved")]);
         assert_eq!(timeline[3].message, "This incident has been resolved.");
         assert_eq!(

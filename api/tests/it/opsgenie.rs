@@ -83,7 +83,7 @@ both_databases! {
         assert_eq!(alerts[0].description.as_deref(), Some("Root cause: bad deploy 2023-11-14.3. Rollback in progress."));
 
         post(&app, &url, fixture("opsgenie/close.json")).await;
-        assert_eq!(incidents(&db).await[0].status, "suspected", "the second alert is still open");
+        assert_eq!(incidents(&db).await[0].status.as_str(), "suspected", "the second alert is still open");
         let second_id = alerts[1].external_id.clone();
         let close_second = fixture("opsgenie/close.json");
         let close_second = String::from_utf8(close_second).unwrap().replace(FIRST_ALERT, &second_id);
@@ -91,7 +91,7 @@ both_databases! {
         assert_eq!(status, 200);
         let all = incidents(&db).await;
         assert_eq!(all.len(), 1);
-        assert_eq!(all[0].status, "dismissed");
+        assert_eq!(all[0].status.as_str(), "dismissed");
 
         let notes: Vec<Option<SlackNote>> = payloads::<SlackSync>(&db.jobs_of_kind(SLACK_SYNC).await).into_iter().map(|j| j.note).collect();
         assert_eq!(notes.first(), Some(&Some(SlackNote::Opened)));
@@ -234,7 +234,7 @@ both_databases! {
 
         let all = incidents(&db).await;
         assert_eq!(all.len(), 1);
-        assert_eq!(all[0].status, IncidentStatus::Suspected.as_str(), "a2 is still open");
+        assert_eq!(all[0].status, IncidentStatus::Suspected, "a2 is still open");
         assert_eq!(alert::Entity::find().count(&db.conn).await.unwrap(), 2);
         let notes: Vec<Option<SlackNote>> = payloads::<SlackSync>(&db.jobs_of_kind(SLACK_SYNC).await).into_iter().map(|j| j.note).collect();
         assert_eq!(notes, vec![Some(SlackNote::Opened), Some(SlackNote::AlertAttached { source: Origin::Opsgenie, message: "alert a2".into() })]);

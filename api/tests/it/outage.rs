@@ -118,11 +118,7 @@ async fn a_click_while_the_database_is_away_is_answered_through_its_response_url
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        row.status,
-        IncidentStatus::Suspected.to_string(),
-        "nothing was saved"
-    );
+    assert_eq!(row.status, IncidentStatus::Suspected, "nothing was saved");
     assert!(
         db.jobs_of_kind(slack_jobs::SLACK_EPHEMERAL)
             .await
@@ -200,7 +196,12 @@ async fn jobs_queued_during_a_database_outage_run_once_when_it_is_back() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(slack.calls().is_empty(), "{:?}", slack.methods());
     assert!(sink.mails().is_empty());
-    assert!(all_jobs(&db).await.iter().all(|j| j.status == "pending"));
+    assert!(
+        all_jobs(&db)
+            .await
+            .iter()
+            .all(|j| j.status.as_str() == "pending")
+    );
 
     proxy.restore();
     let restored = Instant::now();
@@ -211,7 +212,12 @@ async fn jobs_queued_during_a_database_outage_run_once_when_it_is_back() {
     );
     // Long enough for a second run of anything to show.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(all_jobs(&db).await.iter().all(|j| j.status == "done"));
+    assert!(
+        all_jobs(&db)
+            .await
+            .iter()
+            .all(|j| j.status.as_str() == "done")
+    );
 
     let mails = sink.count_by_recipient();
     let expected: BTreeMap<String, usize> =

@@ -59,7 +59,7 @@ async fn add_job_carrying(
     job::ActiveModel {
         kind: Set("test".into()),
         payload: Set(payload.into()),
-        status: Set(status.into()),
+        status: Set(status.parse().unwrap()),
         attempts: Set(1),
         max_attempts: Set(3),
         run_at: Set(at),
@@ -97,12 +97,12 @@ async fn add_subscriber(
 
 async fn add_incident(conn: &DatabaseConnection, at: DateTime<Utc>) -> i64 {
     incident::ActiveModel {
-        status: Set("resolved".into()),
-        severity: Set("outage".into()),
+        status: Set("resolved".parse().unwrap()),
+        severity: Set("outage".parse().unwrap()),
         title: Set("Database on fire".into()),
         start_at: Set(at),
         silent: Set(false),
-        origin: Set("manual".into()),
+        origin: Set("manual".parse().unwrap()),
         auto_start: Set(false),
         created_at: Set(at),
         updated_at: Set(at),
@@ -124,8 +124,8 @@ async fn add_delivery(
     notification_delivery::ActiveModel {
         subscriber_id: Set(subscriber_id),
         incident_id: Set(incident_id),
-        status: Set("confirmed".into()),
-        state: Set(state.into()),
+        status: Set("confirmed".parse().unwrap()),
+        state: Set(state.parse().unwrap()),
         attempts: Set(1),
         last_error: Set((state == "failed").then(|| "550 no such user".into())),
         created_at: Set(created),
@@ -204,7 +204,7 @@ both_databases! {
             .unwrap();
             second_factor_challenge::ActiveModel {
                 user_id: Set(user),
-                purpose: Set("login".into()),
+                purpose: Set("login".parse().unwrap()),
                 state: Set("{}".into()),
                 created_at: Set(old),
                 expires_at: Set(expires),

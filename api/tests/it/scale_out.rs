@@ -334,7 +334,7 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
             .one(&db.conn)
             .await
             .unwrap()
-            .is_some_and(|job| job.status == "done")
+            .is_some_and(|job| job.status.as_str() == "done")
     })
     .await;
     let finished = job::Entity::find_by_id(fan_out.id)

@@ -148,7 +148,7 @@ async fn settled(db: &TestDb, kind: &str) -> Vec<job::Model> {
         || async {
             let jobs = db.jobs_of_kind(kind).await;
             jobs.iter()
-                .all(|j| j.status == "done" || j.status == "dead")
+                .all(|j| j.status.as_str() == "done" || j.status.as_str() == "dead")
                 .then_some(jobs)
         },
     )
@@ -682,7 +682,7 @@ both_databases! {
         app.services.incidents.alert_opened(report("alert-1", "Down")).await.unwrap();
         assert_eq!(methods(&slack.exactly(2).await), ["conversations.list", "conversations.list"]);
         let jobs = settled(&db, SLACK_SYNC).await;
-        assert_eq!(jobs[0].status, "dead");
+        assert_eq!(jobs[0].status.as_str(), "dead");
         assert!(jobs[0].last_error.as_deref().unwrap().contains("no channel named #incidents"), "{:?}", jobs[0].last_error);
         app.stop().await;
     }
@@ -732,7 +732,7 @@ both_databases! {
         let calls = slack.exactly(5).await;
         assert_eq!(methods(&calls), ["chat.postMessage", "conversations.list", "conversations.list", "conversations.join", "chat.postMessage"]);
         let jobs = settled(&db, SLACK_SYNC).await;
-        assert!(jobs.iter().all(|j| j.status == "done"));
+        assert!(jobs.iter().all(|j| j.status.as_str() == "done"));
         app.stop().await;
     }
 

@@ -167,10 +167,10 @@ async fn upgrade(db: TestDb) {
             .await
             .unwrap()
             .unwrap();
-        if opt_in.status == "done" {
+        if opt_in.status.as_str() == "done" {
             break;
         }
-        assert_ne!(opt_in.status, "dead", "{opt_in:?}");
+        assert_ne!(opt_in.status.as_str(), "dead", "{opt_in:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

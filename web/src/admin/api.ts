@@ -3,6 +3,14 @@
 // it is renewed a minute before it expires.
 
 import { GraphQLError, Live } from "../api";
+import {
+  ConsoleEventsSubscriptionDocument,
+  LogoutMutationDocument,
+  RefreshMutationDocument,
+  type ConsoleEventsSubscription,
+  type Document,
+  type LoginFieldsFragment,
+} from "./graphql/generated";
 
 export { GraphQLError };
 
@@ -11,27 +19,9 @@ interface ErrorShape {
   extensions?: { code?: string; field?: string };
 }
 
-export interface User {
-  id: number;
-  username: string;
-}
-
-export interface SecondFactorChallenge {
-  pendingToken: string;
-  expiresAt: string;
-  methods: ("TOTP" | "WEBAUTHN")[];
-  webauthnOptions: string | null;
-}
-
-export interface LoginResult {
-  accessToken: string | null;
-  accessExpiresAt: string | null;
-  user: User;
-  secondFactor: SecondFactorChallenge | null;
-}
-
-export const LOGIN_FIELDS = `accessToken accessExpiresAt user { id username }
-  secondFactor { pendingToken expiresAt methods webauthnOptions }`;
+export type LoginResult = LoginFieldsFragment;
+export type User = LoginResult["user"];
+export type SecondFactorChallenge = NonNullable<LoginResult["secondFactor"]>;
 
 let accessToken: string | null = null;
 let refreshTimer: number | undefined;
@@ -73,12 +63,12 @@ async function post<T>(body: BodyInit, headers: Record<string, string>): Promise
   return parsed.data;
 }
 
-export function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  return post<T>(JSON.stringify({ query, variables }), { "content-type": "application/json" });
+export function gql<T, V>(query: Document<T, V>, variables?: V): Promise<T> {
+  return post<T>(JSON.stringify({ query, variables: variables ?? {} }), { "content-type": "application/json" });
 }
 
 /** A GraphQL multipart request (one file, in `variables.file`). */
-export function gqlUpload<T>(query: string, file: File): Promise<T> {
+export function gqlUpload<T, V extends { file: File }>(query: Document<T, V>, file: File): Promise<T> {
   const form = new FormData();
   form.append("operations", JSON.stringify({ query, variables: { file: null } }));
   form.append("map", JSON.stringify({ "0": ["variables.file"] }));
@@ -102,10 +92,7 @@ export function startSession(result: LoginResult) {
 /** A new access token from the refresh cookie; null without a session. */
 export async function refresh(): Promise<LoginResult | null> {
   try {
-    const data = await post<{ refresh: LoginResult }>(
-      JSON.stringify({ query: `mutation { refresh { ${LOGIN_FIELDS} } }` }),
-      { "content-type": "application/json" },
-    );
+    const data = await gql(RefreshMutationDocument);
     return data.refresh.accessToken ? data.refresh : null;
   } catch {
     return null;
@@ -114,7 +101,7 @@ export async function refresh(): Promise<LoginResult | null> {
 
 export async function logout() {
   try {
-    await gql(`mutation { logout }`);
+    await gql(LogoutMutationDocument);
   } finally {
     accessToken = null;
     clearTimeout(refreshTimer);
@@ -124,11 +111,7 @@ export async function logout() {
   }
 }
 
-export interface ConsoleEvent {
-  kind: string;
-  incidentId: number | null;
-  section: string | null;
-}
+export type ConsoleEvent = ConsoleEventsSubscription["events"];
 
 let live: Live | null = null;
 const listeners = new Set<(event: ConsoleEvent) => void>();
@@ -146,7 +129,7 @@ function ensureLive() {
       () => {},
       () => ({ token: accessToken }),
     );
-    live.subscribe<{ events: ConsoleEvent }>(`subscription { events { kind incidentId section } }`, {}, (data) => {
+    live.subscribe(ConsoleEventsSubscriptionDocument, {}, (data) => {
       for (const l of listeners) l(data.events);
     });
   }

@@ -22,7 +22,7 @@ use crate::domain::{
 use crate::markdown::markdown_html;
 use crate::services::FanOut;
 use crate::services::follow_up::NotificationKindPayload;
-use crate::store::{notification_settings, site_settings};
+use crate::services::views::{Branding, NotificationSettings};
 
 use super::transport::site_domain;
 
@@ -77,8 +77,8 @@ struct Colors {
 impl Sender {
     pub fn new(
         config: &Config,
-        site: &site_settings::Model,
-        notifications: &notification_settings::Model,
+        site: &Branding,
+        notifications: &NotificationSettings,
     ) -> Result<Self, String> {
         let address = config
             .mail

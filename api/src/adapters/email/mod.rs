@@ -46,7 +46,7 @@ fn temporary(error: impl std::fmt::Display) -> JobError {
 
 /// Reads the sender details in force now (settings may change between jobs).
 async fn current_sender(services: &Services, config: &Config) -> Result<Sender, JobError> {
-    let site = services.settings.site().await.map_err(temporary)?;
+    let site = services.settings.branding().await.map_err(temporary)?;
     let notifications = services.settings.notifications().await.map_err(temporary)?;
     // A bad MONOSTAT_MAIL_FROM needs a restart to fix; retrying until then is right.
     Sender::new(config, &site, &notifications).map_err(JobError::Temporary)

@@ -207,7 +207,7 @@ fn error_page(name: &str, error: SubscriberError) -> Response {
 async fn system_name(state: &SubscriptionPagesState) -> String {
     state
         .settings
-        .site()
+        .branding()
         .await
         .map_or_else(|_| "System".to_owned(), |site| site.system_name)
 }

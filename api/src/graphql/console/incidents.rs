@@ -9,8 +9,8 @@ use super::actor;
 use crate::domain::{self, ClassifiedError, ErrorKind, IncidentId};
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::{AlertSourceKind, Incident, IncidentStatus, Severity, domain_list};
+use crate::services::views;
 use crate::services::{ConsoleFilter, IncidentChange, IncidentEdit, NewIncident, Services};
-use crate::store::{alert, incident_update};
 
 /// Reads the public view of an incident after a console change.
 async fn public_view(services: &Services, id: IncidentId) -> Result<Option<Incident>> {
@@ -195,7 +195,7 @@ impl ConsoleIncident {
 }
 
 /// One timeline entry as the console edits it.
-pub struct TimelineEntry(incident_update::Model);
+pub struct TimelineEntry(views::TimelineEntry);
 
 /// One timeline entry as the console edits it.
 #[Object]
@@ -206,7 +206,7 @@ impl TimelineEntry {
     }
     /// When it was posted.
     async fn created(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created
     }
     /// Markdown.
     async fn message(&self) -> &str {
@@ -214,11 +214,7 @@ impl TimelineEntry {
     }
     /// The status the incident moved to with this entry, if it did.
     async fn new_status(&self) -> Option<IncidentStatus> {
-        self.0
-            .new_status
-            .as_deref()
-            .and_then(|s| s.parse::<domain::IncidentStatus>().ok())
-            .map(Into::into)
+        self.0.new_status.map(Into::into)
     }
     /// Who wrote it: a console user, a Slack user, or "system".
     async fn author(&self) -> &str {
@@ -227,7 +223,7 @@ impl TimelineEntry {
 }
 
 /// An alert from monitoring.
-pub struct Alert(alert::Model);
+pub struct Alert(views::Alert);
 
 /// An alert from monitoring.
 #[Object]
@@ -254,11 +250,11 @@ impl Alert {
     }
     /// When monostat received it.
     async fn created(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created
     }
     /// When monitoring closed it; absent while it is open.
     async fn resolved(&self) -> Option<DateTime<Utc>> {
-        self.0.resolved_at
+        self.0.resolved
     }
 }
 
@@ -351,7 +347,7 @@ impl IncidentsQuery {
                 at: e.at,
                 actor_kind: e.actor_kind,
                 actor_name: e.actor_name,
-                incident_id: e.incident_id,
+                incident_id: e.incident_id.map(|id| id.0),
                 message: e.message,
             })
             .collect())

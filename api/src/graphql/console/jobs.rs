@@ -5,9 +5,10 @@ use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{actor, console_user};
+use crate::domain;
 use crate::graphql::errors::GqlResultExt;
 use crate::jobs::Queue;
-use crate::store::job;
+use crate::services::views;
 
 /// A state of the job queue.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -22,13 +23,13 @@ pub enum JobState {
     Done,
 }
 
-impl JobState {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Dead => "dead",
-            Self::Done => "done",
+impl From<JobState> for domain::JobState {
+    fn from(state: JobState) -> Self {
+        match state {
+            JobState::Pending => Self::Pending,
+            JobState::Running => Self::Running,
+            JobState::Dead => Self::Dead,
+            JobState::Done => Self::Done,
         }
     }
 }
@@ -43,7 +44,7 @@ pub struct JobCount {
 }
 
 /// Work the server does in the background: a Slack message, a mail fan-out.
-pub struct Job(job::Model);
+pub struct Job(views::Job);
 
 /// Work the server does in the background: a Slack message, a mail fan-out.
 #[Object]
@@ -58,7 +59,7 @@ impl Job {
     }
     /// `pending`, `running`, `dead` or `done`.
     async fn state(&self) -> &str {
-        &self.0.status
+        self.0.state.as_str()
     }
     /// How many times a worker has started it so far.
     async fn attempts(&self) -> i32 {
@@ -78,7 +79,7 @@ impl Job {
     }
     /// When it was queued.
     async fn created(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created
     }
     /// The job's data, as JSON.
     async fn payload(&self) -> &str {
@@ -98,12 +99,8 @@ impl JobsQuery {
         #[graphql(desc = "Which state's jobs to list.")] state: JobState,
         #[graphql(default = 50, desc = "At most this many, 1 to 500.")] first: u64,
     ) -> Result<Vec<Job>> {
-        console_user(ctx)?;
-        let jobs = ctx
-            .data::<Queue>()?
-            .list(state.as_str(), first)
-            .await
-            .gql()?;
+        let (_, services) = actor(ctx)?;
+        let jobs = services.jobs.list(state.into(), first).await.gql()?;
         Ok(jobs.into_iter().map(Job).collect())
     }
 

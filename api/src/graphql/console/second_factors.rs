@@ -5,9 +5,9 @@ use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{actor, console_user};
-use crate::graphql::Code;
+use crate::domain::FactorKind;
 use crate::graphql::errors::GqlResultExt;
-use crate::services::{FactorKind, Services};
+use crate::services::{Services, views};
 
 /// Which kind of second factor.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -42,21 +42,15 @@ pub struct SecondFactor {
     last_used: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<crate::store::second_factor::Model> for SecondFactor {
-    type Error = async_graphql::Error;
-
-    fn try_from(row: crate::store::second_factor::Model) -> Result<Self> {
-        let kind = FactorKind::parse(&row.kind).ok_or_else(|| {
-            tracing::error!(factor = row.id, kind = %row.kind, "unknown second factor kind");
-            Code::Internal.error("internal error; it has been logged")
-        })?;
-        Ok(Self {
+impl From<views::SecondFactor> for SecondFactor {
+    fn from(row: views::SecondFactor) -> Self {
+        Self {
             id: row.id,
-            kind: kind.into(),
+            kind: row.kind.into(),
             name: row.name,
-            created: row.created_at,
-            last_used: row.last_used_at,
-        })
+            created: row.created,
+            last_used: row.last_used,
+        }
     }
 }
 
@@ -91,14 +85,14 @@ impl SecondFactorsQuery {
     async fn second_factors(&self, ctx: &Context<'_>) -> Result<Vec<SecondFactor>> {
         let user = console_user(ctx)?;
         let services = ctx.data::<Services>()?;
-        services
+        Ok(services
             .second_factors
             .list(user)
             .await
             .gql()?
             .into_iter()
-            .map(SecondFactor::try_from)
-            .collect()
+            .map(SecondFactor::from)
+            .collect())
     }
 }
 
@@ -138,12 +132,13 @@ impl SecondFactorsMutation {
         #[graphql(desc = "The six digits the app shows now.")] code: String,
     ) -> Result<SecondFactor> {
         let user = console_user(ctx)?;
-        ctx.data::<Services>()?
+        Ok(ctx
+            .data::<Services>()?
             .second_factors
             .confirm_totp(user, factor_id, &code)
             .await
             .gql()?
-            .try_into()
+            .into())
     }
 
     /// Starts registering a security key for the logged-in user. Needs
@@ -180,12 +175,13 @@ impl SecondFactorsMutation {
         credential: String,
     ) -> Result<SecondFactor> {
         let user = console_user(ctx)?;
-        ctx.data::<Services>()?
+        Ok(ctx
+            .data::<Services>()?
             .second_factors
             .finish_webauthn(user, registration_id, &credential)
             .await
             .gql()?
-            .try_into()
+            .into())
     }
 
     /// Removes one of the logged-in user's second factors. Without any, logins need

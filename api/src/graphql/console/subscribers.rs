@@ -9,6 +9,7 @@ use crate::domain::IncidentId;
 use crate::graphql::Code;
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::IncidentStatus;
+use crate::services::views;
 
 /// A subscriber, as the console lists them.
 #[derive(SimpleObject)]
@@ -26,14 +27,14 @@ pub struct Subscriber {
     confirmed: Option<DateTime<Utc>>,
 }
 
-impl From<crate::store::subscriber::Model> for Subscriber {
-    fn from(row: crate::store::subscriber::Model) -> Self {
+impl From<views::Subscriber> for Subscriber {
+    fn from(row: views::Subscriber) -> Self {
         Self {
             id: row.id,
             email: row.email,
             active: row.active,
-            created: row.created_at,
-            confirmed: row.confirmed_at,
+            created: row.created,
+            confirmed: row.confirmed,
         }
     }
 }

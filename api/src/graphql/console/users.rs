@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::actor;
 use crate::graphql::errors::GqlResultExt;
-use crate::services::ConsoleUser;
+use crate::services::{ConsoleUser, views};
 
 /// A console user.
 #[derive(SimpleObject)]
@@ -40,14 +40,14 @@ pub struct UserAccount {
     last_login: Option<DateTime<Utc>>,
 }
 
-impl From<crate::store::admin_user::Model> for UserAccount {
-    fn from(user: crate::store::admin_user::Model) -> Self {
+impl From<views::UserAccount> for UserAccount {
+    fn from(user: views::UserAccount) -> Self {
         Self {
             id: user.id,
             username: user.username,
             active: user.active,
-            created: user.created_at,
-            last_login: user.last_login_at,
+            created: user.created,
+            last_login: user.last_login,
         }
     }
 }

@@ -5,17 +5,14 @@
 //! is the one entry the hooks and the spool replay use.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 
 use super::{IncidentError, IncidentService, Transition, add_entry, apply, invalid, lock_incident};
 use crate::domain::{Action, Actor, Field, IncidentId, IncidentStatus, Origin, Severity};
 use crate::services::follow_up::{self, SlackNote};
 use crate::services::{audit, tx};
-use crate::store::{alert, incident};
+use crate::store::{alert, alerts, incident, incidents};
 
 const EXTERNAL_ID_MAX_CHARS: usize = 255;
 const ALERT_TEXT_MAX_CHARS: usize = 10_000;
@@ -138,7 +135,7 @@ impl IncidentService {
 
         let outcome = tx::write_tx!(&self.deps.db, IncidentError, |txn| {
             let now = Utc::now();
-            if let Some(known) = find_alert(txn, source, external_id).await? {
+            if let Some(known) = alerts::find(txn, source, external_id).await? {
                 let incident_id = IncidentId(known.incident_id);
                 let changed = known.message != message
                     || (description.is_some() && known.description != description);
@@ -161,10 +158,10 @@ impl IncidentService {
                 ));
             }
 
-            let (incident_id, opened_incident) = match alert_target(txn).await? {
+            let (incident_id, opened_incident) = match incidents::alert_target(txn).await? {
                 Some(target) => {
                     let id = IncidentId(target.id);
-                    touch(txn, target, now).await?;
+                    incidents::touch(txn, target, now).await?;
                     audit::record(
                         txn,
                         &actor,
@@ -236,7 +233,7 @@ impl IncidentService {
         external_id: &str,
     ) -> Result<Option<AlertOutcome>, IncidentError> {
         let outcome = tx::write_tx!(&self.deps.db, IncidentError, |txn| {
-            let Some(known) = find_alert(txn, source, external_id).await? else {
+            let Some(known) = alerts::find(txn, source, external_id).await? else {
                 return Ok(None);
             };
             let incident_id = IncidentId(known.incident_id);
@@ -263,15 +260,11 @@ impl IncidentService {
             )
             .await?;
 
-            let still_open = alert::Entity::find()
-                .filter(alert::Column::IncidentId.eq(incident_id.0))
-                .filter(alert::Column::ResolvedAt.is_null())
-                .count(txn)
-                .await?;
+            let still_open = alerts::open_count(txn, incident_id).await?;
             let incident = lock_incident(txn, incident_id).await?;
-            let status: IncidentStatus = incident.status.parse()?;
+            let status = incident.status;
             if still_open > 0 {
-                touch(txn, incident, now).await?;
+                incidents::touch(txn, incident, now).await?;
             } else if status == IncidentStatus::Suspected {
                 apply(
                     txn,
@@ -294,7 +287,7 @@ impl IncidentService {
                 )
                 .await?;
             } else {
-                touch(txn, incident, now).await?;
+                incidents::touch(txn, incident, now).await?;
                 if status.is_open() {
                     follow_up::slack_sync(incident_id, Some(SlackNote::AlertsClosed))
                         .enqueue(txn)
@@ -321,7 +314,7 @@ impl IncidentService {
     ) -> Result<Option<IncidentId>, IncidentError> {
         let description = clip(description.trim(), ALERT_TEXT_MAX_CHARS);
         let updated = tx::write_tx!(&self.deps.db, IncidentError, |txn| {
-            let Some(known) = find_alert(txn, source, external_id).await? else {
+            let Some(known) = alerts::find(txn, source, external_id).await? else {
                 return Ok(None);
             };
             let incident_id = IncidentId(known.incident_id);
@@ -354,7 +347,7 @@ impl IncidentService {
             }
         };
         let incident = tx::write_tx!(&self.deps.db, IncidentError, |txn| {
-            let Some(known) = find_alert(txn, source, external_id).await? else {
+            let Some(known) = alerts::find(txn, source, external_id).await? else {
                 return Ok(None);
             };
             let incident_id = IncidentId(known.incident_id);
@@ -377,72 +370,21 @@ impl IncidentService {
     }
 }
 
-async fn touch(
-    txn: &DatabaseTransaction,
-    row: incident::Model,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let mut active = row.into_active_model();
-    active.updated_at = Set(now);
-    active.update(txn).await?;
-    Ok(())
-}
-
-async fn find_alert(
-    txn: &DatabaseTransaction,
-    source: Origin,
-    external_id: &str,
-) -> Result<Option<alert::Model>, DbErr> {
-    alert::Entity::find()
-        .filter(alert::Column::Source.eq(source.as_str()))
-        .filter(alert::Column::ExternalId.eq(external_id))
-        .one(txn)
-        .await
-}
-
-/// The open incident a new alert joins: the suspected one if there is one, else the
-/// newest confirmed or watching partial outage or outage. Locked, so it cannot be
-/// closed while the alert joins it.
-async fn alert_target(txn: &DatabaseTransaction) -> Result<Option<incident::Model>, DbErr> {
-    let suspected = incident::Entity::find()
-        .filter(incident::Column::Status.eq(IncidentStatus::Suspected.as_str()))
-        .lock_exclusive()
-        .one(txn)
-        .await?;
-    if suspected.is_some() {
-        return Ok(suspected);
-    }
-    incident::Entity::find()
-        .filter(incident::Column::Status.is_in([
-            IncidentStatus::Confirmed.as_str(),
-            IncidentStatus::Watching.as_str(),
-        ]))
-        .filter(
-            incident::Column::Severity
-                .is_in([Severity::Partial.as_str(), Severity::Outage.as_str()]),
-        )
-        .order_by_desc(incident::Column::StartAt)
-        .order_by_desc(incident::Column::Id)
-        .lock_exclusive()
-        .one(txn)
-        .await
-}
-
 async fn open_suspected_incident(
     txn: &DatabaseTransaction,
     source: Origin,
     now: DateTime<Utc>,
 ) -> Result<IncidentId, IncidentError> {
     let row = incident::ActiveModel {
-        status: Set(IncidentStatus::Suspected.as_str().to_owned()),
-        severity: Set(Severity::Outage.as_str().to_owned()),
+        status: Set(IncidentStatus::Suspected),
+        severity: Set(Severity::Outage),
         title: Set("Outage".to_owned()),
         summary: Set(None),
         start_at: Set(now),
         end_at: Set(None),
         silent: Set(false),
         last_notified_status: Set(None),
-        origin: Set(source.as_str().to_owned()),
+        origin: Set(source),
         auto_start: Set(false),
         slack_channel: Set(None),
         slack_ts: Set(None),

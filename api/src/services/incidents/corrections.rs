@@ -5,16 +5,13 @@
 //! event so public pages follow.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 
 use super::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid, lock_incident};
 use crate::domain::{Actor, Field, Incident, IncidentId, IncidentStatus, Severity};
+use crate::services::views::TimelineEntry;
 use crate::services::{audit, tx};
-use crate::store::{incident, incident_update};
+use crate::store::{incident_update, incidents, timeline};
 
 /// Longest timeline entry the console accepts.
 pub const ENTRY_MAX_CHARS: usize = 20_000;
@@ -78,7 +75,7 @@ impl IncidentService {
         let deps = &self.deps;
         let edited = tx::write_tx!(&deps.db, IncidentError, |txn| {
             let row = lock_incident(txn, id).await?;
-            let before = Incident::try_from(row.clone())?;
+            let before = Incident::from(row.clone());
             let start = edit.start.unwrap_or(before.start);
             let end = edit.end.or(before.end);
             if edit.end.is_some()
@@ -109,7 +106,7 @@ impl IncidentService {
             }
             if let Some(severity) = edit.severity.filter(|s| *s != before.severity) {
                 what.push(format!("severity {} \u{2192} {severity}", before.severity));
-                active.severity = Set(severity.as_str().to_owned());
+                active.severity = Set(severity);
             }
             if let Some(summary) = summary.clone().filter(|s| *s != before.summary) {
                 what.push("summary".to_owned());
@@ -144,7 +141,7 @@ impl IncidentService {
                 return Ok(before);
             }
             active.updated_at = Set(Utc::now());
-            let incident = Incident::try_from(active.update(txn).await?)?;
+            let incident = Incident::from(active.update(txn).await?);
             audit::record(
                 txn,
                 actor,
@@ -164,7 +161,7 @@ impl IncidentService {
         entry_id: i64,
         actor: &Actor,
         message: &str,
-    ) -> Result<incident_update::Model, IncidentError> {
+    ) -> Result<TimelineEntry, IncidentError> {
         let message = message.trim();
         if message.is_empty() {
             return Err(invalid(
@@ -183,9 +180,7 @@ impl IncidentService {
             let entry = find_entry(txn, entry_id).await?;
             let incident = IncidentId(entry.incident_id);
             lock_incident(txn, incident).await?;
-            let mut active = entry.into_active_model();
-            active.message = Set(message.to_owned());
-            let entry = active.update(txn).await?;
+            let entry = timeline::set_message(txn, entry, message).await?;
             audit::record(
                 txn,
                 actor,
@@ -199,7 +194,7 @@ impl IncidentService {
             Ok((entry, incident))
         })?;
         deps.changed(incident);
-        Ok(entry)
+        Ok(entry.into())
     }
 
     /// Removes one timeline entry. The last one stays: an incident without any words
@@ -210,19 +205,14 @@ impl IncidentService {
             let entry = find_entry(txn, entry_id).await?;
             let incident = IncidentId(entry.incident_id);
             lock_incident(txn, incident).await?;
-            let entries = incident_update::Entity::find()
-                .filter(incident_update::Column::IncidentId.eq(incident.0))
-                .count(txn)
-                .await?;
+            let entries = timeline::count(txn, incident).await?;
             if entries <= 1 {
                 return Err(invalid(
                     Field::Entry,
                     "this is the incident's only entry; edit it, or delete the incident",
                 ));
             }
-            incident_update::Entity::delete_by_id(entry_id)
-                .exec(txn)
-                .await?;
+            timeline::delete(txn, entry_id).await?;
             audit::record(
                 txn,
                 actor,
@@ -259,7 +249,7 @@ impl IncidentService {
                 ),
             )
             .await?;
-            incident::Entity::delete_by_id(id.0).exec(txn).await?;
+            incidents::delete(txn, id).await?;
             Ok(())
         })?;
         deps.changed(id);
@@ -273,57 +263,17 @@ impl IncidentService {
         offset: u64,
         limit: u64,
     ) -> Result<ConsolePage, IncidentError> {
-        let mut condition = Condition::all();
-        if !filter.statuses.is_empty() {
-            condition = condition
-                .add(incident::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
-        }
-        if !filter.severities.is_empty() {
-            condition = condition.add(
-                incident::Column::Severity.is_in(filter.severities.iter().map(|s| s.as_str())),
-            );
-        }
-        if let Some(to) = filter.to {
-            condition = condition.add(incident::Column::StartAt.lt(to));
-        }
-        if let Some(from) = filter.from {
-            condition = condition.add(
-                Condition::any()
-                    .add(incident::Column::EndAt.is_null())
-                    .add(incident::Column::EndAt.gte(from)),
-            );
-        }
-        if let Some(text) = filter
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's not.
-            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-            let lower_like = |column: incident::Column| {
-                Expr::expr(Func::lower(Expr::col(column)))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            condition = condition.add(
-                Condition::any()
-                    .add(lower_like(incident::Column::Title))
-                    .add(lower_like(incident::Column::Summary)),
-            );
-        }
-        let query = incident::Entity::find().filter(condition);
-        let total = query.clone().count(&self.deps.db).await?;
-        let rows = query
-            .order_by_desc(incident::Column::StartAt)
-            .order_by_desc(incident::Column::Id)
-            .offset(offset)
-            .limit(limit.clamp(1, 100))
-            .all(&self.deps.db)
-            .await?;
-        let incidents = rows
-            .into_iter()
-            .map(Incident::try_from)
-            .collect::<Result<_, _>>()?;
+        let store_filter = incidents::Filter {
+            statuses: &filter.statuses,
+            severities: &filter.severities,
+            from: filter.from,
+            to: filter.to,
+            text: filter.text.as_deref(),
+        };
+        let (rows, total) =
+            incidents::console_page(&self.deps.db, &store_filter, offset, limit.clamp(1, 100))
+                .await?;
+        let incidents = rows.into_iter().map(Incident::from).collect();
         Ok(ConsolePage { incidents, total })
     }
 }
@@ -332,8 +282,7 @@ async fn find_entry(
     txn: &sea_orm::DatabaseTransaction,
     entry_id: i64,
 ) -> Result<incident_update::Model, IncidentError> {
-    incident_update::Entity::find_by_id(entry_id)
-        .one(txn)
+    timeline::find(txn, entry_id)
         .await?
         .ok_or(IncidentError::EntryNotFound(entry_id))
 }
@@ -344,10 +293,4 @@ fn clip(text: &str, max_chars: usize) -> String {
         clipped.push('\u{2026}');
     }
     clipped
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }

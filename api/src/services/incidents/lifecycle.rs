@@ -87,15 +87,15 @@ impl IncidentService {
         let created = tx::write_tx!(&deps.db, IncidentError, |txn| {
             let now = Utc::now();
             let row = incident::ActiveModel {
-                status: Set(new.status.as_str().to_owned()),
-                severity: Set(new.severity.as_str().to_owned()),
+                status: Set(new.status),
+                severity: Set(new.severity),
                 title: Set(title.to_owned()),
                 summary: Set(summary.clone()),
                 start_at: Set(new.start.unwrap_or(now)),
                 end_at: Set(None),
                 silent: Set(new.silent),
                 last_notified_status: Set(None),
-                origin: Set(Origin::Manual.as_str().to_owned()),
+                origin: Set(Origin::Manual),
                 auto_start: Set(new.auto_start),
                 slack_channel: Set(None),
                 slack_ts: Set(None),
@@ -105,7 +105,7 @@ impl IncidentService {
             }
             .insert(txn)
             .await?;
-            let incident = Incident::try_from(row)?;
+            let incident = Incident::from(row);
             add_entry(txn, incident.id, now, &text, Some(incident.status), actor).await?;
             audit::record(
                 txn,
@@ -154,7 +154,7 @@ impl IncidentService {
         let deps = &self.deps;
         let updated = tx::write_tx!(&deps.db, IncidentError, |txn| {
             let row = lock_incident(txn, id).await?;
-            let before = Incident::try_from(row.clone())?;
+            let before = Incident::from(row.clone());
             let after = Action::Update {
                 new_status: change.new_status,
             }

@@ -1,13 +1,12 @@
 //! Planned maintenance: starting it by hand, starting it by itself at its time, and
 //! asking the team in Slack when its time has come and it does not start by itself.
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use chrono::Utc;
 
 use super::{IncidentError, IncidentService, Transition};
-use crate::domain::{Action, Actor, Incident, IncidentId, IncidentStatus, Severity};
+use crate::domain::{Action, Actor, Incident, IncidentId, Severity};
 use crate::services::follow_up::{self, SlackNote};
-use crate::store::incident;
+use crate::store::incidents;
 
 impl IncidentService {
     /// Planned maintenance begins: confirmed, severity maintenance, starting now.
@@ -31,17 +30,9 @@ impl IncidentService {
 
     /// Starts every planned maintenance set to start by itself whose time has come.
     pub async fn start_due_maintenance(&self) -> Result<Vec<IncidentId>, IncidentError> {
-        let due: Vec<i64> = incident::Entity::find()
-            .select_only()
-            .column(incident::Column::Id)
-            .filter(incident::Column::Status.eq(IncidentStatus::Planned.as_str()))
-            .filter(incident::Column::AutoStart.eq(true))
-            .filter(incident::Column::StartAt.lte(Utc::now()))
-            .into_tuple()
-            .all(&self.deps.db)
-            .await?;
+        let due = incidents::due_maintenance(&self.deps.db, true, Utc::now()).await?;
         let mut started = Vec::new();
-        for id in due.into_iter().map(IncidentId) {
+        for id in due.into_iter().map(|(id, _)| IncidentId(id)) {
             match self.start_maintenance(id, &Actor::System, false).await {
                 Ok(_) => started.push(id),
                 // Someone started or cancelled it in the meantime.
@@ -56,16 +47,7 @@ impl IncidentService {
     /// planned maintenance whose time has come and that does not start by itself.
     /// Returns how many prompts were enqueued (0 when all were asked before).
     pub async fn prompt_due_maintenance(&self) -> Result<usize, IncidentError> {
-        let due: Vec<(i64, DateTime<Utc>)> = incident::Entity::find()
-            .select_only()
-            .column(incident::Column::Id)
-            .column(incident::Column::StartAt)
-            .filter(incident::Column::Status.eq(IncidentStatus::Planned.as_str()))
-            .filter(incident::Column::AutoStart.eq(false))
-            .filter(incident::Column::StartAt.lte(Utc::now()))
-            .into_tuple()
-            .all(&self.deps.db)
-            .await?;
+        let due = incidents::due_maintenance(&self.deps.db, false, Utc::now()).await?;
         let mut prompted = 0;
         for (id, start) in due {
             let job = follow_up::slack_sync(IncidentId(id), Some(SlackNote::MaintenanceDue))

@@ -17,20 +17,18 @@ pub use corrections::{ConsoleFilter, ConsolePage, ENTRY_MAX_CHARS, IncidentEdit}
 pub use lifecycle::{IncidentChange, NewIncident};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr, IntoActiveModel};
 
 use super::follow_up::{self, SlackNote};
+use super::views::{self, TimelineEntry};
 use super::{Deps, audit, tx};
 use crate::domain::{
     Action, Actor, ClassifiedError, ErrorKind, Field, Incident, IncidentId, IncidentStatus,
-    NotificationContext, ParseEnumError, Severity, TransitionError, decide_notification,
+    NotificationContext, Severity, TransitionError, decide_notification,
     update_entry_carries_status,
 };
 use crate::events::DomainEvent;
-use crate::store::{alert, incident, incident_update, notification_settings};
+use crate::store::{self, incident, incidents, settings, timeline};
 
 const TITLE_MAX_CHARS: usize = 200;
 
@@ -46,8 +44,6 @@ pub enum IncidentError {
     Invalid { field: Field, message: String },
     #[error("nothing to update: give a new status, an update text, a severity or a summary")]
     NothingToUpdate,
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(#[from] ParseEnumError),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -101,52 +97,28 @@ impl IncidentService {
     }
 
     pub async fn get(&self, id: IncidentId) -> Result<Incident, IncidentError> {
-        let row = incident::Entity::find_by_id(id.0)
-            .one(&self.deps.db)
+        let row = incidents::find(&self.deps.db, id)
             .await?
             .ok_or(IncidentError::NotFound(id))?;
-        Ok(Incident::try_from(row)?)
+        Ok(Incident::from(row))
     }
 
     /// The timeline of an incident, oldest first.
-    pub async fn timeline(
-        &self,
-        id: IncidentId,
-    ) -> Result<Vec<incident_update::Model>, IncidentError> {
-        Ok(incident_update::Entity::find()
-            .filter(incident_update::Column::IncidentId.eq(id.0))
-            .order_by_asc(incident_update::Column::CreatedAt)
-            .order_by_asc(incident_update::Column::Id)
-            .all(&self.deps.db)
-            .await?)
+    pub async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>, IncidentError> {
+        let entries = timeline::of_incident(&self.deps.db, id).await?;
+        Ok(entries.into_iter().map(TimelineEntry::from).collect())
     }
 
-    pub async fn alerts(&self, id: IncidentId) -> Result<Vec<alert::Model>, IncidentError> {
-        Ok(alert::Entity::find()
-            .filter(alert::Column::IncidentId.eq(id.0))
-            .order_by_asc(alert::Column::Id)
-            .all(&self.deps.db)
-            .await?)
+    pub async fn alerts(&self, id: IncidentId) -> Result<Vec<views::Alert>, IncidentError> {
+        let alerts = store::alerts::of_incident(&self.deps.db, id).await?;
+        Ok(alerts.into_iter().map(views::Alert::from).collect())
     }
 
     /// Incidents the team still has to deal with: suspected, confirmed, watching and
     /// planned; oldest start first.
     pub async fn open(&self) -> Result<Vec<Incident>, IncidentError> {
-        let rows = incident::Entity::find()
-            .filter(incident::Column::Status.is_in([
-                IncidentStatus::Suspected.as_str(),
-                IncidentStatus::Confirmed.as_str(),
-                IncidentStatus::Watching.as_str(),
-                IncidentStatus::Planned.as_str(),
-            ]))
-            .order_by_asc(incident::Column::StartAt)
-            .order_by_asc(incident::Column::Id)
-            .all(&self.deps.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(Incident::try_from)
-            .collect::<Result<_, _>>()?)
+        let rows = incidents::open(&self.deps.db).await?;
+        Ok(rows.into_iter().map(Incident::from).collect())
     }
 
     /// Remembers where the incident's Slack parent message is, so later changes update
@@ -157,15 +129,7 @@ impl IncidentService {
         channel: &str,
         ts: &str,
     ) -> Result<(), IncidentError> {
-        incident::ActiveModel {
-            id: Set(id.0),
-            slack_channel: Set(Some(channel.to_owned())),
-            slack_ts: Set(Some(ts.to_owned())),
-            ..Default::default()
-        }
-        .update(&self.deps.db)
-        .await?;
-        Ok(())
+        Ok(incidents::set_slack_message(&self.deps.db, id, channel, ts).await?)
     }
 }
 
@@ -179,13 +143,13 @@ async fn apply(
     transition: Transition,
     slack_note: Option<SlackNote>,
 ) -> Result<Incident, IncidentError> {
-    let before = Incident::try_from(row.clone())?;
+    let before = Incident::from(row.clone());
     let status = transition.action.apply(before.status)?;
     let now = Utc::now();
     let mut active = row.into_active_model();
-    active.status = Set(status.as_str().to_owned());
+    active.status = Set(status);
     if let Some(severity) = transition.severity {
-        active.severity = Set(severity.as_str().to_owned());
+        active.severity = Set(severity);
     }
     if let Some(summary) = transition.summary {
         active.summary = Set(summary);
@@ -202,22 +166,10 @@ async fn apply(
         _ => active.end_at = Set(None),
     }
     active.updated_at = Set(now);
-    let incident = Incident::try_from(active.update(txn).await?)?;
+    let incident = Incident::from(active.update(txn).await?);
 
     if let Some(text) = transition.entry {
-        let earlier: Vec<Option<String>> = incident_update::Entity::find()
-            .select_only()
-            .column(incident_update::Column::NewStatus)
-            .filter(incident_update::Column::IncidentId.eq(incident.id.0))
-            .filter(incident_update::Column::NewStatus.is_not_null())
-            .into_tuple()
-            .all(txn)
-            .await?;
-        let earlier: Vec<IncidentStatus> = earlier
-            .iter()
-            .flatten()
-            .map(|s| s.parse())
-            .collect::<Result<_, _>>()?;
+        let earlier = timeline::statuses(txn, incident.id).await?;
         let carried =
             update_entry_carries_status(before.status, status, &earlier).then_some(status);
         add_entry(txn, incident.id, now, &text, carried, actor).await?;
@@ -241,8 +193,7 @@ async fn notify_if_due(
     incident: Incident,
     do_not_notify: bool,
 ) -> Result<Incident, IncidentError> {
-    let notify_maintenance = notification_settings::Entity::find_by_id(1)
-        .one(txn)
+    let notify_maintenance = settings::notifications(txn)
         .await?
         .is_some_and(|settings| settings.notify_maintenance);
     let decision = decide_notification(NotificationContext {
@@ -265,14 +216,7 @@ async fn notify_if_due(
         // confirmed): subscribers still know it, so nothing changes.
         return Ok(incident);
     }
-    incident::ActiveModel {
-        id: Set(incident.id.0),
-        last_notified_status: Set(Some(incident.status.as_str().to_owned())),
-        notified_episode: Set(announcement.episode),
-        ..Default::default()
-    }
-    .update(txn)
-    .await?;
+    incidents::set_announced(txn, incident.id, incident.status, announcement.episode).await?;
     Ok(Incident {
         last_notified_status: Some(incident.status),
         notified_episode: announcement.episode,
@@ -288,28 +232,16 @@ async fn add_entry(
     new_status: Option<IncidentStatus>,
     actor: &Actor,
 ) -> Result<(), DbErr> {
-    incident_update::ActiveModel {
-        incident_id: Set(incident.0),
-        created_at: Set(at),
-        message: Set(text.to_owned()),
-        new_status: Set(new_status.map(|s| s.as_str().to_owned())),
-        author: Set(actor.to_string()),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    timeline::add(txn, incident, at, text, new_status, actor.to_string()).await?;
     Ok(())
 }
 
-/// The incident, locked against concurrent changes until `txn` ends (PostgreSQL row
-/// lock; SQLite's immediate transaction already holds the database's write lock).
+/// The incident, locked against concurrent changes until `txn` ends.
 pub(super) async fn lock_incident(
     txn: &DatabaseTransaction,
     id: IncidentId,
 ) -> Result<incident::Model, IncidentError> {
-    incident::Entity::find_by_id(id.0)
-        .lock_exclusive()
-        .one(txn)
+    incidents::lock(txn, id)
         .await?
         .ok_or(IncidentError::NotFound(id))
 }

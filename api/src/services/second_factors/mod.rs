@@ -24,47 +24,17 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::DbErr;
 use webauthn_rs::prelude::{SecurityKey, Webauthn};
 
+use super::views::SecondFactor;
 use super::{ConsoleUser, Deps, audit, tx};
-use crate::domain::Actor;
-use crate::store::{second_factor, second_factor_challenge};
+use crate::domain::{Actor, FactorKind};
+use crate::store::{second_factors, users};
 
 /// How long a WebAuthn ceremony may take between its two requests.
 pub const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(5);
 const MAX_NAME_CHARS: usize = 64;
-
-/// The two kinds of second factor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FactorKind {
-    Totp,
-    Webauthn,
-}
-
-impl FactorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Totp => "totp",
-            Self::Webauthn => "webauthn",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "totp" => Some(Self::Totp),
-            "webauthn" => Some(Self::Webauthn),
-            _ => None,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Self::Totp => "authenticator app",
-            Self::Webauthn => "security key",
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecondFactorError {
@@ -153,13 +123,9 @@ impl SecondFactorService {
     }
 
     /// The user's active second factors, oldest first.
-    pub async fn list(&self, user: &ConsoleUser) -> Result<Vec<second_factor::Model>, DbErr> {
-        second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user.id))
-            .filter(second_factor::Column::Confirmed.eq(true))
-            .order_by_asc(second_factor::Column::Id)
-            .all(&self.deps.db)
-            .await
+    pub async fn list(&self, user: &ConsoleUser) -> Result<Vec<SecondFactor>, DbErr> {
+        let factors = second_factors::confirmed(&self.deps.db, user.id).await?;
+        Ok(factors.into_iter().map(SecondFactor::from).collect())
     }
 
     /// Removes one of the user's own factors (confirmed or still pending).
@@ -170,16 +136,12 @@ impl SecondFactorService {
     ) -> Result<(), SecondFactorError> {
         let actor = Actor::User(user.username.clone());
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
-            let factor = second_factor::Entity::find_by_id(factor_id)
-                .filter(second_factor::Column::UserId.eq(user.id))
-                .one(txn)
+            let factor = second_factors::find_of_user(txn, user.id, factor_id)
                 .await?
                 .ok_or(SecondFactorError::NotFound(factor_id))?;
-            second_factor::Entity::delete_by_id(factor.id)
-                .exec(txn)
-                .await?;
+            second_factors::delete(txn, factor.id).await?;
             if factor.confirmed {
-                let kind = FactorKind::parse(&factor.kind).map_or("factor", FactorKind::describe);
+                let kind = factor.kind.describe();
                 audit::record(
                     txn,
                     &actor,
@@ -197,24 +159,11 @@ impl SecondFactorService {
     /// confirmed factors were removed.
     pub async fn reset(&self, user_id: i64, actor: &Actor) -> Result<u64, SecondFactorError> {
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
-            let user = crate::store::admin_user::Entity::find_by_id(user_id)
-                .one(txn)
+            let user = users::find(txn, user_id)
                 .await?
                 .ok_or(SecondFactorError::UserNotFound(user_id))?;
-            let confirmed = second_factor::Entity::find()
-                .filter(second_factor::Column::UserId.eq(user_id))
-                .filter(second_factor::Column::Confirmed.eq(true))
-                .all(txn)
-                .await?
-                .len() as u64;
-            second_factor::Entity::delete_many()
-                .filter(second_factor::Column::UserId.eq(user_id))
-                .exec(txn)
-                .await?;
-            second_factor_challenge::Entity::delete_many()
-                .filter(second_factor_challenge::Column::UserId.eq(user_id))
-                .exec(txn)
-                .await?;
+            let confirmed = second_factors::count_confirmed(txn, user_id).await?;
+            second_factors::delete_all_of_user(txn, user_id).await?;
             if confirmed > 0 {
                 audit::record(
                     txn,
@@ -231,16 +180,12 @@ impl SecondFactorService {
     /// The confirmed factors a login must pass. Security keys the server cannot check
     /// (its URL cannot serve WebAuthn) are marked unusable, with an error in the log.
     pub(super) async fn login_factors(&self, user_id: i64) -> Result<LoginFactors, DbErr> {
-        let rows = second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::Confirmed.eq(true))
-            .all(&self.deps.db)
-            .await?;
+        let rows = second_factors::confirmed(&self.deps.db, user_id).await?;
         let mut factors = LoginFactors::default();
         for row in rows {
-            match FactorKind::parse(&row.kind) {
-                Some(FactorKind::Totp) => factors.totp = true,
-                Some(FactorKind::Webauthn) if self.webauthn.is_ok() => {
+            match row.kind {
+                FactorKind::Totp => factors.totp = true,
+                FactorKind::Webauthn if self.webauthn.is_ok() => {
                     match serde_json::from_str::<SecurityKey>(&row.secret) {
                         Ok(key) => factors.webauthn.push(key),
                         Err(error) => {
@@ -249,16 +194,12 @@ impl SecondFactorService {
                         }
                     }
                 }
-                Some(FactorKind::Webauthn) => {
+                FactorKind::Webauthn => {
                     factors.unusable = true;
                     tracing::error!(
                         factor = row.id,
                         "a security key is registered but WebAuthn is disabled; check MONOSTAT_SITE_URL"
                     );
-                }
-                None => {
-                    factors.unusable = true;
-                    tracing::error!(factor = row.id, kind = %row.kind, "unknown second factor kind");
                 }
             }
         }

@@ -4,10 +4,7 @@
 
 use chrono::{TimeDelta, Utc};
 use rand::TryRngCore;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use webauthn_rs::prelude::Url;
 
 use super::{
@@ -16,8 +13,9 @@ use super::{
 use crate::domain::Actor;
 use crate::domain::totp::{self, TotpSecret};
 use crate::secret::Secret;
+use crate::services::views::SecondFactor;
 use crate::services::{audit, tx};
-use crate::store::second_factor;
+use crate::store::{second_factor, second_factors};
 
 /// How long a TOTP enrolment waits for its first code.
 const TOTP_ENROLMENT_TTL: TimeDelta = TimeDelta::minutes(15);
@@ -45,14 +43,10 @@ impl SecondFactorService {
             .try_fill_bytes(&mut bytes)
             .expect("the operating system's random source is unavailable");
         let secret = TotpSecret::new(bytes);
-        second_factor::Entity::delete_many()
-            .filter(second_factor::Column::UserId.eq(user.id))
-            .filter(second_factor::Column::Confirmed.eq(false))
-            .exec(&self.deps.db)
-            .await?;
+        second_factors::delete_unconfirmed(&self.deps.db, user.id).await?;
         let factor = second_factor::ActiveModel {
             user_id: Set(user.id),
-            kind: Set(FactorKind::Totp.as_str().to_owned()),
+            kind: Set(FactorKind::Totp),
             name: Set(name),
             secret: Set(secret.to_base32()),
             created_at: Set(Utc::now()),
@@ -78,15 +72,11 @@ impl SecondFactorService {
         user: &ConsoleUser,
         factor_id: i64,
         code: &str,
-    ) -> Result<second_factor::Model, SecondFactorError> {
+    ) -> Result<SecondFactor, SecondFactorError> {
         let actor = Actor::User(user.username.clone());
         let now = Utc::now();
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
-            let factor = second_factor::Entity::find_by_id(factor_id)
-                .filter(second_factor::Column::UserId.eq(user.id))
-                .filter(second_factor::Column::Kind.eq(FactorKind::Totp.as_str()))
-                .filter(second_factor::Column::Confirmed.eq(false))
-                .one(txn)
+            let factor = second_factors::find_unconfirmed_totp(txn, user.id, factor_id)
                 .await?
                 .ok_or(SecondFactorError::Expired)?;
             if factor.created_at + TOTP_ENROLMENT_TTL < now {
@@ -115,7 +105,7 @@ impl SecondFactorService {
                 ),
             )
             .await?;
-            Ok(confirmed)
+            Ok(confirmed.into())
         })
     }
 
@@ -127,12 +117,8 @@ impl SecondFactorService {
         code: &str,
     ) -> Result<Result<(), Rejection>, SecondFactorError> {
         let now = Utc::now();
-        let factors = second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::Kind.eq(FactorKind::Totp.as_str()))
-            .filter(second_factor::Column::Confirmed.eq(true))
-            .all(&self.deps.db)
-            .await?;
+        let factors =
+            second_factors::confirmed_of_kind(&self.deps.db, user_id, FactorKind::Totp).await?;
         let mut outcome = Err(Rejection::Wrong);
         for factor in factors {
             let Some(secret) = TotpSecret::from_base32(&factor.secret) else {
@@ -142,20 +128,8 @@ impl SecondFactorService {
             let Some(step) = secret.matching_step(code, totp::step_at(now)) else {
                 continue;
             };
-            // Only a step newer than the last accepted one wins; the condition sits in
-            // the UPDATE so that concurrent logins with one code cannot both pass.
-            let updated = second_factor::Entity::update_many()
-                .col_expr(second_factor::Column::LastStep, Expr::value(step))
-                .col_expr(second_factor::Column::LastUsedAt, Expr::value(now))
-                .filter(second_factor::Column::Id.eq(factor.id))
-                .filter(
-                    Condition::any()
-                        .add(second_factor::Column::LastStep.is_null())
-                        .add(second_factor::Column::LastStep.lt(step)),
-                )
-                .exec(&self.deps.db)
-                .await?;
-            if updated.rows_affected == 1 {
+            // Only a step newer than the last accepted one wins.
+            if second_factors::use_totp_step(&self.deps.db, factor.id, step, now).await? {
                 return Ok(Ok(()));
             }
             outcome = Err(Rejection::Replayed);

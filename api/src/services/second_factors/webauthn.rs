@@ -6,10 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
@@ -21,12 +18,10 @@ use super::{
     CHALLENGE_TTL, ConsoleUser, FactorKind, Rejection, SecondFactorError, SecondFactorService,
     factor_name,
 };
-use crate::domain::Actor;
+use crate::domain::{Actor, ChallengePurpose};
+use crate::services::views::SecondFactor;
 use crate::services::{audit, tx};
-use crate::store::{second_factor, second_factor_challenge};
-
-const PURPOSE_LOGIN: &str = "login";
-const PURPOSE_REGISTER: &str = "register";
+use crate::store::{second_factor, second_factor_challenge, second_factors};
 
 /// A started WebAuthn registration: pass `options` to `navigator.credentials.create`.
 #[derive(Debug)]
@@ -78,7 +73,7 @@ impl SecondFactorService {
         let state = serde_json::to_string(&PendingRegistration { name, state })
             .map_err(|error| DbErr::Custom(format!("cannot serialise WebAuthn state: {error}")))?;
         let registration_id = self
-            .store_challenge(user.id, PURPOSE_REGISTER, state)
+            .store_challenge(user.id, ChallengePurpose::Register, state)
             .await?;
         let mut options = serde_json::to_value(&options).map_err(|error| {
             DbErr::Custom(format!("cannot serialise WebAuthn options: {error}"))
@@ -102,7 +97,7 @@ impl SecondFactorService {
         user: &ConsoleUser,
         registration_id: i64,
         credential_json: &str,
-    ) -> Result<second_factor::Model, SecondFactorError> {
+    ) -> Result<SecondFactor, SecondFactorError> {
         let webauthn = self.webauthn()?;
         let credential: RegisterPublicKeyCredential = serde_json::from_str(credential_json)
             .map_err(|error| {
@@ -113,15 +108,12 @@ impl SecondFactorService {
         // The library refuses an excluded key with a misleading message about
         // algorithms; say what happened instead. (The verified id is checked again below.)
         let claimed_id = URL_SAFE_NO_PAD.encode(&credential.raw_id);
-        let known = second_factor::Entity::find()
-            .filter(second_factor::Column::CredentialId.eq(claimed_id))
-            .one(&self.deps.db)
-            .await?;
+        let known = second_factors::find_by_credential(&self.deps.db, &claimed_id).await?;
         if known.is_some() {
             return Err(SecondFactorError::AlreadyRegistered);
         }
         let challenge = self
-            .take_challenge(user.id, registration_id, PURPOSE_REGISTER)
+            .take_challenge(user.id, registration_id, ChallengePurpose::Register)
             .await?
             .ok_or(SecondFactorError::Expired)?;
         let pending: PendingRegistration = serde_json::from_str(&challenge.state)
@@ -134,9 +126,7 @@ impl SecondFactorService {
             .map_err(|error| DbErr::Custom(format!("cannot serialise a security key: {error}")))?;
         let actor = Actor::User(user.username.clone());
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
-            let taken = second_factor::Entity::find()
-                .filter(second_factor::Column::CredentialId.eq(credential_id.as_str()))
-                .one(txn)
+            let taken = second_factors::find_by_credential(txn, &credential_id)
                 .await?
                 .is_some();
             if taken {
@@ -144,7 +134,7 @@ impl SecondFactorService {
             }
             let factor = second_factor::ActiveModel {
                 user_id: Set(user.id),
-                kind: Set(FactorKind::Webauthn.as_str().to_owned()),
+                kind: Set(FactorKind::Webauthn),
                 name: Set(pending.name.clone()),
                 secret: Set(stored.clone()),
                 created_at: Set(Utc::now()),
@@ -173,7 +163,7 @@ impl SecondFactorService {
                 ),
             )
             .await?;
-            Ok(factor)
+            Ok(factor.into())
         })
     }
 
@@ -189,7 +179,9 @@ impl SecondFactorService {
             .map_err(|error| SecondFactorError::WebauthnUnavailable(error.to_string()))?;
         let state = serde_json::to_string(&state)
             .map_err(|error| DbErr::Custom(format!("cannot serialise WebAuthn state: {error}")))?;
-        let id = self.store_challenge(user_id, PURPOSE_LOGIN, state).await?;
+        let id = self
+            .store_challenge(user_id, ChallengePurpose::Login, state)
+            .await?;
         let options = serde_json::to_value(&options).map_err(|error| {
             DbErr::Custom(format!("cannot serialise WebAuthn options: {error}"))
         })?;
@@ -206,7 +198,7 @@ impl SecondFactorService {
     ) -> Result<Result<(), Rejection>, SecondFactorError> {
         let webauthn = self.webauthn()?;
         let Some(challenge) = self
-            .take_challenge(user_id, challenge_id, PURPOSE_LOGIN)
+            .take_challenge(user_id, challenge_id, ChallengePurpose::Login)
             .await?
         else {
             return Ok(Err(Rejection::Wrong));
@@ -224,11 +216,9 @@ impl SecondFactorService {
             }
         };
         let credential_id = URL_SAFE_NO_PAD.encode(result.cred_id());
-        let Some(row) = second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::CredentialId.eq(credential_id))
-            .one(&self.deps.db)
-            .await?
+        let Some(row) =
+            second_factors::find_of_user_by_credential(&self.deps.db, user_id, &credential_id)
+                .await?
         else {
             // Removed between the two login steps.
             return Ok(Err(Rejection::Wrong));
@@ -252,10 +242,7 @@ impl SecondFactorService {
     }
 
     async fn security_keys(&self, user_id: i64) -> Result<Vec<SecurityKey>, SecondFactorError> {
-        second_factor::Entity::find()
-            .filter(second_factor::Column::UserId.eq(user_id))
-            .filter(second_factor::Column::Kind.eq(FactorKind::Webauthn.as_str()))
-            .all(&self.deps.db)
+        second_factors::of_kind(&self.deps.db, user_id, FactorKind::Webauthn)
             .await?
             .into_iter()
             .map(|row| {
@@ -267,26 +254,20 @@ impl SecondFactorService {
     async fn store_challenge(
         &self,
         user_id: i64,
-        purpose: &str,
+        purpose: ChallengePurpose,
         state: String,
     ) -> Result<i64, DbErr> {
         let now = Utc::now();
         // Abandoned ceremonies are swept here rather than by a job: the table stays as
         // small as the number of logins in flight.
-        second_factor_challenge::Entity::delete_many()
-            .filter(second_factor_challenge::Column::ExpiresAt.lt(now))
-            .exec(&self.deps.db)
-            .await?;
-        if purpose == PURPOSE_REGISTER {
-            second_factor_challenge::Entity::delete_many()
-                .filter(second_factor_challenge::Column::UserId.eq(user_id))
-                .filter(second_factor_challenge::Column::Purpose.eq(PURPOSE_REGISTER))
-                .exec(&self.deps.db)
+        second_factors::delete_expired_challenges(&self.deps.db, now).await?;
+        if purpose == ChallengePurpose::Register {
+            second_factors::delete_challenges(&self.deps.db, user_id, ChallengePurpose::Register)
                 .await?;
         }
         let row = second_factor_challenge::ActiveModel {
             user_id: Set(user_id),
-            purpose: Set(purpose.to_owned()),
+            purpose: Set(purpose),
             state: Set(state),
             created_at: Set(now),
             expires_at: Set(now + CHALLENGE_TTL),
@@ -303,26 +284,16 @@ impl SecondFactorService {
         &self,
         user_id: i64,
         id: i64,
-        purpose: &str,
+        purpose: ChallengePurpose,
     ) -> Result<Option<second_factor_challenge::Model>, DbErr> {
-        let Some(challenge) = second_factor_challenge::Entity::find_by_id(id)
-            .filter(second_factor_challenge::Column::UserId.eq(user_id))
-            .filter(second_factor_challenge::Column::Purpose.eq(purpose))
-            .one(&self.deps.db)
-            .await?
+        let Some(challenge) =
+            second_factors::find_challenge(&self.deps.db, user_id, id, purpose).await?
         else {
             return Ok(None);
         };
-        let deleted = delete_challenge(&self.deps.db, challenge.id).await?;
+        let deleted = second_factors::delete_challenge(&self.deps.db, challenge.id).await?;
         Ok(Some(challenge).filter(|c| deleted && c.expires_at > Utc::now()))
     }
-}
-
-async fn delete_challenge(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
-    let deleted = second_factor_challenge::Entity::delete_by_id(id)
-        .exec(conn)
-        .await?;
-    Ok(deleted.rows_affected == 1)
 }
 
 /// A stable, opaque WebAuthn user handle: derived from the user id, so it reveals

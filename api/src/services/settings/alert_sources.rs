@@ -13,7 +13,7 @@ use crate::domain::{Actor, Origin};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
 use crate::services::{audit, tx};
-use crate::store::alert_source;
+use crate::store::{alert_source, settings};
 
 impl SettingsService {
     /// The webhook secret in force for `source`: from the environment, else from the
@@ -35,10 +35,7 @@ impl SettingsService {
         {
             return Ok(secret.clone());
         }
-        match alert_source::Entity::find_by_id(source.as_str())
-            .one(&self.deps.db)
-            .await
-        {
+        match settings::alert_source(&self.deps.db, source).await {
             Ok(Some(row)) => {
                 let secret = Secret::new(row.secret);
                 self.secrets

@@ -19,15 +19,16 @@ use std::time::Instant;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
 
+use super::views::{Branding, NotificationSettings};
 use super::{Deps, audit, tx};
 use crate::domain::{Actor, Field, Origin};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
+use crate::store::settings::{self, SINGLETON};
 use crate::store::{alert_source, notification_settings, site_settings, slack_settings};
 
 /// Webhook secrets carry at least 256 bits of randomness (SPEC §1).
 const ALERT_SOURCE_SECRET_BITS: usize = 256;
-const SINGLETON: i32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -202,17 +203,18 @@ impl SettingsService {
         Ok(())
     }
 
-    pub async fn site(&self) -> Result<site_settings::Model, SettingsError> {
-        site_settings::Entity::find_by_id(SINGLETON)
-            .one(&self.deps.db)
+    /// The product's name and colours, as mails and the subscription pages show them.
+    pub async fn branding(&self) -> Result<Branding, SettingsError> {
+        settings::site(&self.deps.db)
             .await?
+            .map(Branding::from)
             .ok_or_else(|| missing("site"))
     }
 
-    pub async fn notifications(&self) -> Result<notification_settings::Model, SettingsError> {
-        notification_settings::Entity::find_by_id(SINGLETON)
-            .one(&self.deps.db)
+    pub async fn notifications(&self) -> Result<NotificationSettings, SettingsError> {
+        settings::notifications(&self.deps.db)
             .await?
+            .map(NotificationSettings::from)
             .ok_or_else(|| missing("notification"))
     }
 

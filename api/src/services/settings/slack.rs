@@ -4,13 +4,14 @@
 //! through which the console tests those settings ([`SlackProbe`]).
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 use super::{SINGLETON, SettingsError, SettingsService, missing};
 use crate::domain::{Actor, Field};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
 use crate::services::{audit, tx};
+use crate::store::settings;
 use crate::store::slack_settings;
 
 /// The outcome of the console's "test Slack" button.
@@ -75,8 +76,7 @@ fn normalise_channel_name(name: &str) -> Result<String, SettingsError> {
 
 impl SettingsService {
     pub async fn slack(&self) -> Result<SlackSettings, SettingsError> {
-        let stored = slack_settings::Entity::find_by_id(SINGLETON)
-            .one(&self.deps.db)
+        let stored = settings::slack(&self.deps.db)
             .await?
             .ok_or_else(|| missing("Slack"))?;
         let env = &self.deps.config.overrides;
@@ -160,8 +160,7 @@ impl SettingsService {
             .map(normalise_channel_name)
             .transpose()?;
         tx::write_tx!(&self.deps.db, SettingsError, |txn| {
-            let stored = slack_settings::Entity::find_by_id(SINGLETON)
-                .one(txn)
+            let stored = settings::slack(txn)
                 .await?
                 .ok_or_else(|| missing("Slack"))?;
             let mut changed = Vec::new();

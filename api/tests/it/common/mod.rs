@@ -290,9 +290,14 @@ impl TestDb {
                 Some(kind) => self.jobs_of_kind(kind).await,
                 None => job::Entity::find().all(&self.conn).await.unwrap(),
             };
-            let dead: Vec<&job::Model> = jobs.iter().filter(|j| j.status == "dead").collect();
+            let dead: Vec<&job::Model> = jobs
+                .iter()
+                .filter(|j| j.status.as_str() == "dead")
+                .collect();
             assert!(dead.is_empty(), "dead jobs: {dead:?}");
-            jobs.iter().all(|j| j.status == "done").then_some(jobs)
+            jobs.iter()
+                .all(|j| j.status.as_str() == "done")
+                .then_some(jobs)
         })
         .await
     }

@@ -1,6 +1,24 @@
 import { useEffect, useState } from "preact/hooks";
 import { gql, onEvent } from "../api";
 import {
+  ConfirmIncidentMutationDocument,
+  DeleteIncidentMutationDocument,
+  DeleteIncidentUpdateMutationDocument,
+  DismissIncidentMutationDocument,
+  EditIncidentMutationDocument,
+  EditIncidentUpdateMutationDocument,
+  IncidentDetailQueryDocument,
+  NotificationProgressQueryDocument,
+  ReopenIncidentMutationDocument,
+  ResolveIncidentMutationDocument,
+  StartMaintenanceMutationDocument,
+  UpdateIncidentMutationDocument,
+  type IncidentDetailQuery,
+  type IncidentStatus,
+  type Severity,
+  type NotificationProgressQuery,
+} from "../graphql/generated";
+import {
   Checkbox,
   Field,
   formatTime,
@@ -18,52 +36,9 @@ import {
   useForm,
 } from "../ui";
 
-interface Entry {
-  id: number;
-  created: string;
-  message: string;
-  newStatus: string | null;
-  author: string;
-}
-
-interface Detail {
-  id: number;
-  status: string;
-  severity: string;
-  title: string;
-  summary: string | null;
-  start: string;
-  end: string | null;
-  silent: boolean;
-  lastNotifiedStatus: string | null;
-  origin: string;
-  autoStart: boolean;
-  slackUrl: string | null;
-  path: string | null;
-  created: string;
-  updated: string;
-  updates: Entry[];
-  alerts: { id: number; source: string | null; externalId: string; message: string; created: string; resolved: string | null }[];
-}
-
-interface AuditEntry {
-  id: number;
-  at: string;
-  actorKind: string;
-  actorName: string;
-  message: string;
-}
-
-interface Progress {
-  total: number;
-  sent: number;
-  failed: number;
-  pending: number;
-}
-
-const DETAIL = `id status severity title summary start end silent lastNotifiedStatus origin autoStart slackUrl path created updated
-  updates { id created message newStatus author }
-  alerts { id source externalId message created resolved }`;
+type Detail = NonNullable<IncidentDetailQuery["consoleIncident"]>;
+type AuditEntry = IncidentDetailQuery["auditLog"][number];
+type Progress = NotificationProgressQuery["notificationProgress"];
 
 export function IncidentDetail(props: { id: number }) {
   const { id } = props;
@@ -75,18 +50,12 @@ export function IncidentDetail(props: { id: number }) {
 
   const load = async () => {
     try {
-      const data = await gql<{ consoleIncident: Detail | null; auditLog: AuditEntry[] }>(
-        `query($id: Int!) { consoleIncident(id: $id) { ${DETAIL} } auditLog(incidentId: $id) { id at actorKind actorName message } }`,
-        { id },
-      );
+      const data = await gql(IncidentDetailQueryDocument, { id });
       setIncident(data.consoleIncident);
       setAudit(data.auditLog);
       const notified = data.consoleIncident?.lastNotifiedStatus;
       if (notified) {
-        const p = await gql<{ notificationProgress: Progress }>(
-          `query($id: Int!, $s: IncidentStatus!) { notificationProgress(incidentId: $id, status: $s) { total sent failed pending } }`,
-          { id, s: notified },
-        );
+        const p = await gql(NotificationProgressQueryDocument, { id, s: notified });
         setProgress(p.notificationProgress);
       } else setProgress(null);
       setError(null);
@@ -217,7 +186,7 @@ export function IncidentDetail(props: { id: number }) {
           onClick={async () => {
             if (!confirm(`Delete incident ${incident.id} “${incident.title}” for good?`)) return;
             try {
-              await gql(`mutation($id: Int!) { deleteIncident(id: $id) }`, { id: incident.id });
+              await gql(DeleteIncidentMutationDocument, { id: incident.id });
               navigate("/admin/");
             } catch (e) {
               setError(messageOf(e));
@@ -254,10 +223,10 @@ function Actions(props: { incident: Detail; onChanged: () => void }) {
   // operator), and an untouched select must not put an old value back.
   const form = useForm({ text: "", newStatus: "", severity: "" });
 
-  const run = async (label: string, mutation: string, variables: Record<string, unknown> = {}) => {
+  const run = async (label: string, change: (variables: { id: number; dnn: boolean }) => Promise<unknown>) => {
     setMessage(null);
     try {
-      await gql(mutation, { id: incident.id, dnn: doNotNotify, ...variables });
+      await change({ id: incident.id, dnn: doNotNotify });
       setMessage({ text: `${label}: done.`, kind: "ok" });
       props.onChanged();
     } catch (e) {
@@ -280,26 +249,26 @@ function Actions(props: { incident: Detail; onChanged: () => void }) {
       <div class="buttons">
         {s === "SUSPECTED" && (
           <>
-            <button type="button" class="primary" onClick={() => run("Confirm", `mutation($id: Int!, $dnn: Boolean!) { confirmIncident(id: $id, doNotNotify: $dnn) { id } }`)}>
+            <button type="button" class="primary" onClick={() => run("Confirm", (v) => gql(ConfirmIncidentMutationDocument, v))}>
               Confirm
             </button>
-            <button type="button" onClick={() => run("Dismiss", `mutation($id: Int!) { dismissIncident(id: $id) }`, { dnn: undefined })}>
+            <button type="button" onClick={() => run("Dismiss", ({ id }) => gql(DismissIncidentMutationDocument, { id }))}>
               Dismiss as false alarm
             </button>
           </>
         )}
         {s === "PLANNED" && (
-          <button type="button" class="primary" onClick={() => run("Start maintenance", `mutation($id: Int!, $dnn: Boolean!) { startMaintenance(id: $id, doNotNotify: $dnn) { id } }`)}>
+          <button type="button" class="primary" onClick={() => run("Start maintenance", (v) => gql(StartMaintenanceMutationDocument, v))}>
             Start maintenance now
           </button>
         )}
         {(s === "CONFIRMED" || s === "WATCHING" || s === "SUSPECTED") && (
-          <button type="button" onClick={() => run("Resolve", `mutation($id: Int!, $dnn: Boolean!) { resolveIncident(id: $id, doNotNotify: $dnn) { id } }`)}>
+          <button type="button" onClick={() => run("Resolve", (v) => gql(ResolveIncidentMutationDocument, v))}>
             Resolve
           </button>
         )}
         {(s === "RESOLVED" || s === "DISMISSED") && (
-          <button type="button" onClick={() => run("Reopen", `mutation($id: Int!, $dnn: Boolean!) { reopenIncident(id: $id, doNotNotify: $dnn) { id } }`)}>
+          <button type="button" onClick={() => run("Reopen", (v) => gql(ReopenIncidentMutationDocument, v))}>
             Reopen
           </button>
         )}
@@ -313,12 +282,12 @@ function Actions(props: { incident: Detail; onChanged: () => void }) {
             event.preventDefault();
             form.submit(async (v) => {
               if (!v.text.trim() && !v.newStatus && !v.severity) throw new Error("Write an update or change the status or severity.");
-              await gql(`mutation($id: Int!, $input: UpdateIncidentInput!) { updateIncident(id: $id, input: $input) { id } }`, {
+              await gql(UpdateIncidentMutationDocument, {
                 id: incident.id,
                 input: {
                   text: v.text.trim() || null,
-                  newStatus: v.newStatus || null,
-                  severity: v.severity || null,
+                  newStatus: (v.newStatus || null) as IncidentStatus | null,
+                  severity: (v.severity || null) as Severity | null,
                   doNotNotify,
                 },
               });
@@ -381,7 +350,7 @@ function Timeline(props: { incident: Detail; onChanged: () => void }) {
                 onSubmit={async (event) => {
                   event.preventDefault();
                   try {
-                    await gql(`mutation($id: Int!, $m: String!) { editIncidentUpdate(id: $id, message: $m) { id } }`, { id: entry.id, m: text });
+                    await gql(EditIncidentUpdateMutationDocument, { id: entry.id, m: text });
                     setEditing(null);
                     setError(null);
                     props.onChanged();
@@ -421,7 +390,7 @@ function Timeline(props: { incident: Detail; onChanged: () => void }) {
                       onClick={async () => {
                         if (!confirm("Delete this timeline entry?")) return;
                         try {
-                          await gql(`mutation($id: Int!) { deleteIncidentUpdate(id: $id) }`, { id: entry.id });
+                          await gql(DeleteIncidentUpdateMutationDocument, { id: entry.id });
                           props.onChanged();
                         } catch (e) {
                           setError(messageOf(e));
@@ -470,7 +439,7 @@ function EditFields(props: { incident: Detail; onChanged: () => void }) {
           setSaved(null);
           form.submit(async (v) => {
             const changed = (name: keyof typeof base) => v[name] !== base[name];
-            await gql(`mutation($id: Int!, $input: EditIncidentInput!) { editIncident(id: $id, input: $input) { id } }`, {
+            await gql(EditIncidentMutationDocument, {
               id: incident.id,
               input: {
                 title: changed("title") ? v.title : null,

@@ -1,21 +1,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { gql, onEvent } from "../api";
+import { ConsoleIncidentsQueryDocument, type ConsoleIncidentsQuery, type IncidentStatus, type Severity } from "../graphql/generated";
 import { formatTime, Link, SEVERITIES, SEVERITY_LABEL, STATUS_LABEL, Status } from "../ui";
 
-export interface ListedIncident {
-  id: number;
-  status: string;
-  severity: string;
-  title: string;
-  start: string;
-  end: string | null;
-  origin: string;
-}
+export type ListedIncident = ConsoleIncidentsQuery["consoleIncidents"]["incidents"][number];
 
 const PAGE = 20;
-const QUERY = `query($filter: ConsoleIncidentFilter, $offset: Int!, $first: Int!) {
-  consoleIncidents(filter: $filter, offset: $offset, first: $first) {
-    total incidents { id status severity title start end origin } } }`;
 
 interface Filter {
   statuses: string[];
@@ -40,8 +30,9 @@ export function IncidentList() {
     let stale = false;
     const variables = {
       filter: {
-        statuses: filter.statuses.length ? filter.statuses : null,
-        severities: filter.severity ? [filter.severity] : null,
+        // The form's values are the enums' names, as the select and checkboxes hold them.
+        statuses: filter.statuses.length ? (filter.statuses as IncidentStatus[]) : null,
+        severities: filter.severity ? [filter.severity as Severity] : null,
         from: filter.from ? new Date(`${filter.from}T00:00:00`).toISOString() : null,
         to: filter.to ? new Date(`${filter.to}T23:59:59`).toISOString() : null,
         text: filter.text.trim() || null,
@@ -51,7 +42,7 @@ export function IncidentList() {
     };
     // Typing in the search waits for a pause before asking the server.
     const timer = setTimeout(() => {
-      gql<{ consoleIncidents: { total: number; incidents: ListedIncident[] } }>(QUERY, variables)
+      gql(ConsoleIncidentsQueryDocument, variables)
         .then((data) => {
           if (!stale) {
             setResult({ ...data.consoleIncidents, offset });

@@ -1,16 +1,23 @@
 import { useState } from "preact/hooks";
 import { gql } from "../api";
+import {
+  AlertSourcesQueryDocument,
+  NotificationSettingsQueryDocument,
+  RotateAlertSourceSecretMutationDocument,
+  SetSlackSettingsMutationDocument,
+  SlackSettingsQueryDocument,
+  TestSlackMutationDocument,
+  UpdateNotificationSettingsMutationDocument,
+  type NotificationSettingsQuery,
+  type SlackSettingsQuery,
+} from "../graphql/generated";
 import { Checkbox, email, Field, messageOf, Status, useForm, useLoad } from "../ui";
 
-interface NotificationSettings {
-  allowSubscriptions: boolean;
-  replyTo: string | null;
-  notifyMaintenance: boolean;
-}
+type NotificationSettings = NotificationSettingsQuery["notificationSettings"];
 
 export function NotificationSettingsPage() {
   const { data, error } = useLoad(() =>
-    gql<{ notificationSettings: NotificationSettings }>(`{ notificationSettings { allowSubscriptions replyTo notifyMaintenance } }`).then((d) => d.notificationSettings),
+    gql(NotificationSettingsQueryDocument).then((d) => d.notificationSettings),
   );
   return (
     <>
@@ -35,7 +42,7 @@ function NotificationForm(props: { settings: NotificationSettings }) {
         setSaved(null);
         form.submit(
           async (input) => {
-            await gql(`mutation($input: NotificationSettingsInput!) { updateNotificationSettings(input: $input) }`, { input });
+            await gql(UpdateNotificationSettingsMutationDocument, { input });
             setSaved("Saved.");
           },
           { "reply-to": "replyTo" },
@@ -63,20 +70,10 @@ function NotificationForm(props: { settings: NotificationSettings }) {
   );
 }
 
-interface SlackSettings {
-  botTokenSet: boolean;
-  signingSecretSet: boolean;
-  channel: string | null;
-  channelId: string | null;
-  botTokenFromEnvironment: boolean;
-  signingSecretFromEnvironment: boolean;
-  channelFromEnvironment: boolean;
-}
-
-const SLACK = `botTokenSet signingSecretSet channel channelId botTokenFromEnvironment signingSecretFromEnvironment channelFromEnvironment`;
+type SlackSettings = SlackSettingsQuery["slackSettings"];
 
 export function SlackSettingsPage() {
-  const { data, error, setData } = useLoad(() => gql<{ slackSettings: SlackSettings }>(`{ slackSettings { ${SLACK} } }`).then((d) => d.slackSettings));
+  const { data, error, setData } = useLoad(() => gql(SlackSettingsQueryDocument).then((d) => d.slackSettings));
   return (
     <>
       <h1 tabIndex={-1}>Slack</h1>
@@ -112,7 +109,7 @@ function SlackForm(props: { settings: SlackSettings; onSaved: (s: SlackSettings)
               if (!s.botTokenFromEnvironment && v.botToken) input.botToken = v.botToken as string;
               if (!s.signingSecretFromEnvironment && v.signingSecret) input.signingSecret = v.signingSecret as string;
               if (!s.channelFromEnvironment) input.channel = v.channel as string;
-              const data = await gql<{ setSlackSettings: SlackSettings }>(`mutation($input: SlackSettingsInput!) { setSlackSettings(input: $input) { ${SLACK} } }`, { input });
+              const data = await gql(SetSlackSettingsMutationDocument, { input });
               form.setValues({ botToken: "", signingSecret: "", channel: data.setSlackSettings.channel ?? "" });
               props.onSaved(data.setSlackSettings);
               setSaved("Saved. In force at once.");
@@ -162,7 +159,7 @@ function SlackForm(props: { settings: SlackSettings; onSaved: (s: SlackSettings)
               setTesting(true);
               setCheck(null);
               try {
-                const data = await gql<{ testSlack: { ok: boolean; message: string } }>(`mutation { testSlack { ok message } }`);
+                const data = await gql(TestSlackMutationDocument);
                 setCheck(data.testSlack);
               } catch (e) {
                 setCheck({ ok: false, message: messageOf(e) });
@@ -182,12 +179,6 @@ function SlackForm(props: { settings: SlackSettings; onSaved: (s: SlackSettings)
       )}
     </>
   );
-}
-
-interface AlertSource {
-  source: string;
-  webhookUrl: string;
-  setByEnvironment: boolean;
 }
 
 const SOURCE_NAME: Record<string, string> = {
@@ -233,7 +224,7 @@ async function sendOpsgenieTestAlert(webhookUrl: string) {
 }
 
 export function AlertSourcesPage() {
-  const { data, error, setData } = useLoad(() => gql<{ alertSources: AlertSource[] }>(`{ alertSources { source webhookUrl setByEnvironment } }`).then((d) => d.alertSources));
+  const { data, error, setData } = useLoad(() => gql(AlertSourcesQueryDocument).then((d) => d.alertSources));
   const [message, setMessage] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
   return (
     <>
@@ -289,10 +280,7 @@ export function AlertSourcesPage() {
               onClick={async () => {
                 if (!confirm(`Rotate the ${SOURCE_NAME[source.source]} secret? The old URL stops working at once.`)) return;
                 try {
-                  const result = await gql<{ rotateAlertSourceSecret: AlertSource }>(
-                    `mutation($s: AlertSourceKind!) { rotateAlertSourceSecret(source: $s) { source webhookUrl setByEnvironment } }`,
-                    { s: source.source },
-                  );
+                  const result = await gql(RotateAlertSourceSecretMutationDocument, { s: source.source });
                   setData(data.map((d) => (d.source === source.source ? result.rotateAlertSourceSecret : d)));
                   setMessage({ text: `New ${SOURCE_NAME[source.source]} URL: update it in the monitoring tool.`, kind: "ok" });
                 } catch (e) {

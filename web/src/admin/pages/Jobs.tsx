@@ -1,28 +1,13 @@
 import { useState } from "preact/hooks";
 import { gql } from "../api";
+import { AuditLogQueryDocument, JobsQueryDocument, RetryJobMutationDocument, type JobsQuery } from "../graphql/generated";
 import { formatTime, messageOf, Status, useLoad } from "../ui";
 import { AuditList } from "./IncidentDetail";
 
-interface Job {
-  id: number;
-  kind: string;
-  state: string;
-  attempts: number;
-  maxAttempts: number;
-  lastError: string | null;
-  runAt: string;
-  created: string;
-  payload: string;
-}
-
-const JOB = `id kind state attempts maxAttempts lastError runAt created payload`;
+type Job = JobsQuery["dead"][number];
 
 export function JobsPage() {
-  const { data, error, reload } = useLoad(() =>
-    gql<{ jobCounts: { state: string; count: number }[]; pending: Job[]; dead: Job[] }>(
-      `{ jobCounts { state count } pending: jobs(state: PENDING) { ${JOB} } dead: jobs(state: DEAD) { ${JOB} } }`,
-    ),
-  );
+  const { data, error, reload } = useLoad(() => gql(JobsQueryDocument));
   const [message, setMessage] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
   return (
     <>
@@ -41,7 +26,7 @@ export function JobsPage() {
             jobs={data.dead}
             retry={async (job) => {
               try {
-                await gql(`mutation($id: Int!) { retryJob(id: $id) }`, { id: job.id });
+                await gql(RetryJobMutationDocument, { id: job.id });
                 setMessage({ text: `Job ${job.id} (${job.kind}) is queued again.`, kind: "ok" });
                 reload();
               } catch (e) {
@@ -103,9 +88,7 @@ function JobTable(props: { jobs: Job[]; retry?: (job: Job) => void }) {
 
 export function AuditPage() {
   const { data, error } = useLoad(() =>
-    gql<{ auditLog: { id: number; at: string; actorKind: string; actorName: string; message: string; incidentId: number | null }[] }>(
-      `{ auditLog(first: 200) { id at actorKind actorName message incidentId } }`,
-    ).then((d) => d.auditLog),
+    gql(AuditLogQueryDocument).then((d) => d.auditLog),
   );
   return (
     <>

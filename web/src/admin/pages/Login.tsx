@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
-import { gql, LOGIN_FIELDS, startSession, webauthnGet, type LoginResult, type SecondFactorChallenge, type User } from "../api";
+import { gql, startSession, webauthnGet, type LoginResult, type SecondFactorChallenge, type User } from "../api";
+import { LoginMutationDocument, LoginTotpMutationDocument, LoginWebauthnMutationDocument } from "../graphql/generated";
 import { Field, messageOf, required, Status, useForm } from "../ui";
 
 /** Password first; then a code or the security key when the user has a second factor. */
@@ -26,10 +27,7 @@ export function Login(props: { onLoggedIn: (user: User) => void }) {
         onSubmit={(event) => {
           event.preventDefault();
           form.submit(async ({ username, password }) => {
-            const data = await gql<{ login: LoginResult }>(
-              `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { ${LOGIN_FIELDS} } }`,
-              { u: username, p: password },
-            );
+            const data = await gql(LoginMutationDocument, { u: username, p: password });
             finish(data.login);
           });
         }}
@@ -56,10 +54,7 @@ function SecondFactor(props: { challenge: SecondFactorChallenge; onDone: (result
     setKeyError(null);
     try {
       const credential = await webauthnGet(challenge.webauthnOptions!);
-      const data = await gql<{ loginWebauthn: LoginResult }>(
-        `mutation($t: String!, $c: String!) { loginWebauthn(pendingToken: $t, credential: $c) { ${LOGIN_FIELDS} } }`,
-        { t: challenge.pendingToken, c: credential },
-      );
+      const data = await gql(LoginWebauthnMutationDocument, { t: challenge.pendingToken, c: credential });
       props.onDone(data.loginWebauthn);
     } catch (error) {
       setKeyError(`The security key did not log you in: ${messageOf(error)} Log in again to retry.`);
@@ -76,10 +71,7 @@ function SecondFactor(props: { challenge: SecondFactorChallenge; onDone: (result
           onSubmit={(event) => {
             event.preventDefault();
             form.submit(async ({ code }) => {
-              const data = await gql<{ loginTotp: LoginResult }>(
-                `mutation($t: String!, $c: String!) { loginTotp(pendingToken: $t, code: $c) { ${LOGIN_FIELDS} } }`,
-                { t: challenge.pendingToken, c: code.trim() },
-              );
+              const data = await gql(LoginTotpMutationDocument, { t: challenge.pendingToken, c: code.trim() });
               props.onDone(data.loginTotp);
             });
           }}

@@ -1,4 +1,5 @@
 import { gql } from "../api";
+import { CreateIncidentMutationDocument, type IncidentStatus, type Severity } from "../graphql/generated";
 import { Checkbox, Field, fromLocalInput, navigate, required, Select, SEVERITIES, Status, useForm } from "../ui";
 
 export function NewIncident() {
@@ -33,13 +34,14 @@ export function NewIncident() {
           }
           form.submit(
             async (v) => {
-              const data = await gql<{ createIncident: { id: number } | null }>(
-                `mutation($input: CreateIncidentInput!) { createIncident(input: $input) { id } }`,
+              const data = await gql(
+                CreateIncidentMutationDocument,
                 {
                   input: {
                     title: (v.title as string).trim(),
-                    status: planned ? "PLANNED" : v.status,
-                    severity: planned ? "MAINTENANCE" : v.severity,
+                    // The selects hold the enums' names.
+                    status: planned ? "PLANNED" : (v.status as IncidentStatus),
+                    severity: planned ? "MAINTENANCE" : (v.severity as Severity),
                     start: fromLocalInput(v.start as string),
                     text: (v.text as string).trim() || null,
                     summary: (v.summary as string).trim() || null,

@@ -1,5 +1,12 @@
 import { useEffect, useState } from "preact/hooks";
 import { gql, gqlUpload } from "../api";
+import {
+  RemoveLogoMutationDocument,
+  SiteSettingsQueryDocument,
+  UpdateSiteSettingsMutationDocument,
+  UploadLogoMutationDocument,
+  type SiteSettingsQuery,
+} from "../graphql/generated";
 import { contrast, textOn } from "../../theme";
 import { color, email, Field, messageOf, required, Select, Status, url, useForm, useLoad } from "../ui";
 
@@ -16,20 +23,7 @@ const THEME_LABEL: Record<ThemeKey, string> = {
   textSecondary: "Secondary text",
 };
 
-interface Site {
-  systemName: string;
-  supportEmail: string | null;
-  supportPhone: string | null;
-  legalNoticeUrl: string | null;
-  privacyUrl: string | null;
-  logoUrl: string | null;
-  timeZone: string;
-  defaultLanguage: string;
-  theme: Record<ThemeKey, string>;
-}
-
-const SITE = `{ status { site { systemName supportEmail supportPhone legalNoticeUrl privacyUrl logoUrl timeZone defaultLanguage
-  theme { ${THEME_KEYS.join(" ")} } } } }`;
+type Site = SiteSettingsQuery["status"]["site"];
 
 /** The service names fields in words (`time zone: use an IANA name …`). */
 const SERVER_FIELDS: Record<string, string> = {
@@ -53,7 +47,7 @@ const SERVER_FIELDS: Record<string, string> = {
 const MIN_CONTRAST = 4.5;
 
 export function SiteSettings() {
-  const { data, error, reload } = useLoad(() => gql<{ status: { site: Site } }>(SITE).then((d) => d.status.site));
+  const { data, error, reload } = useLoad(() => gql(SiteSettingsQueryDocument).then((d) => d.status.site));
   return (
     <>
       <h1 tabIndex={-1}>Site settings</h1>
@@ -104,7 +98,7 @@ function SiteForm(props: { site: Site }) {
         event.preventDefault();
         setSaved(null);
         form.submit(async (values) => {
-          await gql(`mutation($input: SiteSettingsInput!) { updateSiteSettings(input: $input) }`, {
+          await gql(UpdateSiteSettingsMutationDocument, {
             input: {
               systemName: values.systemName,
               supportEmail: values.supportEmail,
@@ -220,7 +214,7 @@ function Logo(props: { url: string | null; onChanged: () => void }) {
           const form = event.currentTarget as HTMLFormElement;
           if (!file || tooBig) return;
           try {
-            const data = await gqlUpload<{ uploadLogo: string }>(`mutation($file: Upload!) { uploadLogo(file: $file) }`, file);
+            const data = await gqlUpload(UploadLogoMutationDocument, file);
             setCurrent(data.uploadLogo);
             setMessage({ text: "Logo uploaded.", kind: "ok" });
             setFile(null);
@@ -246,7 +240,7 @@ function Logo(props: { url: string | null; onChanged: () => void }) {
               type="button"
               onClick={async () => {
                 try {
-                  await gql(`mutation { removeLogo }`);
+                  await gql(RemoveLogoMutationDocument);
                   setCurrent(null);
                   setMessage({ text: "Logo removed.", kind: "ok" });
                   props.onChanged();

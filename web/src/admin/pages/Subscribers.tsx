@@ -1,20 +1,18 @@
 import { useEffect, useState } from "preact/hooks";
 import { gql, onEvent } from "../api";
+import {
+  AddSubscriberMutationDocument,
+  ExportSubscribersQueryDocument,
+  ImportSubscribersMutationDocument,
+  RemoveSubscriberMutationDocument,
+  SubscribersQueryDocument,
+  type ImportSubscribersMutation,
+  type SubscribersQuery,
+} from "../graphql/generated";
 import { Checkbox, email, Field, formatTime, messageOf, required, Status, useForm } from "../ui";
 
-interface Subscriber {
-  id: number;
-  email: string;
-  active: boolean;
-  created: string;
-  confirmed: string | null;
-}
-
-interface ImportResult {
-  added: number;
-  duplicates: string[];
-  invalid: string[];
-}
+type Subscriber = SubscribersQuery["subscribers"][number];
+type ImportResult = ImportSubscribersMutation["importSubscribers"];
 
 const PAGE = 50;
 
@@ -30,10 +28,7 @@ export function SubscribersPage() {
   useEffect(() => {
     let stale = false;
     const timer = setTimeout(() => {
-      gql<{ subscribers: Subscriber[]; subscriberCounts: { active: number; pending: number } }>(
-        `query($s: String!, $o: Int!, $f: Int!) { subscribers(search: $s, offset: $o, first: $f) { id email active created confirmed } subscriberCounts { active pending } }`,
-        { s: search.trim(), o: offset, f: PAGE },
-      )
+      gql(SubscribersQueryDocument, { s: search.trim(), o: offset, f: PAGE })
         .then((d) => {
           if (stale) return;
           setList(d.subscribers);
@@ -101,7 +96,7 @@ export function SubscribersPage() {
                         onClick={async () => {
                           if (!confirm(`Remove ${s.email}?`)) return;
                           try {
-                            await gql(`mutation($id: Int!) { removeSubscriber(id: $id) }`, { id: s.id });
+                            await gql(RemoveSubscriberMutationDocument, { id: s.id });
                             setMessage({ text: `${s.email} removed.`, kind: "ok" });
                             reload();
                           } catch (e) {
@@ -147,7 +142,7 @@ function AddSubscriber(props: { onAdded: () => void }) {
           setDone(null);
           form.submit(
             async (v) => {
-              const data = await gql<{ addSubscriber: Subscriber }>(`mutation($e: String!, $c: Boolean!) { addSubscriber(email: $e, consented: $c) { id email active } }`, {
+              const data = await gql(AddSubscriberMutationDocument, {
                 e: (v.email as string).trim(),
                 c: v.consented,
               });
@@ -188,7 +183,7 @@ function ImportExport(props: { onImported: () => void }) {
         type="button"
         onClick={async () => {
           try {
-            const data = await gql<{ exportSubscribers: string }>(`{ exportSubscribers }`);
+            const data = await gql(ExportSubscribersQueryDocument);
             const link = document.createElement("a");
             link.href = URL.createObjectURL(new Blob([data.exportSubscribers], { type: "text/csv" }));
             link.download = `subscribers-${new Date().toISOString().slice(0, 10)}.csv`;
@@ -211,7 +206,7 @@ function ImportExport(props: { onImported: () => void }) {
           setReport(null);
           try {
             const csv = await file.text();
-            const data = await gql<{ importSubscribers: ImportResult }>(`mutation($csv: String!, $c: Boolean!) { importSubscribers(csv: $csv, consented: $c) { added duplicates invalid } }`, {
+            const data = await gql(ImportSubscribersMutationDocument, {
               csv,
               c: consented,
             });

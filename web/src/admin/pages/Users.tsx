@@ -1,20 +1,28 @@
 import { useState } from "preact/hooks";
 import { gql, webauthnCreate, type User } from "../api";
+import {
+  BeginTotpEnrolmentMutationDocument,
+  BeginWebauthnRegistrationMutationDocument,
+  ConfirmTotpEnrolmentMutationDocument,
+  CreateUserMutationDocument,
+  FinishWebauthnRegistrationMutationDocument,
+  RemoveSecondFactorMutationDocument,
+  ResetPasswordMutationDocument,
+  ResetSecondFactorsMutationDocument,
+  SecondFactorsQueryDocument,
+  SetUserActiveMutationDocument,
+  UsersQueryDocument,
+  type UsersQuery,
+} from "../graphql/generated";
 import { Field, formatTime, messageOf, required, Status, useForm, useLoad } from "../ui";
 
-interface Account {
-  id: number;
-  username: string;
-  active: boolean;
-  created: string;
-  lastLogin: string | null;
-}
+type Account = UsersQuery["users"][number];
 
 const MIN_PASSWORD = 10;
 const password = (v: string) => (v.length >= MIN_PASSWORD ? null : `Use at least ${MIN_PASSWORD} characters.`);
 
 export function UsersPage(props: { self: User }) {
-  const { data, error, reload } = useLoad(() => gql<{ users: Account[] }>(`{ users { id username active created lastLogin } }`).then((d) => d.users));
+  const { data, error, reload } = useLoad(() => gql(UsersQueryDocument).then((d) => d.users));
   const [message, setMessage] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
   const [resetting, setResetting] = useState<Account | null>(null);
   return (
@@ -47,7 +55,7 @@ export function UsersPage(props: { self: User }) {
                         type="button"
                         onClick={async () => {
                           try {
-                            await gql(`mutation($id: Int!, $a: Boolean!) { setUserActive(id: $id, active: $a) { id } }`, { id: account.id, a: !account.active });
+                            await gql(SetUserActiveMutationDocument, { id: account.id, a: !account.active });
                             setMessage({ text: `${account.username} ${account.active ? "deactivated; their sessions ended" : "reactivated"}.`, kind: "ok" });
                             reload();
                           } catch (e) {
@@ -66,7 +74,7 @@ export function UsersPage(props: { self: User }) {
                       onClick={async () => {
                         if (!confirm(`Remove every second factor of ${account.username}? They log in with the password alone until they enrol again.`)) return;
                         try {
-                          const data = await gql<{ resetSecondFactors: number }>(`mutation($id: Int!) { resetSecondFactors(userId: $id) }`, { id: account.id });
+                          const data = await gql(ResetSecondFactorsMutationDocument, { id: account.id });
                           setMessage({ text: `${data.resetSecondFactors} second factor(s) of ${account.username} removed.`, kind: "ok" });
                         } catch (e) {
                           setMessage({ text: messageOf(e), kind: "error" });
@@ -107,7 +115,7 @@ function ResetPassword(props: { account: Account; onDone: (message: string | nul
         onSubmit={(event) => {
           event.preventDefault();
           form.submit(async (v) => {
-            await gql(`mutation($id: Int!, $p: String!) { resetPassword(id: $id, password: $p) }`, { id: props.account.id, p: v.password });
+            await gql(ResetPasswordMutationDocument, { id: props.account.id, p: v.password });
             props.onDone(`New password set for ${props.account.username}; their sessions ended.`);
           });
         }}
@@ -139,7 +147,7 @@ function CreateUser(props: { onCreated: () => void }) {
           event.preventDefault();
           setDone(null);
           form.submit(async (v) => {
-            await gql(`mutation($u: String!, $p: String!) { createUser(username: $u, password: $p) { id } }`, { u: v.username.trim(), p: v.password });
+            await gql(CreateUserMutationDocument, { u: v.username.trim(), p: v.password });
             setDone(`${v.username.trim()} can log in now.`);
             form.setValues({ username: "", password: "" });
             props.onCreated();
@@ -160,17 +168,9 @@ function CreateUser(props: { onCreated: () => void }) {
   );
 }
 
-interface Factor {
-  id: number;
-  kind: "TOTP" | "WEBAUTHN";
-  name: string;
-  created: string;
-  lastUsed: string | null;
-}
-
 /** The logged-in user's own second factors. */
 export function AccountPage(props: { user: User }) {
-  const { data, error, reload } = useLoad(() => gql<{ secondFactors: Factor[] }>(`{ secondFactors { id kind name created lastUsed } }`).then((d) => d.secondFactors));
+  const { data, error, reload } = useLoad(() => gql(SecondFactorsQueryDocument).then((d) => d.secondFactors));
   const [message, setMessage] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
   const [totp, setTotp] = useState<{ factorId: number; secret: string; uri: string } | null>(null);
   const [keyName, setKeyName] = useState("");
@@ -197,7 +197,7 @@ export function AccountPage(props: { user: User }) {
                 onClick={async () => {
                   if (!confirm(`Remove ${f.name}?`)) return;
                   try {
-                    await gql(`mutation($id: Int!) { removeSecondFactor(id: $id) }`, { id: f.id });
+                    await gql(RemoveSecondFactorMutationDocument, { id: f.id });
                     setMessage({ text: `${f.name} removed.`, kind: "ok" });
                     reload();
                   } catch (e) {
@@ -218,10 +218,7 @@ export function AccountPage(props: { user: User }) {
             onSubmit={async (event) => {
               event.preventDefault();
               try {
-                const d = await gql<{ beginTotpEnrolment: { factorId: number; secret: string; uri: string } }>(
-                  `mutation($n: String) { beginTotpEnrolment(name: $n) { factorId secret uri } }`,
-                  { n: appName.trim() || null },
-                );
+                const d = await gql(BeginTotpEnrolmentMutationDocument, { n: appName.trim() || null });
                 setTotp(d.beginTotpEnrolment);
               } catch (e) {
                 setMessage({ text: messageOf(e), kind: "error" });
@@ -237,7 +234,7 @@ export function AccountPage(props: { user: User }) {
             onSubmit={(event) => {
               event.preventDefault();
               codeForm.submit(async (v) => {
-                await gql(`mutation($id: Int!, $c: String!) { confirmTotpEnrolment(factorId: $id, code: $c) { id } }`, { id: totp.factorId, c: v.code.trim() });
+                await gql(ConfirmTotpEnrolmentMutationDocument, { id: totp.factorId, c: v.code.trim() });
                 setTotp(null);
                 codeForm.setValues({ code: "" });
                 setMessage({ text: "Authenticator app added: logins ask for a code from now on.", kind: "ok" });
@@ -277,12 +274,9 @@ export function AccountPage(props: { user: User }) {
           onSubmit={async (event) => {
             event.preventDefault();
             try {
-              const start = await gql<{ beginWebauthnRegistration: { registrationId: number; options: string } }>(
-                `mutation($n: String) { beginWebauthnRegistration(name: $n) { registrationId options } }`,
-                { n: keyName.trim() || null },
-              );
+              const start = await gql(BeginWebauthnRegistrationMutationDocument, { n: keyName.trim() || null });
               const credential = await webauthnCreate(start.beginWebauthnRegistration.options);
-              await gql(`mutation($id: Int!, $c: String!) { finishWebauthnRegistration(registrationId: $id, credential: $c) { id } }`, {
+              await gql(FinishWebauthnRegistrationMutationDocument, {
                 id: start.beginWebauthnRegistration.registrationId,
                 c: credential,
               });

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{DeliveryState, IncidentStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "notification_delivery")]
 pub struct Model {
@@ -7,11 +9,10 @@ pub struct Model {
     pub id: i64,
     pub subscriber_id: i64,
     pub incident_id: i64,
-    pub status: String,
+    pub status: IncidentStatus,
     /// Which episode of the incident the announcement belongs to.
     pub episode: i32,
-    /// `pending`, `sent` or `failed`.
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i32,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,

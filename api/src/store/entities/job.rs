@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::JobState;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "job")]
 pub struct Model {
@@ -8,8 +10,7 @@ pub struct Model {
     pub kind: String,
     #[sea_orm(column_type = "Text")]
     pub payload: String,
-    /// `pending`, `running`, `done` or `dead`.
-    pub status: String,
+    pub status: JobState,
     pub attempts: i32,
     pub max_attempts: i32,
     pub run_at: DateTimeUtc,

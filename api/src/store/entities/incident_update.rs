@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::IncidentStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "incident_update")]
 pub struct Model {
@@ -9,7 +11,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     #[sea_orm(column_type = "Text")]
     pub message: String,
-    pub new_status: Option<String>,
+    pub new_status: Option<IncidentStatus>,
     pub author: String,
 }
 

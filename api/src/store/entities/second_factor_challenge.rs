@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::ChallengePurpose;
+
 /// A WebAuthn ceremony between its two requests: the server-side state that must not
 /// travel through the client.
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
@@ -8,8 +10,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub user_id: i64,
-    /// `login` or `register`.
-    pub purpose: String,
+    pub purpose: ChallengePurpose,
     /// The serialised ceremony state (JSON).
     #[sea_orm(column_type = "Text")]
     pub state: String,

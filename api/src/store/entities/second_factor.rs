@@ -1,13 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::FactorKind;
+
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "second_factor")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub user_id: i64,
-    /// `totp` or `webauthn`.
-    pub kind: String,
+    pub kind: FactorKind,
     pub name: String,
     /// TOTP shared secret (base32), or the serialised WebAuthn credential.
     #[sea_orm(column_type = "Text")]
