@@ -31,6 +31,9 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// What every edge tells a person when the kind is [`ErrorKind::Unavailable`].
+pub const UNAVAILABLE_MESSAGE: &str = "the database is unreachable; try again shortly";
+
 /// An error that knows its [`ErrorKind`]. Every service error implements it, so the
 /// edges classify errors through this one method and never by variant or message.
 pub trait ClassifiedError: std::error::Error {

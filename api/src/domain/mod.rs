@@ -21,7 +21,7 @@ pub mod totp;
 
 pub use actor::Actor;
 pub use email::{InvalidEmail, SubscriberEmail};
-pub use error::{ClassifiedError, ErrorKind, Field};
+pub use error::{ClassifiedError, ErrorKind, Field, UNAVAILABLE_MESSAGE};
 pub use headline::{Headline, headline};
 pub use incident::{Incident, IncidentId, IncidentStatus, Origin, Severity};
 pub use labels::{Language, announced_status_label, severity_label, status_label};

@@ -3,7 +3,7 @@
 
 use async_graphql::{Error, ErrorExtensions, Response};
 
-use crate::domain::{ClassifiedError, ErrorKind};
+use crate::domain::{ClassifiedError, ErrorKind, UNAVAILABLE_MESSAGE};
 
 /// Stable values of `extensions.code`, for clients to branch on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl<E: ClassifiedError> ToGql for E {
             ErrorKind::Unconfigured => Code::Unavailable,
             // The details name the database; the log has them.
             ErrorKind::Unavailable => {
-                return Code::Unavailable.error("the database is unreachable; try again shortly");
+                return Code::Unavailable.error(UNAVAILABLE_MESSAGE);
             }
             ErrorKind::Internal => {
                 tracing::error!(error = %self, "internal error in a GraphQL resolver");

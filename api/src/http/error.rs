@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::domain::{ClassifiedError, ErrorKind};
+use crate::domain::{ClassifiedError, ErrorKind, UNAVAILABLE_MESSAGE};
 
 /// An error answer: a status and a sentence a person can act on, as JSON.
 #[derive(Debug)]
@@ -33,10 +33,7 @@ impl ApiError {
     }
 
     pub fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the database is unreachable; try again shortly",
-        )
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE)
     }
 }
 

@@ -35,7 +35,11 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
         });
-        enable_incremental_vacuum(&options).await?;
+        // Not worth failing the start for: the page works without it, and what makes
+        // it fail (a full disk) is better told than made into an outage.
+        if let Err(error) = enable_incremental_vacuum(&options).await {
+            tracing::warn!(%error, "cannot rewrite the SQLite file for incremental vacuum; freed space stays in the file");
+        }
     } else {
         options.max_connections(16).min_connections(1);
     }

@@ -17,6 +17,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::json;
+use tokio::time::Instant;
 
 use super::inbound::SlackInbound;
 use super::interactions::{self, Envelope, Interaction};
@@ -27,9 +28,10 @@ use crate::services::JobService;
 
 /// Interactivity payloads carry whole messages and views; a few hundred KiB at most.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// What enqueueing a click's messages may take; with the click's own deadline it stays
-/// under Slack's three seconds.
-const ENQUEUE_DEADLINE: Duration = Duration::from_secs(1);
+/// What a click may spend, from its arrival to the messages it asks for being queued:
+/// Slack wants the whole answer within 3 s, and a database that is away may take much
+/// longer than that to fail.
+const CLICK_DEADLINE: Duration = Duration::from_millis(1800);
 
 /// What Slack's two URLs use.
 #[derive(Clone)]
@@ -73,6 +75,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 async fn receive(State(slack): State<SlackState>, headers: HeaderMap, body: Bytes) -> Response {
+    let deadline = Instant::now() + CLICK_DEADLINE;
     let json = is_json(&headers);
     let form: Result<HashMap<String, String>, _> = if json {
         Ok(HashMap::new())
@@ -132,8 +135,8 @@ async fn receive(State(slack): State<SlackState>, headers: HeaderMap, body: Byte
     if let Some(payload) = form.get("payload") {
         return match serde_json::from_str::<Interaction>(payload) {
             Ok(Interaction::BlockActions(click)) => {
-                let messages = interactions::block_actions(&slack.inbound, click).await;
-                enqueue_messages(&slack.jobs, messages).await;
+                let messages = interactions::block_actions(&slack.inbound, click, deadline).await;
+                enqueue_messages(&slack.jobs, messages, deadline).await;
                 StatusCode::OK.into_response()
             }
             Ok(Interaction::ViewSubmission(submission)) => {
@@ -149,11 +152,10 @@ async fn receive(State(slack): State<SlackState>, headers: HeaderMap, body: Byte
     bad_request("neither an event, an interaction nor a command")
 }
 
-/// Enqueues the messages a click asks for. A click is answered 200 whatever happens,
-/// so a message that cannot be queued is only logged; the bound keeps the whole answer
-/// within Slack's three seconds after the click's own work.
-async fn enqueue_messages(jobs: &JobService, messages: Vec<NewJob>) {
-    match tokio::time::timeout(ENQUEUE_DEADLINE, jobs.enqueue(messages)).await {
+/// Enqueues the messages a click asks for, within what is left of its deadline. A click
+/// is answered 200 whatever happens, so a message that cannot be queued is only logged.
+async fn enqueue_messages(jobs: &JobService, messages: Vec<NewJob>, deadline: Instant) {
+    match tokio::time::timeout_at(deadline, jobs.enqueue(messages)).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::warn!(%error, "cannot enqueue a Slack message"),
         Err(_) => tracing::warn!("enqueueing a Slack message timed out"),

@@ -3,13 +3,13 @@
 //! caller enqueues; nothing here writes to the queue itself.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use super::blocks::Block;
 use super::inbound::{SlackInbound, SlackUser};
@@ -107,9 +107,6 @@ struct ActionItem {
 
 const MODAL_FAILED: &str = "Slack did not open the form in time; please click again.";
 const DATABASE_AWAY: &str = "The status page cannot save changes right now; try again in a minute.";
-/// What a click may spend on the database: Slack wants the whole answer in 3 s, and a
-/// database that is away may take much longer than that to fail.
-const CLICK_DEADLINE: Duration = Duration::from_millis(1800);
 
 fn incident_id(value: Option<&str>) -> Option<IncidentId> {
     value?.trim().parse().ok().map(IncidentId)
@@ -145,8 +142,12 @@ fn database_away(slack: &SlackInbound, click: &BlockActions) {
 
 /// Acts on a click; returns the messages to send afterwards. Slack is answered 200
 /// whatever happens: what went wrong is told to the person who clicked.
-pub(super) async fn block_actions(slack: &SlackInbound, click: BlockActions) -> Vec<NewJob> {
-    match tokio::time::timeout(CLICK_DEADLINE, handle_click(slack, &click)).await {
+pub(super) async fn block_actions(
+    slack: &SlackInbound,
+    click: BlockActions,
+    deadline: Instant,
+) -> Vec<NewJob> {
+    match tokio::time::timeout_at(deadline, handle_click(slack, &click)).await {
         Ok(Clicked::Done(jobs)) => return jobs,
         Ok(Clicked::DatabaseAway) => database_away(slack, &click),
         Err(_) => {
