@@ -12,8 +12,9 @@
 # page, Statuspage JSON, feeds, a third-party GraphQL query), SOAK_WS_RATE WebSockets
 # opened per second (default 50) each with a live statusChanged subscription held 1 s,
 # an OpsGenie alert opened and closed every 4 s, a console session every 5 s (log in,
-# change a setting, log out; once a minute also open and resolve an incident, as every
-# incident of the last 24 h is on the page), and subscribe → confirm
+# change a setting, log out; once a minute also open and resolve an incident, deleting
+# all but the newest SOAK_PAGE_INCIDENTS (default 5): every incident of the last 24 h is
+# on the page, so keeping them would grow the live data), and subscribe → confirm
 # (with the link from the real mail, through aiosmtpd) → unsubscribe, one after another.
 # Knobs: SOAK_WARMUP_MIN (default 5, excluded from the drift), SOAK_CHART (SVG path,
 # default bench/soak-<db>.svg), SOAK_RETENTION_MINS (default 5: the retention job runs

@@ -6,7 +6,7 @@
 //! - `SOAK_PIDS` (required): their process ids, for memory and file descriptors
 //! - `SOAK_OPSGENIE_SECRET`, `SOAK_USER`, `SOAK_PASSWORD`, `SOAK_SINK_DIR` (required)
 //! - `SOAK_SECONDS` (default 1800), `SOAK_READ_RATE` (reads/s, default 200),
-//!   `SOAK_WS_RATE` (WebSockets opened/s, default 50)
+//!   `SOAK_WS_RATE` (WebSockets opened/s, default 50), `SOAK_PAGE_INCIDENTS` (default 5)
 //! - `MONOSTAT_DATA_DIR` / `MONOSTAT_DB_*`: the servers' database, for row counts
 //!
 //! Reads are sent at a fixed rate (not as fast as possible), so latency is measured at
@@ -20,7 +20,7 @@
     clippy::cast_sign_loss
 )]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -262,9 +262,10 @@ async fn alerts(soak: Soak, secret: String) {
 /// minute also open and resolve an incident, which mails the subscribers of the moment.
 async fn console(soak: Soak, user: String, password: String) {
     let mut ticker = tokio::time::interval(Duration::from_secs(5));
+    let mut on_the_page = VecDeque::new();
     for round in 0u64.. {
         ticker.tick().await;
-        match console_round(&soak, &user, &password, round).await {
+        match console_round(&soak, &user, &password, round, &mut on_the_page).await {
             Ok(()) => soak.done("console"),
             Err(error) => soak.failed("console", &error),
         }
@@ -301,7 +302,13 @@ async fn graphql(
     Ok((body["data"].clone(), cookie))
 }
 
-async fn console_round(soak: &Soak, user: &str, password: &str, round: u64) -> anyhow::Result<()> {
+async fn console_round(
+    soak: &Soak,
+    user: &str,
+    password: &str,
+    round: u64,
+    on_the_page: &mut VecDeque<Value>,
+) -> anyhow::Result<()> {
     let base = soak.url().to_owned();
     let (data, cookie) = graphql(
         soak,
@@ -322,7 +329,12 @@ async fn console_round(soak: &Soak, user: &str, password: &str, round: u64) -> a
         graphql(soak, &base, auth, open, json!({})).await?;
     }
     if round.is_multiple_of(12) {
-        open_and_resolve(soak, &base, auth, round).await?;
+        on_the_page.push_back(open_and_resolve(soak, &base, auth, round).await?);
+        if on_the_page.len() > page_incidents() {
+            let oldest = on_the_page.pop_front();
+            let delete = "mutation($id: Int!) { deleteIncident(id: $id) }";
+            graphql(soak, &base, auth, delete, json!({ "id": oldest })).await?;
+        }
     }
     graphql(
         soak,
@@ -336,14 +348,20 @@ async fn console_round(soak: &Soak, user: &str, password: &str, round: u64) -> a
     Ok(())
 }
 
-/// Once a minute, not every round: every incident resolved within 24 h is on the page,
-/// so more would make the live data itself grow through the soak.
+/// How many of its incidents the soak leaves on the page (`SOAK_PAGE_INCIDENTS`, default
+/// 5): every incident resolved within 24 h is on it, so keeping them all would make the
+/// live data, and with it the memory that holds it, grow through the soak.
+fn page_incidents() -> usize {
+    usize::try_from(env_or("SOAK_PAGE_INCIDENTS", 5)).unwrap_or(usize::MAX)
+}
+
+/// Once a minute, not every round; returns the incident's id.
 async fn open_and_resolve(
     soak: &Soak,
     base: &str,
     auth: Option<(&str, &str)>,
     round: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Value> {
     let (data, _) = graphql(
         soak,
         base,
@@ -361,7 +379,7 @@ async fn open_and_resolve(
         json!({ "id": id }),
     )
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// Subscribe through the form, confirm with the link from the real mail, unsubscribe;
