@@ -322,16 +322,20 @@ test("subscribe, confirm through the link in the mail, unsubscribe", async () =>
 });
 
 test("German from the browser's language, and switchable", async () => {
+  // Its own precondition, not the previous test's leftover: the footer links to the
+  // subscription form only while subscriptions are open.
+  await server.gql(`mutation { setSubscriptionsOpen(open: true) }`);
   const page = await newPage({ locale: "de-DE" });
   await open(page, "/");
   await expectHeadline(page, "OPERATIONAL");
   assert.equal(await page.getAttribute("html", "lang"), "de");
   assert.equal(await headline(page), "Our product läuft");
-  assert.equal(await page.locator("footer a", { hasText: "Abonnieren" }).count(), 1);
+  await page.locator("footer a", { hasText: "Abonnieren" }).waitFor({ timeout: 5000 });
   await assertAccessible(page, "/ (de)");
   await page.screenshot({ path: `${SHOTS}status-de-desktop.png`, fullPage: true });
   assert.equal(await page.title(), "Status von Our product");
   await page.selectOption("footer select", "en");
+  await page.waitForFunction(() => document.documentElement.lang === "en", null, { timeout: 5000 });
   assert.equal(await headline(page), "Our product is up and running");
   assert.equal(await page.title(), "Our product status");
   assert.equal(await page.getAttribute("html", "lang"), "en");
