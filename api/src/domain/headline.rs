@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{IncidentStatus, Severity};
+use super::incident::{IncidentStatus, Severity};
 
 /// The state the public page leads with. Ordered from most to least alarming.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -3,7 +3,7 @@
 //! different things, so every word for them is here. The page's frontend carries its
 //! own copy (`web/src/i18n/`), which a test below keeps equal to this one.
 
-use super::{IncidentStatus, Severity};
+use super::incident::{IncidentStatus, Severity};
 
 /// A language of the site's texts (`site_settings.language`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

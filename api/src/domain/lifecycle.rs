@@ -15,7 +15,9 @@
 //! - Only a suspected incident can be dismissed; an incident a human confirmed is
 //!   resolved instead, so the public history keeps it.
 
-use super::IncidentStatus::{self, Confirmed, Dismissed, Planned, Resolved, Suspected, Watching};
+use super::incident::IncidentStatus::{
+    self, Confirmed, Dismissed, Planned, Resolved, Suspected, Watching,
+};
 
 /// What someone wants to do to an existing incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! "Who gets notified" (SPEC §2), decided once, here.
 
-use super::{IncidentStatus, Severity};
+use super::incident::{IncidentStatus, Severity};
 
 /// Everything the rule looks at, after a change has been applied.
 #[derive(Clone, Copy, Debug)]

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::IncidentId;
+use super::incident::IncidentId;
 
 /// The path of an incident's public page: `/{YYYY-MM-DD of its start, UTC}/{id}`.
 /// The date makes the URL readable; the page answers 404 when it does not match.

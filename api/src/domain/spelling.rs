@@ -33,12 +33,12 @@ macro_rules! string_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = $crate::domain::ParseEnumError;
+            type Err = $crate::domain::spelling::ParseEnumError;
 
             fn from_str(value: &str) -> Result<Self, Self::Err> {
                 match value {
                     $($text => Ok($name::$variant),)+
-                    _ => Err($crate::domain::ParseEnumError {
+                    _ => Err($crate::domain::spelling::ParseEnumError {
                         kind: $kind,
                         value: value.to_owned(),
                         expected: concat!($($text, " "),+),

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use super::percent_encode;
+use super::paths::percent_encode;
 
 pub const STEP_SECONDS: i64 = 30;
 pub const DIGITS: u32 = 6;
