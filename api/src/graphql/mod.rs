@@ -8,10 +8,11 @@
 #![allow(clippy::unused_async)]
 
 mod console;
+mod context;
 mod errors;
 mod public;
 mod read_only;
-mod snapshot;
+pub(crate) mod snapshot;
 mod subscription;
 mod types;
 
@@ -23,6 +24,7 @@ use async_graphql::extensions::apollo_persisted_queries::{
 use async_graphql::{MergedObject, Schema};
 
 pub use console::refresh_cookie;
+pub use context::{Caller, ClientAddress, RefreshCookie, SocketToken};
 pub use errors::{Code, ensure_codes};
 pub use read_only::ReadOnly;
 pub use snapshot::status_response;
@@ -31,7 +33,7 @@ pub use subscription::SubscriptionRoot;
 use crate::events::EventBus;
 use crate::jobs::Queue;
 use crate::public::PublicSnapshot;
-use crate::services::{ConsoleUser, Services, SlackProbe};
+use crate::services::{Services, SlackProbe};
 
 /// Nesting beyond this is no real client's query.
 const MAX_DEPTH: usize = 12;
@@ -49,29 +51,6 @@ pub struct QueryRoot(public::PublicQuery, console::ConsoleQuery);
 pub struct MutationRoot(public::PublicMutation, console::ConsoleMutation);
 
 pub type MonostatSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
-
-/// Per-request facts the HTTP layer puts into the context.
-#[derive(Clone, Debug)]
-pub enum Caller {
-    Anonymous,
-    Console(ConsoleUser),
-    /// A token was sent but is not valid; console fields say so instead of "log in".
-    InvalidToken,
-}
-
-/// The access token a WebSocket sent in its `connection_init` payload. It is checked
-/// when a console subscription starts and bounds how long it runs, rather than turning
-/// the connection into a session that outlives the token.
-#[derive(Clone, Debug)]
-pub struct SocketToken(pub String);
-
-/// The request's client address, for rate limits.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddress(pub std::net::IpAddr);
-
-/// The refresh token from the request's cookie, if any.
-#[derive(Clone, Debug, Default)]
-pub struct RefreshCookie(pub Option<String>);
 
 pub fn schema(
     services: Services,

@@ -3,9 +3,10 @@
 use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::context::ClientAddress;
+use super::errors::Code;
 use super::errors::GqlResultExt;
 use super::types::{Day, Incident, IncidentPage, IncidentStatus, Severity, Status, domain_list};
-use super::{ClientAddress, Code};
 use crate::domain::{Field, IncidentId, SubscriberEmail};
 use crate::public::PublicSnapshot;
 use crate::ratelimit::{self, SlidingWindow};

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Request, Result, Schema};
 
 use super::types::Status;
-use crate::public::STATUS_QUERY;
+use crate::public::page::STATUS_QUERY;
 use crate::services::StatusView;
 
 /// A query root with only `status`, answered from the state given with the request.

@@ -8,7 +8,8 @@ use futures_util::Stream;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::SocketToken;
+use super::context::SocketToken;
+use super::errors::Code;
 use super::types::{Incident, Status};
 use crate::domain::IncidentId;
 use crate::events::{DomainEvent, EventBus};
@@ -152,7 +153,7 @@ impl SubscriptionRoot {
     /// payload (`{"token": "…"}`).
     async fn events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = ConsoleEvent> + use<>> {
         let Some(SocketToken(token)) = ctx.data_opt::<SocketToken>() else {
-            return Err(super::Code::Unauthenticated
+            return Err(Code::Unauthenticated
                 .error("log in, and send {\"token\": \"…\"} in connection_init"));
         };
         let (_, expires) = ctx
@@ -161,8 +162,7 @@ impl SubscriptionRoot {
             .authenticate_until(token)
             .await
             .map_err(|_| {
-                super::Code::Unauthenticated
-                    .error("the session has expired or was revoked; log in again")
+                Code::Unauthenticated.error("the session has expired or was revoked; log in again")
             })?;
         // The stream ends with the token; the console reconnects with a fresh one.
         let lifetime = (expires - chrono::Utc::now()).to_std().unwrap_or_default();

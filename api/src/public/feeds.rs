@@ -5,7 +5,7 @@
 use atom_syndication as atom;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::Snapshot;
+use super::snapshot::{LIST_LENGTH, Snapshot};
 use crate::domain::incident_path;
 use crate::markdown::markdown_html;
 use crate::services::PublicIncident;
@@ -17,7 +17,7 @@ fn entries(snapshot: &Snapshot) -> Vec<&PublicIncident> {
         .chain(&snapshot.maintenances)
         .collect();
     all.sort_by_key(|i| std::cmp::Reverse((i.incident.start, i.incident.id)));
-    all.truncate(usize::try_from(super::LIST_LENGTH).unwrap_or(50));
+    all.truncate(usize::try_from(LIST_LENGTH).unwrap_or(50));
     all
 }
 

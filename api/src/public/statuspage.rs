@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Snapshot;
+use super::snapshot::{LIST_LENGTH, Snapshot};
 use crate::domain::{IncidentStatus, Severity, incident_path};
 use crate::services::PublicIncident;
 
@@ -206,7 +206,7 @@ pub fn render(snapshot: &Snapshot) -> Vec<(&'static str, Value)> {
             .filter(|i| !unresolved.iter().any(|u| u.incident.id == i.incident.id)),
     );
     recent.sort_by_key(|i| std::cmp::Reverse((i.incident.start, i.incident.id)));
-    recent.truncate(usize::try_from(super::LIST_LENGTH).unwrap_or(50));
+    recent.truncate(usize::try_from(LIST_LENGTH).unwrap_or(50));
 
     let page = page(snapshot);
     let status = status(snapshot);

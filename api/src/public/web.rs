@@ -14,7 +14,7 @@ use std::path::Path;
 
 use include_dir::{Dir, include_dir};
 
-use super::Rendered;
+use super::rendered::Rendered;
 
 /// Where the snapshot puts the state (see `page.rs`); also in `web/index.html`.
 pub const STATE_PLACEHOLDER: &str = "__MONOSTAT_STATE__";

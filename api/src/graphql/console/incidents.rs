@@ -5,7 +5,7 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::actor;
+use super::access::actor;
 use crate::domain::{self, ClassifiedError, ErrorKind, IncidentId};
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::{AlertSourceKind, Incident, IncidentStatus, Severity, domain_list};

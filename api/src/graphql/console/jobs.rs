@@ -4,7 +4,7 @@
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::{actor, console_user};
+use super::access::{actor, console_user};
 use crate::domain;
 use crate::graphql::errors::GqlResultExt;
 use crate::jobs::Queue;

@@ -5,12 +5,9 @@
 //! Where a field lives decides its place in `schema.graphql`: the parts are merged in
 //! the order below, and each part lists its fields in source order.
 
-use async_graphql::{Context, MergedObject, Result};
+use async_graphql::MergedObject;
 
-use super::{Caller, Code};
-use crate::domain::Actor;
-use crate::services::{ConsoleUser, Services};
-
+mod access;
 mod incidents;
 mod jobs;
 mod second_factors;
@@ -44,19 +41,3 @@ pub struct ConsoleMutation(
     users::UsersMutation,
     jobs::JobsMutation,
 );
-
-/// The logged-in user, or UNAUTHENTICATED.
-fn console_user<'a>(ctx: &'a Context<'_>) -> Result<&'a ConsoleUser> {
-    match ctx.data::<Caller>()? {
-        Caller::Console(user) => Ok(user),
-        Caller::InvalidToken => {
-            Err(Code::Unauthenticated.error("the session has expired or was revoked; log in again"))
-        }
-        Caller::Anonymous => Err(Code::Unauthenticated.error("log in to use the console")),
-    }
-}
-
-fn actor<'a>(ctx: &'a Context<'_>) -> Result<(Actor, &'a Services)> {
-    let user = console_user(ctx)?;
-    Ok((Actor::User(user.username.clone()), ctx.data::<Services>()?))
-}

@@ -5,11 +5,12 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::console_user;
+use super::access::console_user;
 use super::second_factors::SecondFactorKind;
 use super::users::User;
+use crate::graphql::context::{ClientAddress, RefreshCookie};
+use crate::graphql::errors::Code;
 use crate::graphql::errors::GqlResultExt;
-use crate::graphql::{ClientAddress, Code, RefreshCookie};
 use crate::services::{LoginOutcome, PendingLogin, REFRESH_TTL, Services, Session};
 
 const REFRESH_COOKIE: &str = "monostat_refresh";

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, Upload};
 
-use super::{actor, console_user};
+use super::access::{actor, console_user};
 use crate::domain::Origin;
-use crate::graphql::Code;
+use crate::graphql::errors::Code;
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::AlertSourceKind;
 use crate::secret::Secret;

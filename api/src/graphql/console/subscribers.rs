@@ -4,9 +4,9 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::actor;
+use super::access::actor;
 use crate::domain::IncidentId;
-use crate::graphql::Code;
+use crate::graphql::errors::Code;
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::IncidentStatus;
 use crate::services::views;

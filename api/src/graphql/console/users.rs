@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::actor;
+use super::access::actor;
 use crate::graphql::errors::GqlResultExt;
 use crate::services::{ConsoleUser, views};
 

@@ -1,0 +1,256 @@
+//! Keeps the current [`Snapshot`]: reads the public state after each change, renders
+//! every body once, and swaps it in; a failed read leaves the last one, marked stale.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::rendered::Rendered;
+use super::snapshot::{LIST_LENGTH, STATUS_RESPONSE, Snapshot};
+use super::web::WebBuild;
+use super::{badge, feeds, page, statuspage};
+use crate::events::DomainEvent;
+use crate::graphql::snapshot::status_response;
+use crate::services::{HistoryDay, PublicError, PublicIncident, Services, StatusView};
+
+const RETRY_INTERVAL: Duration = Duration::from_secs(2);
+
+impl Snapshot {
+    async fn new(parts: Parts, site_url: String, stale: bool, web: Arc<WebBuild>) -> Self {
+        let status = status_response(parts.view.clone(), stale).await;
+        let Parts {
+            view,
+            incidents,
+            maintenances,
+            history,
+        } = parts;
+        let mut snapshot = Self {
+            built_at: view.generated_at,
+            view,
+            incidents,
+            maintenances,
+            history,
+            site_url,
+            stale,
+            rendered: HashMap::new(),
+            web,
+        };
+        snapshot.rendered = render_all(&snapshot, &status);
+        snapshot
+    }
+
+    /// The same data, marked stale, with bodies re-rendered to say so.
+    async fn to_stale(&self) -> Self {
+        let parts = Parts {
+            view: self.view.clone(),
+            incidents: self.incidents.clone(),
+            maintenances: self.maintenances.clone(),
+            history: self.history.clone(),
+        };
+        Self::new(parts, self.site_url.clone(), true, self.web.clone()).await
+    }
+}
+
+/// What a snapshot is made of, as read from the database.
+struct Parts {
+    view: StatusView,
+    incidents: Vec<PublicIncident>,
+    maintenances: Vec<PublicIncident>,
+    history: Vec<HistoryDay>,
+}
+
+/// Every body the snapshot serves; `status` is the GraphQL response to [`STATUS_QUERY`].
+fn render_all(snapshot: &Snapshot, status: &Value) -> HashMap<&'static str, Rendered> {
+    let mut rendered: HashMap<&'static str, Rendered> = statuspage::render(snapshot)
+        .into_iter()
+        .map(|(path, value)| {
+            let body = serde_json::to_vec(&value).unwrap_or_default();
+            (path, Rendered::new("application/json", body))
+        })
+        .collect();
+    rendered.insert(
+        "/feed/rss",
+        Rendered::new(
+            "application/rss+xml; charset=utf-8",
+            feeds::rss(snapshot).into_bytes(),
+        ),
+    );
+    rendered.insert(
+        "/feed/atom",
+        Rendered::new(
+            "application/atom+xml; charset=utf-8",
+            feeds::atom(snapshot).into_bytes(),
+        ),
+    );
+    rendered.insert(
+        "/badge.svg",
+        Rendered::new(
+            "image/svg+xml",
+            badge::render(snapshot.view.headline).into_bytes(),
+        ),
+    );
+    rendered.insert(
+        STATUS_RESPONSE,
+        Rendered::new(
+            "application/json",
+            serde_json::to_vec(status).unwrap_or_default(),
+        ),
+    );
+    let state = &status["data"]["status"];
+    rendered.insert(
+        "/",
+        Rendered::new(
+            "text/html; charset=utf-8",
+            page::render(&snapshot.web.index, &snapshot.view.site, state).into_bytes(),
+        ),
+    );
+    rendered
+}
+
+/// Holds the current snapshot; cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct PublicSnapshot {
+    current: Arc<RwLock<Option<Arc<Snapshot>>>>,
+    /// Bumped whenever `current` is replaced, so live subscribers follow the snapshot
+    /// instead of each querying the database after every event.
+    generation: Arc<watch::Sender<u64>>,
+    services: Services,
+    site_url: String,
+    web: Arc<WebBuild>,
+    /// The page without state, for requests before the first snapshot.
+    bare_page: Arc<Rendered>,
+}
+
+impl PublicSnapshot {
+    pub fn new(services: Services, site_url: String) -> Self {
+        Self::with_web(services, site_url, WebBuild::default())
+    }
+
+    /// With the web frontend whose page the snapshot renders.
+    pub fn with_web(services: Services, site_url: String, web: WebBuild) -> Self {
+        let bare_page = Rendered::new(
+            "text/html; charset=utf-8",
+            page::render_bare(&web.index).into_bytes(),
+        );
+        Self {
+            current: Arc::default(),
+            generation: Arc::new(watch::Sender::new(0)),
+            services,
+            site_url,
+            web: Arc::new(web),
+            bare_page: Arc::new(bare_page),
+        }
+    }
+
+    /// Wakes whenever the snapshot is replaced (rebuilt, or marked stale).
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// The frontend build: its hashed assets.
+    pub fn web(&self) -> &WebBuild {
+        &self.web
+    }
+
+    /// The page with no state inlined.
+    pub fn bare_page(&self) -> &Rendered {
+        &self.bare_page
+    }
+
+    /// The current snapshot; `None` only before the first successful build.
+    pub fn get(&self) -> Option<Arc<Snapshot>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads everything afresh. On failure the previous snapshot stays, marked stale.
+    pub async fn rebuild(&self) -> Result<(), PublicError> {
+        let outcome = self.replace().await;
+        self.generation.send_modify(|generation| *generation += 1);
+        outcome
+    }
+
+    async fn replace(&self) -> Result<(), PublicError> {
+        match self.read().await {
+            Ok(snapshot) => {
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Arc::new(snapshot));
+                Ok(())
+            }
+            Err(error) => {
+                if let Some(previous) = self.get().filter(|previous| !previous.stale) {
+                    let stale = previous.to_stale().await;
+                    let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+                    // Unless a rebuild that succeeded meanwhile replaced it.
+                    if current
+                        .as_ref()
+                        .is_some_and(|current| Arc::ptr_eq(current, &previous))
+                    {
+                        *current = Some(Arc::new(stale));
+                    }
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn read(&self) -> Result<Snapshot, PublicError> {
+        let public = &self.services.public;
+        let view = public.status().await?;
+        let incidents = public.latest(LIST_LENGTH, false).await?;
+        let maintenances = public.latest(LIST_LENGTH, true).await?;
+        let history = public.history().await?;
+        let parts = Parts {
+            view,
+            incidents,
+            maintenances,
+            history,
+        };
+        Ok(Snapshot::new(parts, self.site_url.clone(), false, self.web.clone()).await)
+    }
+
+    /// Keeps the snapshot current until `stop`: after events, every `resync` (in case
+    /// one was missed), and again shortly after a failed rebuild.
+    /// Take `receiver` from the bus before the first [`rebuild`](Self::rebuild), so no
+    /// event between the two is missed.
+    pub async fn keep_current(
+        self,
+        mut receiver: Receiver<DomainEvent>,
+        resync: Duration,
+        stop: CancellationToken,
+    ) {
+        let mut failing = false;
+        loop {
+            let wait = if failing { RETRY_INTERVAL } else { resync };
+            tokio::select! {
+                event = receiver.recv() => match event {
+                    Ok(DomainEvent::SubscribersChanged) => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        // Coalesce a burst of events into one rebuild.
+                        while receiver.try_recv().is_ok() {}
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                () = tokio::time::sleep(wait) => {}
+                () = stop.cancelled() => return,
+            }
+            match self.rebuild().await {
+                Ok(()) => failing = false,
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(%error, "cannot rebuild the public snapshot; serving the last one, marked stale");
+                    }
+                    failing = true;
+                }
+            }
+        }
+    }
+}
