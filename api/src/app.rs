@@ -162,10 +162,11 @@ impl App {
             &self.config.slack_api_url,
         );
         if let Some(listener) = listener {
-            let snapshot = PublicSnapshot::with_web(
+            let snapshot = PublicSnapshot::new(
                 self.services.clone(),
                 self.config.site_url.clone(),
                 WebBuild::load(self.config.web_dir.as_deref()),
+                |view, stale| Box::pin(crate::graphql::status_response(view, stale)),
             );
             let changes = self.events.subscribe();
             if let Err(error) = snapshot.rebuild().await {

@@ -12,7 +12,7 @@ mod context;
 mod errors;
 mod public;
 mod read_only;
-pub(crate) mod snapshot;
+mod snapshot;
 mod subscription;
 mod types;
 

@@ -2,6 +2,8 @@
 //! every body once, and swaps it in; a failed read leaves the last one, marked stale.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -16,14 +18,24 @@ use super::snapshot::{LIST_LENGTH, STATUS_RESPONSE, Snapshot};
 use super::web::WebBuild;
 use super::{badge, feeds, page, statuspage};
 use crate::events::DomainEvent;
-use crate::graphql::snapshot::status_response;
 use crate::services::{HistoryDay, PublicError, PublicIncident, Services, StatusView};
 
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Answers the page's status query (`page::STATUS_QUERY`) for a view: the GraphQL
+/// layer's resolvers, handed in by the wiring so that the snapshot, which GraphQL reads,
+/// does not import GraphQL back.
+pub type StatusResponder = fn(StatusView, bool) -> Pin<Box<dyn Future<Output = Value> + Send>>;
+
 impl Snapshot {
-    async fn new(parts: Parts, site_url: String, stale: bool, web: Arc<WebBuild>) -> Self {
-        let status = status_response(parts.view.clone(), stale).await;
+    async fn new(
+        parts: Parts,
+        site_url: String,
+        stale: bool,
+        web: Arc<WebBuild>,
+        respond: StatusResponder,
+    ) -> Self {
+        let status = respond(parts.view.clone(), stale).await;
         let Parts {
             view,
             incidents,
@@ -46,14 +58,21 @@ impl Snapshot {
     }
 
     /// The same data, marked stale, with bodies re-rendered to say so.
-    async fn to_stale(&self) -> Self {
+    async fn to_stale(&self, respond: StatusResponder) -> Self {
         let parts = Parts {
             view: self.view.clone(),
             incidents: self.incidents.clone(),
             maintenances: self.maintenances.clone(),
             history: self.history.clone(),
         };
-        Self::new(parts, self.site_url.clone(), true, self.web.clone()).await
+        Self::new(
+            parts,
+            self.site_url.clone(),
+            true,
+            self.web.clone(),
+            respond,
+        )
+        .await
     }
 }
 
@@ -125,15 +144,17 @@ pub struct PublicSnapshot {
     web: Arc<WebBuild>,
     /// The page without state, for requests before the first snapshot.
     bare_page: Arc<Rendered>,
+    respond: StatusResponder,
 }
 
 impl PublicSnapshot {
-    pub fn new(services: Services, site_url: String) -> Self {
-        Self::with_web(services, site_url, WebBuild::default())
-    }
-
-    /// With the web frontend whose page the snapshot renders.
-    pub fn with_web(services: Services, site_url: String, web: WebBuild) -> Self {
+    /// `web` is the frontend whose page the snapshot renders.
+    pub fn new(
+        services: Services,
+        site_url: String,
+        web: WebBuild,
+        respond: StatusResponder,
+    ) -> Self {
         let bare_page = Rendered::new(
             "text/html; charset=utf-8",
             page::render_bare(&web.index).into_bytes(),
@@ -145,6 +166,7 @@ impl PublicSnapshot {
             site_url,
             web: Arc::new(web),
             bare_page: Arc::new(bare_page),
+            respond,
         }
     }
 
@@ -187,7 +209,7 @@ impl PublicSnapshot {
             }
             Err(error) => {
                 if let Some(previous) = self.get().filter(|previous| !previous.stale) {
-                    let stale = previous.to_stale().await;
+                    let stale = previous.to_stale(self.respond).await;
                     let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
                     // Unless a rebuild that succeeded meanwhile replaced it.
                     if current
@@ -214,7 +236,14 @@ impl PublicSnapshot {
             maintenances,
             history,
         };
-        Ok(Snapshot::new(parts, self.site_url.clone(), false, self.web.clone()).await)
+        Ok(Snapshot::new(
+            parts,
+            self.site_url.clone(),
+            false,
+            self.web.clone(),
+            self.respond,
+        )
+        .await)
     }
 
     /// Keeps the snapshot current until `stop`: after events, every `resync` (in case

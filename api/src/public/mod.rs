@@ -17,7 +17,7 @@ mod snapshot;
 mod statuspage;
 pub mod web;
 
-pub use current::PublicSnapshot;
+pub use current::{PublicSnapshot, StatusResponder};
 pub use page::{STATUS_QUERY, normalise_query};
 pub use rendered::Rendered;
 pub use snapshot::{LIST_LENGTH, STATUS_RESPONSE, Snapshot};
