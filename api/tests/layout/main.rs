@@ -17,6 +17,16 @@ use std::path::Path;
 use scan::{ModuleFiles, imports};
 
 const MAX_LINES: usize = 600;
+/// Modules anyone may import: they import none of the folders below.
+const LEAVES: &[&str] = &[
+    "config",
+    "secret",
+    "markdown",
+    "ratelimit",
+    "client_ip",
+    "telemetry",
+    "lib",
+];
 
 fn source_tree() -> ModuleFiles {
     ModuleFiles::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
@@ -53,6 +63,69 @@ fn no_file_imports_a_file_that_imports_it_back_directly_or_around_a_loop() {
         report.is_empty(),
         "files that import each other (move what both need into a file of its own):\n{}",
         report.join("\n")
+    );
+}
+
+/// The README's "Layout" block: `  folder/  what lives there; imports a, b, c`.
+fn allowed_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let readme = include_str!("../../../README.md");
+    let block = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|layout| layout.split("```").nth(1))
+        .expect("README has a Layout section with a code block");
+    block
+        .lines()
+        .filter_map(|line| {
+            let line = line.strip_prefix("  ")?;
+            let (folder, rest) = line.split_once("/ ")?;
+            let (_, imports) = rest.rsplit_once("; imports ")?;
+            let allowed = imports
+                .split(", ")
+                .map(str::trim)
+                .filter(|name| *name != "nothing")
+                .map(str::to_owned)
+                .collect();
+            Some((folder.to_owned(), allowed))
+        })
+        .collect()
+}
+
+fn top_module(file: &str) -> &str {
+    file.split('/')
+        .next()
+        .map_or(file, |first| first.trim_end_matches(".rs"))
+}
+
+#[test]
+fn each_folder_imports_only_what_the_readme_says() {
+    let tree = source_tree();
+    let allowed = allowed_imports();
+    assert!(
+        [
+            "domain", "store", "jobs", "services", "public", "graphql", "http", "adapters"
+        ]
+        .iter()
+        .all(|folder| allowed.contains_key(*folder)),
+        "the README's Layout block names every folder: {allowed:?}"
+    );
+    let stray: Vec<String> = tree
+        .files()
+        .filter_map(|file| Some((file, allowed.get(top_module(file))?)))
+        .flat_map(|(file, allowed)| {
+            imports(&tree, file)
+                .into_iter()
+                .filter(move |(to, _)| {
+                    let to = top_module(to);
+                    to != top_module(file) && !LEAVES.contains(&to) && !allowed.contains(to)
+                })
+                .map(move |(to, path)| format!("{file} → {to} ({path})"))
+        })
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "imports the README's Layout does not allow (change the code, or the README if the \
+         design changed): {stray:#?}"
     );
 }
 
