@@ -18,7 +18,7 @@ use crate::adapters::email::web::SubscriptionPagesState;
 use crate::adapters::email::{Mailer, NotifyHandler, SubscriberMailHandler};
 use crate::adapters::hooks::HookState;
 use crate::adapters::slack::{
-    SlackEphemeralHandler, SlackHomeHandler, SlackInbound, SlackOutbound, SlackState,
+    SlackApi, SlackEphemeralHandler, SlackHomeHandler, SlackInbound, SlackOutbound, SlackState,
     SlackSyncHandler,
 };
 use crate::adapters::{alertmanager, email, generic, opsgenie, pagerduty, slack};
@@ -155,11 +155,13 @@ impl App {
 
     async fn run(self, role: Role, listener: Option<TcpListener>) {
         let mut tasks = tokio::task::JoinSet::new();
+        // One client, so answering Slack and the jobs that call it share one pool.
+        let slack_api = SlackApi::new(&self.config.slack_api_url);
         let slack_outbound = SlackOutbound::new(
             self.services.incidents.clone(),
             self.services.settings.clone(),
             &self.config.site_url,
-            &self.config.slack_api_url,
+            slack_api.clone(),
         );
         if let Some(listener) = listener {
             let snapshot = PublicSnapshot::new(
@@ -193,7 +195,7 @@ impl App {
                         self.services.settings.clone(),
                         &self.config.site_url,
                         self.config.overrides.slack_signing_secret.clone(),
-                        &self.config.slack_api_url,
+                        slack_api,
                     ),
                     jobs: self.services.jobs.clone(),
                 },

@@ -40,14 +40,14 @@ impl SlackInbound {
         settings: SettingsService,
         site_url: &str,
         signing_secret_from_env: Option<Secret>,
-        api_url: &str,
+        api: SlackApi,
     ) -> Self {
         Self {
             incidents,
             settings,
             site_url: site_url.to_owned(),
             signing_secret_from_env,
-            api: SlackApi::new(api_url),
+            api,
             last_signing_secret: Arc::default(),
         }
     }

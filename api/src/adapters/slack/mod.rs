@@ -36,6 +36,7 @@ mod submissions;
 pub mod verify;
 pub mod views;
 
+pub use client::SlackApi;
 pub use inbound::SlackInbound;
 pub use incoming::SlackState;
 pub use jobs::{SlackEphemeralHandler, SlackHomeHandler, SlackSyncHandler};

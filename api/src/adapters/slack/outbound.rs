@@ -24,13 +24,13 @@ impl SlackOutbound {
         incidents: IncidentService,
         settings: SettingsService,
         site_url: &str,
-        api_url: &str,
+        api: SlackApi,
     ) -> Self {
         Self {
             incidents,
             settings,
             site_url: site_url.to_owned(),
-            api: SlackApi::new(api_url),
+            api,
         }
     }
 
