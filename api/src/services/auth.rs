@@ -25,8 +25,9 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::deps::Deps;
 use super::second_factors::{self, Rejection, SecondFactorError, SecondFactorService};
-use super::{Deps, UserError, UserService};
+use super::users::{UserError, UserService};
 use crate::ratelimit::{self, SlidingWindow};
 use crate::secret::{Secret, random_token};
 use crate::store::{admin_user, refresh_token, users};

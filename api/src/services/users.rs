@@ -5,8 +5,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 
+use super::deps::Deps;
 use super::views::UserAccount;
-use super::{Deps, audit, tx};
+use super::{audit, tx};
 use crate::domain::Actor;
 use crate::store::{admin_user, users};
 

@@ -19,9 +19,10 @@ pub use lifecycle::{IncidentChange, NewIncident};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr, IntoActiveModel};
 
+use super::deps::Deps;
 use super::follow_up::{self, SlackNote};
 use super::views::{self, TimelineEntry};
-use super::{Deps, audit, tx};
+use super::{audit, tx};
 use crate::domain::{
     Action, Actor, ClassifiedError, ErrorKind, Field, Incident, IncidentId, IncidentStatus,
     NotificationContext, Severity, TransitionError, decide_notification,

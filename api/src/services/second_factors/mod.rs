@@ -27,8 +27,9 @@ use chrono::TimeDelta;
 use sea_orm::DbErr;
 use webauthn_rs::prelude::{SecurityKey, Webauthn};
 
+use super::deps::Deps;
 use super::views::SecondFactor;
-use super::{ConsoleUser, Deps, audit, tx};
+use super::{ConsoleUser, audit, tx};
 use crate::domain::{Actor, FactorKind};
 use crate::store::{second_factors, users};
 

@@ -19,8 +19,9 @@ use std::time::Instant;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
 
+use super::deps::Deps;
 use super::views::{Branding, NotificationSettings};
-use super::{Deps, audit, tx};
+use super::{audit, tx};
 use crate::domain::{Actor, Field, Origin};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
