@@ -25,6 +25,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::console_user::ConsoleUser;
 use super::deps::Deps;
 use super::second_factors::{self, Rejection, SecondFactorError, SecondFactorService};
 use super::users::{UserError, UserService};
@@ -60,13 +61,6 @@ pub enum AuthError {
     User(#[from] UserError),
     #[error(transparent)]
     SecondFactor(#[from] SecondFactorError),
-}
-
-/// A logged-in console user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsoleUser {
-    pub id: i64,
-    pub username: String,
 }
 
 /// What a successful login or refresh hands out.

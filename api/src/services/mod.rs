@@ -14,6 +14,7 @@
 mod alert_intake;
 pub mod audit;
 mod auth;
+mod console_user;
 mod deps;
 mod error_kinds;
 pub mod follow_up;
@@ -31,9 +32,8 @@ pub mod views;
 mod wiring;
 
 pub use alert_intake::{AlertIntake, AlertSpool, IntakeError, ReplayReport, Submitted};
-pub use auth::{
-    AuthError, AuthService, ConsoleUser, LoginOutcome, PendingLogin, REFRESH_TTL, Session,
-};
+pub use auth::{AuthError, AuthService, LoginOutcome, PendingLogin, REFRESH_TTL, Session};
+pub use console_user::ConsoleUser;
 pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, ConsoleFilter, ConsolePage,
     ENTRY_MAX_CHARS, IncidentChange, IncidentEdit, IncidentError, IncidentService, NewIncident,

@@ -27,9 +27,10 @@ use chrono::TimeDelta;
 use sea_orm::DbErr;
 use webauthn_rs::prelude::{SecurityKey, Webauthn};
 
+use super::console_user::ConsoleUser;
 use super::deps::Deps;
 use super::views::SecondFactor;
-use super::{ConsoleUser, audit, tx};
+use super::{audit, tx};
 use crate::domain::{Actor, FactorKind};
 use crate::store::{second_factors, users};
 
