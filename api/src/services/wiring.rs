@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use super::audit::AuditLog;
 use super::auth::AuthService;
 use super::deps::Deps;
-use super::incidents::IncidentService;
+use super::incidents::service::IncidentService;
 use super::jobs::JobService;
 use super::notifications::NotificationService;
 use super::public::PublicService;
