@@ -20,7 +20,6 @@ mod error_kinds;
 pub mod follow_up;
 mod incidents;
 mod jobs;
-mod logo;
 mod notifications;
 mod public;
 mod second_factors;
@@ -39,7 +38,6 @@ pub use incidents::{
     ENTRY_MAX_CHARS, IncidentChange, IncidentEdit, IncidentError, IncidentService, NewIncident,
 };
 pub use jobs::JobService;
-pub use logo::{LOGO_MAX_BYTES, sniff_image};
 pub use notifications::{
     DeliveryProgress, FanOut, NotificationError, NotificationService, PendingDelivery, Preparation,
 };
@@ -51,8 +49,8 @@ pub use second_factors::{
     SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
 pub use settings::{
-    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackCheck,
-    SlackProbe, SlackSettings, SlackSettingsChange,
+    LANGUAGES, LOGO_MAX_BYTES, NotificationChange, SettingsError, SettingsService, SiteChange,
+    SlackCheck, SlackProbe, SlackSettings, SlackSettingsChange, sniff_image,
 };
 pub use subscribers::{
     ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,

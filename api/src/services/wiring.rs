@@ -14,7 +14,7 @@ use super::jobs::JobService;
 use super::notifications::NotificationService;
 use super::public::PublicService;
 use super::second_factors::SecondFactorService;
-use super::settings::SettingsService;
+use super::settings::service::SettingsService;
 use super::subscribers::SubscriberService;
 use super::users::UserService;
 use crate::config::Config;
