@@ -27,7 +27,9 @@ use sha2::{Digest, Sha256};
 
 use super::console_user::ConsoleUser;
 use super::deps::Deps;
-use super::second_factors::{self, Rejection, SecondFactorError, SecondFactorService};
+use super::second_factors::service::{
+    CHALLENGE_TTL, Rejection, SecondFactorError, SecondFactorService,
+};
 use super::users::{UserError, UserService};
 use crate::ratelimit::{self, SlidingWindow};
 use crate::secret::{Secret, random_token};
@@ -188,7 +190,7 @@ impl AuthService {
             return Err(AuthError::SecondFactor(SecondFactorError::Unusable));
         }
         let now = Utc::now();
-        let expires_at = now + second_factors::CHALLENGE_TTL;
+        let expires_at = now + CHALLENGE_TTL;
         let (challenge, webauthn_options) = if factors.webauthn.is_empty() {
             (None, None)
         } else {

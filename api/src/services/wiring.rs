@@ -13,7 +13,7 @@ use super::incidents::service::IncidentService;
 use super::jobs::JobService;
 use super::notifications::NotificationService;
 use super::public::PublicService;
-use super::second_factors::SecondFactorService;
+use super::second_factors::service::SecondFactorService;
 use super::settings::service::SettingsService;
 use super::subscribers::SubscriberService;
 use super::users::UserService;
