@@ -242,7 +242,10 @@ async fn hash_password(password: String) -> Result<String, UserError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use argon2::Argon2;
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+
+    use crate::services::users::{UNKNOWN_USER_HASH, check_password_strength};
 
     #[test]
     fn the_decoy_hash_costs_a_real_verification() {
