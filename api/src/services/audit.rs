@@ -3,6 +3,7 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
 
+use super::deps::Deps;
 use super::views::AuditEntry;
 use crate::domain::{Actor, IncidentId};
 use crate::store::{self, audit_entry};
@@ -30,11 +31,11 @@ pub async fn record(
 /// Reading the audit log, newest first.
 #[derive(Clone)]
 pub struct AuditLog {
-    deps: super::Deps,
+    deps: Deps,
 }
 
 impl AuditLog {
-    pub(super) fn new(deps: super::Deps) -> Self {
+    pub(super) fn new(deps: Deps) -> Self {
         Self { deps }
     }
 

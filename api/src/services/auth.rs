@@ -25,8 +25,12 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::second_factors::{self, Rejection, SecondFactorError, SecondFactorService};
-use super::{Deps, UserError, UserService};
+use super::console_user::ConsoleUser;
+use super::deps::Deps;
+use super::second_factors::service::{
+    CHALLENGE_TTL, Rejection, SecondFactorError, SecondFactorService,
+};
+use super::users::{UserError, UserService};
 use crate::ratelimit::{self, SlidingWindow};
 use crate::secret::{Secret, random_token};
 use crate::store::{admin_user, refresh_token, users};
@@ -59,13 +63,6 @@ pub enum AuthError {
     User(#[from] UserError),
     #[error(transparent)]
     SecondFactor(#[from] SecondFactorError),
-}
-
-/// A logged-in console user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsoleUser {
-    pub id: i64,
-    pub username: String,
 }
 
 /// What a successful login or refresh hands out.
@@ -193,7 +190,7 @@ impl AuthService {
             return Err(AuthError::SecondFactor(SecondFactorError::Unusable));
         }
         let now = Utc::now();
-        let expires_at = now + second_factors::CHALLENGE_TTL;
+        let expires_at = now + CHALLENGE_TTL;
         let (challenge, webauthn_options) = if factors.webauthn.is_empty() {
             (None, None)
         } else {

@@ -3,10 +3,15 @@
 
 use sea_orm::DbErr;
 
-use super::{
-    AuthError, IncidentError, IntakeError, NotificationError, PublicError, SecondFactorError,
-    SettingsError, SubscriberError, UserError,
-};
+use super::alert_intake::service::IntakeError;
+use super::auth::AuthError;
+use super::incidents::service::IncidentError;
+use super::notifications::NotificationError;
+use super::public::PublicError;
+use super::second_factors::service::SecondFactorError;
+use super::settings::service::SettingsError;
+use super::subscribers::SubscriberError;
+use super::users::UserError;
 use crate::domain::{ClassifiedError, ErrorKind};
 
 /// A database that cannot be reached is worth retrying; any other database error is a

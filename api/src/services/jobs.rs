@@ -6,8 +6,9 @@
 
 use sea_orm::DbErr;
 
+use super::deps::Deps;
 use super::views::Job;
-use super::{Deps, audit, tx};
+use super::{audit, tx};
 use crate::domain::{Actor, JobState};
 use crate::jobs::NewJob;
 use crate::store;

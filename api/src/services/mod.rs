@@ -6,15 +6,20 @@
 //! GraphQL. Each has its own error enum; `error_kinds` says which
 //! [`ErrorKind`](crate::domain::ErrorKind) each variant is, and every edge maps kinds,
 //! never variants.
+//!
+//! This file only declares the modules and re-exports what the edges use. Services
+//! import what they need from the file that defines it, never through these
+//! re-exports, so no file imports its parent back.
 
 mod alert_intake;
 pub mod audit;
 mod auth;
+mod console_user;
+mod deps;
 mod error_kinds;
 pub mod follow_up;
 mod incidents;
 mod jobs;
-mod logo;
 mod notifications;
 mod public;
 mod second_factors;
@@ -23,21 +28,16 @@ mod subscribers;
 pub mod tx;
 mod users;
 pub mod views;
-
-use std::sync::Arc;
-
-use sea_orm::DatabaseConnection;
+mod wiring;
 
 pub use alert_intake::{AlertIntake, AlertSpool, IntakeError, ReplayReport, Submitted};
-pub use auth::{
-    AuthError, AuthService, ConsoleUser, LoginOutcome, PendingLogin, REFRESH_TTL, Session,
-};
+pub use auth::{AuthError, AuthService, LoginOutcome, PendingLogin, REFRESH_TTL, Session};
+pub use console_user::ConsoleUser;
 pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, ConsoleFilter, ConsolePage,
     ENTRY_MAX_CHARS, IncidentChange, IncidentEdit, IncidentError, IncidentService, NewIncident,
 };
 pub use jobs::JobService;
-pub use logo::{LOGO_MAX_BYTES, sniff_image};
 pub use notifications::{
     DeliveryProgress, FanOut, NotificationError, NotificationService, PendingDelivery, Preparation,
 };
@@ -49,76 +49,12 @@ pub use second_factors::{
     SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
 pub use settings::{
-    LANGUAGES, NotificationChange, SettingsError, SettingsService, SiteChange, SlackCheck,
-    SlackProbe, SlackSettings, SlackSettingsChange,
+    LANGUAGES, LOGO_MAX_BYTES, NotificationChange, SettingsError, SettingsService, SiteChange,
+    SlackCheck, SlackProbe, SlackSettings, SlackSettingsChange, sniff_image,
 };
 pub use subscribers::{
     ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,
     TokenState,
 };
 pub use users::{UserError, UserService};
-
-use crate::config::Config;
-use crate::events::EventBus;
-use crate::jobs::JobWaker;
-use crate::secret::Secret;
-
-/// What every service needs; cheap to clone.
-#[derive(Clone)]
-pub(crate) struct Deps {
-    pub db: DatabaseConnection,
-    pub events: EventBus,
-    pub jobs: JobWaker,
-    pub config: Arc<Config>,
-}
-
-#[derive(Clone)]
-pub struct Services {
-    pub incidents: IncidentService,
-    pub settings: SettingsService,
-    pub users: UserService,
-    pub public: PublicService,
-    pub auth: AuthService,
-    pub second_factors: SecondFactorService,
-    pub audit: audit::AuditLog,
-    pub subscribers: SubscriberService,
-    pub notifications: NotificationService,
-    pub jobs: JobService,
-}
-
-impl Services {
-    /// `session_key` signs console access tokens.
-    pub fn new(
-        db: DatabaseConnection,
-        events: EventBus,
-        jobs: JobWaker,
-        config: Arc<Config>,
-        session_key: &Secret,
-    ) -> Self {
-        let deps = Deps {
-            db,
-            events,
-            jobs,
-            config,
-        };
-        let users = UserService::new(deps.clone());
-        let second_factors = SecondFactorService::new(deps.clone());
-        Self {
-            audit: audit::AuditLog::new(deps.clone()),
-            auth: AuthService::new(
-                deps.clone(),
-                users.clone(),
-                second_factors.clone(),
-                session_key,
-            ),
-            second_factors,
-            incidents: IncidentService::new(deps.clone()),
-            settings: SettingsService::new(deps.clone()),
-            users,
-            subscribers: SubscriberService::new(deps.clone()),
-            notifications: NotificationService::new(deps.clone()),
-            jobs: JobService::new(deps.clone()),
-            public: PublicService::new(deps),
-        }
-    }
-}
+pub use wiring::Services;

@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{DbErr, TransactionTrait};
 
-use super::Deps;
+use super::deps::Deps;
 use crate::domain::{DeliveryState, Incident, IncidentId, IncidentStatus};
 pub use crate::store::deliveries::PendingDelivery;
 use crate::store::{deliveries, incidents, timeline};

@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use sea_orm::DbErr;
 
-use super::Deps;
+use super::deps::Deps;
 use crate::domain::{Headline, Incident, IncidentId, IncidentStatus, Severity, headline};
 use crate::store::{incident, incidents, settings, timeline};
 

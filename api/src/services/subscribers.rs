@@ -19,9 +19,10 @@ use sea_orm::{
     TryInsertResult,
 };
 
+use super::deps::Deps;
 use super::follow_up::{self, SubscriberMailKind};
 use super::views::Subscriber;
-use super::{Deps, audit, tx};
+use super::{audit, tx};
 use crate::domain::{Actor, ClassifiedError, ErrorKind, InvalidEmail, SubscriberEmail};
 use crate::events::DomainEvent;
 use crate::store::{settings, subscriber, subscribers};

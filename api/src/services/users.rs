@@ -5,8 +5,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 
+use super::deps::Deps;
 use super::views::UserAccount;
-use super::{Deps, audit, tx};
+use super::{audit, tx};
 use crate::domain::Actor;
 use crate::store::{admin_user, users};
 
@@ -241,7 +242,10 @@ async fn hash_password(password: String) -> Result<String, UserError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use argon2::Argon2;
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+
+    use crate::services::users::{UNKNOWN_USER_HASH, check_password_strength};
 
     #[test]
     fn the_decoy_hash_costs_a_real_verification() {

@@ -22,7 +22,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::services::{AlertEvent, IncidentService};
+use crate::services::incidents::alerts::AlertEvent;
+use crate::services::incidents::service::IncidentService;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Entry {
@@ -253,7 +254,9 @@ fn read_lines_from(path: &Path, offset: u64) -> std::io::Result<Vec<(Vec<u8>, u6
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    use crate::services::alert_intake::spool::append_rejected;
 
     fn entry(received_at: DateTime<Utc>, title: &str) -> Vec<u8> {
         format!(

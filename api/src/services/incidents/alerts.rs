@@ -8,10 +8,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 
-use super::{IncidentError, IncidentService, Transition, add_entry, apply, invalid, lock_incident};
+use super::service::{IncidentError, IncidentService, invalid};
+use super::transition::{Transition, add_entry, apply, lock_incident};
 use crate::domain::{Action, Actor, Field, IncidentId, IncidentStatus, Origin, Severity};
+use crate::services::audit;
 use crate::services::follow_up::{self, SlackNote};
-use crate::services::{audit, tx};
+use crate::services::tx;
 use crate::store::{alert, alerts, incident, incidents};
 
 const EXTERNAL_ID_MAX_CHARS: usize = 255;

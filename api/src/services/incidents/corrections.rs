@@ -7,10 +7,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
 
-use super::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid, lock_incident};
+use super::service::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid};
+use super::transition::lock_incident;
 use crate::domain::{Actor, Field, Incident, IncidentId, IncidentStatus, Severity};
+use crate::services::audit;
+use crate::services::tx;
 use crate::services::views::TimelineEntry;
-use crate::services::{audit, tx};
 use crate::store::{incident_update, incidents, timeline};
 
 /// Longest timeline entry the console accepts.

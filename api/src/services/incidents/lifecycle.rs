@@ -1,16 +1,15 @@
 //! The human transitions of SPEC §2: create, update, confirm, dismiss, reopen and
-//! resolve (an update to resolved). Each is one transaction through [`super::apply`].
+//! resolve (an update to resolved). Each is one transaction through [`super::transition::apply`].
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
-use super::{
-    IncidentError, IncidentService, TITLE_MAX_CHARS, Transition, add_entry, apply, invalid,
-    lock_incident, notify_if_due,
-};
+use super::service::{IncidentError, IncidentService, TITLE_MAX_CHARS, invalid};
+use super::transition::{Transition, add_entry, apply, lock_incident, notify_if_due};
 use crate::domain::{Action, Actor, Field, Incident, IncidentId, IncidentStatus, Origin, Severity};
+use crate::services::audit;
 use crate::services::follow_up::{self, SlackNote};
-use crate::services::{audit, tx};
+use crate::services::tx;
 use crate::store::incident;
 
 /// A manually created incident or planned maintenance.

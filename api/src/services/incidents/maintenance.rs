@@ -3,7 +3,8 @@
 
 use chrono::Utc;
 
-use super::{IncidentError, IncidentService, Transition};
+use super::service::{IncidentError, IncidentService};
+use super::transition::Transition;
 use crate::domain::{Action, Actor, Incident, IncidentId, Severity};
 use crate::services::follow_up::{self, SlackNote};
 use crate::store::incidents;

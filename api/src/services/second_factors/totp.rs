@@ -7,14 +7,14 @@ use rand::TryRngCore;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use webauthn_rs::prelude::Url;
 
-use super::{
-    ConsoleUser, FactorKind, Rejection, SecondFactorError, SecondFactorService, factor_name,
-};
-use crate::domain::Actor;
+use super::service::{Rejection, SecondFactorError, SecondFactorService, factor_name};
 use crate::domain::totp::{self, TotpSecret};
+use crate::domain::{Actor, FactorKind};
 use crate::secret::Secret;
+use crate::services::audit;
+use crate::services::console_user::ConsoleUser;
+use crate::services::tx;
 use crate::services::views::SecondFactor;
-use crate::services::{audit, tx};
 use crate::store::{second_factor, second_factors};
 
 /// How long a TOTP enrolment waits for its first code.
@@ -111,7 +111,7 @@ impl SecondFactorService {
 
     /// Checks a TOTP code against the user's authenticator apps and marks its time
     /// step used.
-    pub(in crate::services) async fn check_totp(
+    pub(crate) async fn check_totp(
         &self,
         user_id: i64,
         code: &str,

@@ -11,16 +11,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
     PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication,
-    SecurityKeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
+    SecurityKeyRegistration, Uuid, Webauthn,
 };
 
-use super::{
-    CHALLENGE_TTL, ConsoleUser, FactorKind, Rejection, SecondFactorError, SecondFactorService,
-    factor_name,
+use super::service::{
+    CHALLENGE_TTL, Rejection, SecondFactorError, SecondFactorService, factor_name,
 };
-use crate::domain::{Actor, ChallengePurpose};
+use crate::domain::{Actor, ChallengePurpose, FactorKind};
+use crate::services::audit;
+use crate::services::console_user::ConsoleUser;
+use crate::services::tx;
 use crate::services::views::SecondFactor;
-use crate::services::{audit, tx};
 use crate::store::{second_factor, second_factor_challenge, second_factors};
 
 /// A started WebAuthn registration: pass `options` to `navigator.credentials.create`.
@@ -39,7 +40,7 @@ struct PendingRegistration {
 }
 
 impl SecondFactorService {
-    pub(in crate::services) fn webauthn(&self) -> Result<&Webauthn, SecondFactorError> {
+    pub(crate) fn webauthn(&self) -> Result<&Webauthn, SecondFactorError> {
         self.webauthn
             .as_deref()
             .map_err(|reason| SecondFactorError::WebauthnUnavailable(reason.clone()))
@@ -168,7 +169,7 @@ impl SecondFactorService {
     }
 
     /// Starts a WebAuthn login: returns the challenge id and the request options.
-    pub(in crate::services) async fn begin_login_webauthn(
+    pub(crate) async fn begin_login_webauthn(
         &self,
         user_id: i64,
         keys: &[SecurityKey],
@@ -190,7 +191,7 @@ impl SecondFactorService {
 
     /// Checks a security key's answer to the login challenge `challenge_id`. The
     /// challenge is used up whatever the outcome.
-    pub(in crate::services) async fn check_webauthn(
+    pub(crate) async fn check_webauthn(
         &self,
         user_id: i64,
         challenge_id: i64,
@@ -303,18 +304,4 @@ fn user_handle(user_id: i64) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     Uuid::from_bytes(bytes)
-}
-
-/// The WebAuthn relying party of `MONOSTAT_SITE_URL`: its host is the RP id, the URL
-/// itself the only accepted origin. An IP address cannot be an RP id.
-pub(super) fn relying_party(site_url: &str) -> Result<Webauthn, String> {
-    let origin = Url::parse(site_url).map_err(|error| format!("{site_url}: {error}"))?;
-    let Some(host) = origin.domain().map(str::to_owned) else {
-        return Err(format!(
-            "MONOSTAT_SITE_URL ({site_url}) must use a host name, not an IP address"
-        ));
-    };
-    WebauthnBuilder::new(&host, &origin)
-        .and_then(|builder| builder.rp_name("monostat").build())
-        .map_err(|error| format!("MONOSTAT_SITE_URL ({site_url}): {error}"))
 }

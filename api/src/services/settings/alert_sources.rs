@@ -8,11 +8,12 @@ use std::time::Instant;
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
-use super::{ALERT_SOURCE_SECRET_BITS, SettingsError, SettingsService};
+use super::service::{ALERT_SOURCE_SECRET_BITS, SettingsError, SettingsService};
 use crate::domain::{Actor, Origin};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
-use crate::services::{audit, tx};
+use crate::services::audit;
+use crate::services::tx;
 use crate::store::{alert_source, settings};
 
 impl SettingsService {

@@ -6,12 +6,13 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
-use super::{SINGLETON, SettingsError, SettingsService, missing};
+use super::service::{SettingsError, SettingsService, missing};
 use crate::domain::{Actor, Field};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
-use crate::services::{audit, tx};
-use crate::store::settings;
+use crate::services::audit;
+use crate::services::tx;
+use crate::store::settings::{self, SINGLETON};
 use crate::store::slack_settings;
 
 /// The outcome of the console's "test Slack" button.

@@ -4,10 +4,11 @@
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
-use super::settings::{SettingsError, SettingsService};
-use super::{audit, tx};
+use super::service::{SettingsError, SettingsService};
 use crate::domain::{Actor, Field};
 use crate::events::{DomainEvent, SettingsSection};
+use crate::services::audit;
+use crate::services::tx;
 use crate::store::site_settings;
 
 /// Big enough for any sensible logo, small enough to sit in memory on every replica
@@ -103,7 +104,7 @@ fn logo_error(message: impl Into<String>) -> SettingsError {
 
 #[cfg(test)]
 mod tests {
-    use super::sniff_image;
+    use crate::services::settings::logo::sniff_image;
 
     #[test]
     fn images_are_recognised_by_their_bytes_not_their_names() {

@@ -1,0 +1,19 @@
+//! The handles every service is built from. A file of its own so that services can
+//! name it without importing the module that re-exports them all.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::jobs::JobWaker;
+
+/// What every service needs; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Deps {
+    pub db: DatabaseConnection,
+    pub events: EventBus,
+    pub jobs: JobWaker,
+    pub config: Arc<Config>,
+}
