@@ -168,7 +168,7 @@ fn the_scanner_sees_through_comments_strings_and_inline_test_modules() {
         ),
         (
             "a/c.rs",
-            "pub struct Y;\n#[cfg(test)]\nmod tests {\n    use super::*;\n    use crate::b::{Z, self};\n}",
+            "pub struct Y;\npub(in crate::a) fn g() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n    use crate::b::{Z, self};\n}",
         ),
         ("b.rs", "pub struct Z; fn f() { let _ = crate::a::c::Y; }"),
     ]);

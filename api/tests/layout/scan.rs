@@ -113,6 +113,18 @@ pub fn imports<'a>(tree: &'a ModuleFiles, file: &str) -> BTreeMap<&'a str, Strin
                     inline.pop();
                 }
             }
+            // `pub(in crate::x)` says who may see an item; it imports nothing.
+            Token::Ident(word)
+                if word == "pub"
+                    && tokens.get(at + 1) == Some(&Token::Punct('('))
+                    && tokens.get(at + 2) == Some(&Token::Ident("in".into())) =>
+            {
+                at += tokens[at..]
+                    .iter()
+                    .position(|token| *token == Token::Punct(')'))
+                    .unwrap_or(tokens.len() - at);
+                continue;
+            }
             Token::Ident(word) if word == "mod" => {
                 if let (Some(Token::Ident(name)), Some(Token::Punct('{'))) =
                     (tokens.get(at + 1), tokens.get(at + 2))

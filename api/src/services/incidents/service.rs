@@ -57,7 +57,7 @@ pub struct IncidentService {
 }
 
 impl IncidentService {
-    pub(crate) fn new(deps: Deps) -> Self {
+    pub(in crate::services) fn new(deps: Deps) -> Self {
         Self { deps }
     }
 

@@ -64,7 +64,7 @@ impl tx::DbError for SecondFactorError {
 
 /// What a user must present after the password.
 #[derive(Debug, Default)]
-pub(crate) struct LoginFactors {
+pub(in crate::services) struct LoginFactors {
     pub totp: bool,
     pub webauthn: Vec<SecurityKey>,
     /// Registered security keys this server cannot check now (WebAuthn disabled by
@@ -87,7 +87,7 @@ impl LoginFactors {
 
 /// Why a second-factor check at login failed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Rejection {
+pub(in crate::services) enum Rejection {
     Wrong,
     /// A correct TOTP code whose time step was already used.
     Replayed,
@@ -101,7 +101,7 @@ pub struct SecondFactorService {
 }
 
 impl SecondFactorService {
-    pub(crate) fn new(deps: Deps) -> Self {
+    pub(in crate::services) fn new(deps: Deps) -> Self {
         let webauthn = relying_party(&deps.config.site_url).map(Arc::new);
         if let Err(reason) = &webauthn {
             tracing::info!(%reason, "WebAuthn security keys are disabled");
@@ -166,7 +166,10 @@ impl SecondFactorService {
 
     /// The confirmed factors a login must pass. Security keys the server cannot check
     /// (its URL cannot serve WebAuthn) are marked unusable, with an error in the log.
-    pub(crate) async fn login_factors(&self, user_id: i64) -> Result<LoginFactors, DbErr> {
+    pub(in crate::services) async fn login_factors(
+        &self,
+        user_id: i64,
+    ) -> Result<LoginFactors, DbErr> {
         let rows = second_factors::confirmed(&self.deps.db, user_id).await?;
         let mut factors = LoginFactors::default();
         for row in rows {

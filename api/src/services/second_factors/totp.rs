@@ -111,7 +111,7 @@ impl SecondFactorService {
 
     /// Checks a TOTP code against the user's authenticator apps and marks its time
     /// step used.
-    pub(crate) async fn check_totp(
+    pub(in crate::services) async fn check_totp(
         &self,
         user_id: i64,
         code: &str,

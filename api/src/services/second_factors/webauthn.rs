@@ -40,7 +40,7 @@ struct PendingRegistration {
 }
 
 impl SecondFactorService {
-    pub(crate) fn webauthn(&self) -> Result<&Webauthn, SecondFactorError> {
+    pub(in crate::services) fn webauthn(&self) -> Result<&Webauthn, SecondFactorError> {
         self.webauthn
             .as_deref()
             .map_err(|reason| SecondFactorError::WebauthnUnavailable(reason.clone()))
@@ -169,7 +169,7 @@ impl SecondFactorService {
     }
 
     /// Starts a WebAuthn login: returns the challenge id and the request options.
-    pub(crate) async fn begin_login_webauthn(
+    pub(in crate::services) async fn begin_login_webauthn(
         &self,
         user_id: i64,
         keys: &[SecurityKey],
@@ -191,7 +191,7 @@ impl SecondFactorService {
 
     /// Checks a security key's answer to the login challenge `challenge_id`. The
     /// challenge is used up whatever the outcome.
-    pub(crate) async fn check_webauthn(
+    pub(in crate::services) async fn check_webauthn(
         &self,
         user_id: i64,
         challenge_id: i64,

@@ -56,7 +56,7 @@ pub struct SettingsService {
 }
 
 impl SettingsService {
-    pub(crate) fn new(deps: Deps) -> Self {
+    pub(in crate::services) fn new(deps: Deps) -> Self {
         Self {
             deps,
             secrets: Arc::default(),
