@@ -38,6 +38,11 @@ pub const UNAVAILABLE_MESSAGE: &str = "the database is unreachable; try again sh
 /// edges classify errors through this one method and never by variant or message.
 pub trait ClassifiedError: std::error::Error {
     fn kind(&self) -> ErrorKind;
+
+    /// The database is away; the same request will work once it is back.
+    fn is_unavailable(&self) -> bool {
+        self.kind() == ErrorKind::Unavailable
+    }
 }
 
 /// The form fields a validation error can point at. The console and GraphQL clients

@@ -23,7 +23,7 @@ use super::deps::Deps;
 use super::follow_up::{self, SubscriberMailKind};
 use super::views::Subscriber;
 use super::{audit, tx};
-use crate::domain::{Actor, ClassifiedError, ErrorKind, InvalidEmail, SubscriberEmail};
+use crate::domain::{Actor, InvalidEmail, SubscriberEmail};
 use crate::events::DomainEvent;
 use crate::store::{settings, subscriber, subscribers};
 
@@ -45,12 +45,6 @@ pub enum SubscriberError {
     NotFound(i64),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
-}
-
-impl SubscriberError {
-    pub fn is_unavailable(&self) -> bool {
-        self.kind() == ErrorKind::Unavailable
-    }
 }
 
 impl tx::DbError for SubscriberError {

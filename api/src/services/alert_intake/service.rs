@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::spool::AlertSpool;
-use crate::domain::IncidentId;
+use crate::domain::{ClassifiedError, IncidentId};
 use crate::services::incidents::alerts::AlertEvent;
 use crate::services::incidents::service::{IncidentError, IncidentService};
 

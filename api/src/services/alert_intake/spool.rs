@@ -22,6 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ClassifiedError;
 use crate::services::incidents::alerts::AlertEvent;
 use crate::services::incidents::service::IncidentService;
 

@@ -4,7 +4,7 @@
 
 use sea_orm::DbErr;
 
-use crate::domain::{ClassifiedError, ErrorKind, Field, Incident, IncidentId, TransitionError};
+use crate::domain::{Field, Incident, IncidentId, TransitionError};
 use crate::services::deps::Deps;
 use crate::services::tx;
 use crate::services::views::{self, TimelineEntry};
@@ -26,13 +26,6 @@ pub enum IncidentError {
     NothingToUpdate,
     #[error("database error: {0}")]
     Database(#[from] DbErr),
-}
-
-impl IncidentError {
-    /// The database is away; the same request will work once it is back.
-    pub fn is_unavailable(&self) -> bool {
-        self.kind() == ErrorKind::Unavailable
-    }
 }
 
 impl tx::DbError for IncidentError {
