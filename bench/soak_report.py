@@ -73,6 +73,11 @@ def main():
         a, b = window_mean(first, key), window_mean(last, key)
         ratio = f"{b / a:.2f}x" if a else "-"
         print(f"  {key:<14} {a:10.2f} -> {b:10.2f}   ({b - a:+.2f}, {ratio})")
+        if key == "rss_mb" and first and last:
+            # A login holds Argon2's 19 MiB for a moment, so a sample may catch a few of
+            # them: the mean moves in steps of 19 MB, the floor shows what stays resident.
+            a, b = min(r[key] for r in first), min(r[key] for r in last)
+            print(f"  {'rss_floor_mb':<14} {a:10.2f} -> {b:10.2f}   ({b - a:+.2f}, {b / a:.2f}x)")
     print("  rows (last sample of each window):")
     for key in header[5:header.index("reads")]:
         a, b = (first[-1][key], last[-1][key]) if first else (0, 0)
