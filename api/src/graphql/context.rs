@@ -2,7 +2,7 @@
 
 use crate::services::ConsoleUser;
 
-/// Per-request facts the HTTP layer puts into the context.
+/// Who sent the request, as the access token says.
 #[derive(Clone, Debug)]
 pub enum Caller {
     Anonymous,

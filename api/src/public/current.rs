@@ -84,7 +84,8 @@ struct Parts {
     history: Vec<HistoryDay>,
 }
 
-/// Every body the snapshot serves; `status` is the GraphQL response to [`STATUS_QUERY`].
+/// Every body the snapshot serves; `status` is the GraphQL response to
+/// [`STATUS_QUERY`](page::STATUS_QUERY).
 fn render_all(snapshot: &Snapshot, status: &Value) -> HashMap<&'static str, Rendered> {
     let mut rendered: HashMap<&'static str, Rendered> = statuspage::render(snapshot)
         .into_iter()
