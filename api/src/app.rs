@@ -184,6 +184,7 @@ impl App {
                     db: self.db.clone(),
                     queue: self.queue.clone(),
                     metrics: http::metrics_handle(),
+                    metrics_token: self.config.metrics_token.clone(),
                 },
                 hooks: HookState {
                     intake: self.intake.clone(),

@@ -51,6 +51,9 @@ pub struct Config {
     /// client (for rate limits); loopback by default.
     pub trusted_proxies: Vec<crate::client_ip::IpRange>,
     pub retention: RetentionConfig,
+    /// `MONOSTAT_METRICS_TOKEN`: when set, `/metrics` answers only a request carrying
+    /// it as a bearer token.
+    pub metrics_token: Option<Secret>,
 }
 
 /// How long transient data is kept; the retention job forgets what is older.
@@ -383,6 +386,10 @@ impl Config {
             web_dir,
             trusted_proxies,
             retention,
+            metrics_token: env
+                .get("MONOSTAT_METRICS_TOKEN")
+                .filter(|token| !token.is_empty())
+                .map(Secret::new),
         })
     }
 }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRef, MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,6 +20,7 @@ use serde_json::json;
 pub use error::ApiError;
 
 use crate::jobs::Queue;
+use crate::secret::Secret;
 
 mod error;
 pub mod graphql;
@@ -33,6 +34,8 @@ pub struct OpsState {
     pub db: DatabaseConnection,
     pub queue: Queue,
     pub metrics: PrometheusHandle,
+    /// Required as a bearer token on `/metrics` when set.
+    pub metrics_token: Option<Secret>,
 }
 
 /// How often recorded histogram samples are folded into their summaries.
@@ -113,7 +116,21 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     }
 }
 
-async fn metrics_text(State(state): State<OpsState>) -> Response {
+async fn metrics_text(State(state): State<OpsState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token {
+        let offered = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if !offered.is_some_and(|offered| token.matches(offered.trim())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "send the metrics token (MONOSTAT_METRICS_TOKEN) as `Authorization: Bearer <token>`\n",
+            )
+                .into_response();
+        }
+    }
     if let Ok(Ok(counts)) = tokio::time::timeout(Duration::from_secs(2), state.queue.counts()).await
     {
         for (status, count) in counts.0 {
@@ -131,13 +148,30 @@ async fn metrics_text(State(state): State<OpsState>) -> Response {
         .into_response()
 }
 
+/// The method as a metrics label, from a fixed set: any client may invent methods, and
+/// each new label value would be a new series kept for ever.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// Counts requests by route pattern (never the raw path, which may hold secrets) and status.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
@@ -146,4 +180,21 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     metrics::histogram!("monostat_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for invented in ["PURGE", "X1", "BREW"] {
+            assert_eq!(
+                method_label(&Method::from_bytes(invented.as_bytes()).unwrap()),
+                "OTHER"
+            );
+        }
+    }
 }

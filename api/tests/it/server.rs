@@ -38,3 +38,35 @@ both_databases! {
         assert_eq!(key.permissions().mode() & 0o777, 0o600);
     }
 }
+
+both_databases! {
+    async fn metrics_keep_one_series_for_invented_methods_and_can_require_a_token(db: TestDb) {
+        let app = App::init(db.app_config(&[("MONOSTAT_METRICS_TOKEN", "scrape-me")]))
+            .await
+            .unwrap();
+        let stop = app.stop.clone();
+        let (address, running) = app.start(Role::All).await.unwrap();
+        let base = format!("http://{address}");
+        let client = reqwest::Client::new();
+
+        for n in 0..30 {
+            let method = reqwest::Method::from_bytes(format!("INVENTED{n}").as_bytes()).unwrap();
+            let answer = client.request(method, format!("{base}/healthz")).send().await.unwrap();
+            assert!(answer.status().is_client_error(), "{}", answer.status());
+        }
+
+        let anonymous = client.get(format!("{base}/metrics")).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401);
+        assert!(anonymous.text().await.unwrap().contains("MONOSTAT_METRICS_TOKEN"));
+        let wrong = client.get(format!("{base}/metrics")).bearer_auth("guess").send().await.unwrap();
+        assert_eq!(wrong.status(), 401);
+        let scrape = client.get(format!("{base}/metrics")).bearer_auth("scrape-me").send().await.unwrap();
+        assert_eq!(scrape.status(), 200);
+        let metrics = scrape.text().await.unwrap();
+        assert!(!metrics.contains("INVENTED"), "{metrics}");
+        assert!(metrics.contains(r#"method="OTHER""#), "{metrics}");
+
+        stop.cancel();
+        running.await.unwrap();
+    }
+}
