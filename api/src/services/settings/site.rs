@@ -62,6 +62,16 @@ fn check_url(field: Field, value: Option<&str>) -> Result<(), SettingsError> {
     }
 }
 
+/// A contact address, checked loosely: relays and people decide what is deliverable.
+fn check_email(field: Field, value: Option<&str>) -> Result<(), SettingsError> {
+    match value {
+        Some(email) if !email.contains('@') || email.len() > 254 => {
+            Err(invalid(field, "use an address like support@example.com"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_color(field: Field, value: &str) -> Result<String, SettingsError> {
     let hex = value.trim().strip_prefix('#').unwrap_or("");
     if hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -111,15 +121,7 @@ impl SettingsService {
         }
         if let Some(email) = &change.support_email {
             let email = optional(email);
-            if email
-                .as_deref()
-                .is_some_and(|e| !e.contains('@') || e.len() > 254)
-            {
-                return Err(invalid(
-                    Field::SupportEmail,
-                    "use an address like support@example.com",
-                ));
-            }
+            check_email(Field::SupportEmail, email.as_deref())?;
             row.support_email = Set(email);
             what.push("support e-mail");
         }
@@ -213,15 +215,7 @@ impl SettingsService {
         }
         if let Some(reply_to) = &change.reply_to {
             let reply_to = optional(reply_to);
-            if reply_to
-                .as_deref()
-                .is_some_and(|r| !r.contains('@') || r.len() > 254)
-            {
-                return Err(invalid(
-                    Field::ReplyTo,
-                    "use an address like support@example.com",
-                ));
-            }
+            check_email(Field::ReplyTo, reply_to.as_deref())?;
             row.reply_to = Set(reply_to);
         }
         if let Some(notify) = change.notify_maintenance {
