@@ -22,6 +22,7 @@ use crate::adapters::slack::{
     SlackSyncHandler,
 };
 use crate::adapters::{alertmanager, email, generic, opsgenie, pagerduty, slack};
+use crate::client_ip::TrustedProxies;
 use crate::config::{Config, RetentionConfig};
 use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
@@ -214,12 +215,12 @@ impl App {
                     ),
                     auth: self.services.auth.clone(),
                     snapshot,
-                    trusted_proxies: Arc::new(self.config.trusted_proxies.clone()),
                 },
                 subscription_pages: SubscriptionPagesState {
                     subscribers: self.services.subscribers.clone(),
                     settings: self.services.settings.clone(),
                 },
+                trusted_proxies: TrustedProxies(Arc::new(self.config.trusted_proxies.clone())),
             });
             let stop = self.stop.clone();
             tasks.spawn(async move {
@@ -303,6 +304,7 @@ struct AppState {
     public: PublicState,
     graphql: GraphqlState,
     subscription_pages: SubscriptionPagesState,
+    trusted_proxies: TrustedProxies,
 }
 
 macro_rules! sub_state {
@@ -322,6 +324,7 @@ sub_state!(
     public: PublicState,
     graphql: GraphqlState,
     subscription_pages: SubscriptionPagesState,
+    trusted_proxies: TrustedProxies,
 );
 
 fn router(state: AppState) -> Router {

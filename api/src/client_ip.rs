@@ -4,11 +4,16 @@
 //! when the peer is one of `MONOSTAT_TRUSTED_PROXIES` (default: loopback), so a client
 //! cannot pick its own address by sending the header itself.
 
+use std::convert::Infallible;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 
 /// An address range such as `10.0.0.0/8`, `fd00::/8` or a single address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +94,9 @@ pub fn default_trusted() -> Vec<IpRange> {
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpRange]) -> IpAddr {
     let peer = canonical(peer);
     if !trusted.iter().any(|range| range.contains(peer)) {
+        if headers.contains_key("x-forwarded-for") {
+            warn_untrusted_forwarding(peer);
+        }
         return peer;
     }
     let forwarded = headers
@@ -106,6 +114,46 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpRange]) -> IpAd
         .copied()
         .or_else(|| forwarded.first().copied())
         .unwrap_or(peer)
+}
+
+/// A proxy the operator forgot to trust makes every visitor one address to the rate
+/// limits; said once, since every request would repeat it.
+fn warn_untrusted_forwarding(peer: IpAddr) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            %peer,
+            "a request from a peer outside MONOSTAT_TRUSTED_PROXIES carries X-Forwarded-For; \
+             it is ignored. If this peer is your reverse proxy, add it to MONOSTAT_TRUSTED_PROXIES"
+        );
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` is believed, as router state.
+#[derive(Clone, Debug)]
+pub struct TrustedProxies(pub Arc<Vec<IpRange>>);
+
+/// The client of a request, read through [`TrustedProxies`].
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    TrustedProxies: FromRef<S>,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let trusted = TrustedProxies::from_ref(state);
+        // Served without connection info (never by `monostat serve`): every request
+        // counts as one client, which errs on the side of limiting.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        Ok(Self(client_ip(peer, &parts.headers, &trusted.0)))
+    }
 }
 
 /// The key a rate limit counts by: one per IPv4 address, one per IPv6 /64 (what one

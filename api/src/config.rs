@@ -54,6 +54,10 @@ pub struct Config {
     /// `MONOSTAT_METRICS_TOKEN`: when set, `/metrics` answers only a request carrying
     /// it as a bearer token.
     pub metrics_token: Option<Secret>,
+    /// `MONOSTAT_OPTIN_MAILS_PER_HOUR`: confirmation mails to new subscribers in any
+    /// hour, all replicas together when Redis is configured; past it the form says
+    /// "try later", so nobody can make the site mail thousands of strangers.
+    pub optin_mails_per_hour: usize,
 }
 
 /// How long transient data is kept; the retention job forgets what is older.
@@ -369,6 +373,8 @@ impl Config {
             rejected_alerts: days("MONOSTAT_REJECTED_ALERT_RETENTION_DAYS", 30)?,
         };
 
+        let optin_mails_per_hour = env.parse("MONOSTAT_OPTIN_MAILS_PER_HOUR", 500)?;
+
         Ok(Self {
             site_url,
             data_dir,
@@ -390,6 +396,7 @@ impl Config {
                 .get("MONOSTAT_METRICS_TOKEN")
                 .filter(|token| !token.is_empty())
                 .map(Secret::new),
+            optin_mails_per_hour,
         })
     }
 }

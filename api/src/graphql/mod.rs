@@ -65,7 +65,6 @@ pub fn schema(
         SubscriptionRoot,
     )
     .data(services)
-    .data(public::SubscribeLimiter::default())
     .data(snapshot)
     .data(events)
     .data(queue)

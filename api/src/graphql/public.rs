@@ -1,16 +1,15 @@
 //! Queries anyone may run, without a token.
 
-use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, Result};
+use async_graphql::{Context, Enum, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::context::ClientAddress;
 use super::errors::Code;
 use super::errors::GqlResultExt;
 use super::types::{Day, Incident, IncidentPage, IncidentStatus, Severity, Status, domain_list};
-use crate::domain::{Field, IncidentId, SubscriberEmail};
+use crate::domain::{IncidentId, SubscriberEmail};
 use crate::public::PublicSnapshot;
-use crate::ratelimit::{self, SlidingWindow};
-use crate::services::{IncidentFilter, MAX_PAGE, Services, TokenOutcome};
+use crate::services::{IncidentFilter, MAX_PAGE, Services, SubscriberError, TokenOutcome};
 
 #[derive(Default)]
 pub struct PublicQuery;
@@ -122,17 +121,6 @@ impl PublicQuery {
     }
 }
 
-/// Limits subscribe requests per client address, so the form cannot be used to mail
-/// strangers in bulk.
-#[derive(Clone)]
-pub struct SubscribeLimiter(pub SlidingWindow);
-
-impl Default for SubscribeLimiter {
-    fn default() -> Self {
-        Self(SlidingWindow::new(std::time::Duration::from_mins(10), 5))
-    }
-}
-
 /// What a confirmation or unsubscribe link did.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum TokenResult {
@@ -167,29 +155,13 @@ impl PublicMutation {
         #[graphql(desc = "The address to notify.")] email: String,
         #[graphql(desc = "The visitor agreed to receive notifications.")] consent: bool,
     ) -> Result<bool> {
-        if !consent {
-            return Err(Code::BadUserInput
-                .error("please agree to receive notifications")
-                .extend_with(|_, e| e.set("field", Field::Consent.as_str())));
-        }
-        let email = SubscriberEmail::parse(&email).map_err(|error| {
-            Code::BadUserInput
-                .error(error.to_string())
-                .extend_with(|_, e| e.set("field", Field::Email.as_str()))
-        })?;
+        let email = SubscriberEmail::parse(&email)
+            .map_err(SubscriberError::from)
+            .gql()?;
         let client = ctx.data::<ClientAddress>()?.0;
-        ctx.data::<SubscribeLimiter>()?
-            .0
-            .take(&crate::client_ip::limit_key(client))
-            .map_err(|wait| {
-                Code::TooManyRequests.error(format!(
-                    "too many requests from your address; try again in {} minutes",
-                    ratelimit::minutes(wait)
-                ))
-            })?;
         ctx.data::<Services>()?
             .subscribers
-            .subscribe(&email)
+            .subscribe(&email, consent, client)
             .await
             .gql()?;
         Ok(true)

@@ -1,14 +1,13 @@
 //! `/graphql`: POST and GET queries, GraphiQL for browsers, and WebSocket subscriptions
 //! (`graphql-transport-ws` and the legacy `graphql-ws`) on the same path.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::IpAddr;
 
 use async_graphql::Data;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -20,7 +19,7 @@ use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
-use crate::client_ip::IpRange;
+use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::graphql::{
     Caller, ClientAddress, Code, RefreshCookie, SocketToken, ensure_codes, refresh_cookie,
 };
@@ -37,6 +36,7 @@ pub fn routes<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     GraphqlState: FromRef<S>,
+    TrustedProxies: FromRef<S>,
 {
     // Open to every origin for public queries. Console calls carry an Authorization
     // header, which the preflight does not allow, so browsers on other sites cannot
@@ -57,8 +57,6 @@ pub struct GraphqlState {
     pub auth: AuthService,
     /// Answers the page's own status query without running it.
     pub snapshot: PublicSnapshot,
-    /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<Vec<IpRange>>,
 }
 
 /// Who is calling, from the `Authorization: Bearer …` header.
@@ -86,7 +84,7 @@ async fn authenticate(auth: &AuthService, token: &str) -> Caller {
 async fn execute(
     state: &GraphqlState,
     headers: &HeaderMap,
-    client: SocketAddr,
+    client: IpAddr,
     request: async_graphql::Request,
 ) -> Response {
     let cookie = headers
@@ -96,11 +94,7 @@ async fn execute(
         .find_map(refresh_cookie);
     let request = request
         .data(caller(&state.auth, headers).await)
-        .data(ClientAddress(crate::client_ip::client_ip(
-            client.ip(),
-            headers,
-            &state.trusted_proxies,
-        )))
+        .data(ClientAddress(client))
         .data(RefreshCookie(cookie));
     let mut response = state.schema.execute(request).await;
     ensure_codes(&mut response);
@@ -115,14 +109,25 @@ fn unreadable(status: StatusCode, message: &str) -> Response {
 
 async fn post_graphql(
     State(state): State<GraphqlState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
-    let multipart = headers
+    let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let multipart = media_type == "multipart/form-data";
+    // A page on another site can POST text/plain or a urlencoded form here without a
+    // CORS preflight; JSON it cannot. So only JSON runs (and console uploads, below).
+    if !multipart && media_type != "application/json" {
+        return unreadable(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send GraphQL requests as JSON (Content-Type: application/json), or use GET for queries",
+        );
+    }
     // Browsers send multipart forms across sites without asking; only console calls,
     // whose Authorization header no other site can send, may upload.
     if multipart && !headers.contains_key(header::AUTHORIZATION) {
@@ -164,7 +169,7 @@ async fn post_graphql(
 
 async fn get_graphql(
     State(state): State<GraphqlState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();

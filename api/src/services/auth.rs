@@ -5,8 +5,12 @@
 //! deactivation) revokes every token at once, because every request checks it. Refresh
 //! tokens are random, stored only as SHA-256 hashes, and replaced on every use.
 //!
-//! Failed logins are limited per username and per client address, in memory per
-//! replica. Unknown users and wrong passwords get the same answer, after the same work.
+//! Failed logins count per (username, client address) and per client address, in Redis
+//! when it is configured so replicas count together. A user's failures at one address
+//! never refuse that user at another, so nobody can lock the owner out by guessing
+//! wrong; failures spread over many addresses slow every attempt for the user down
+//! instead, more with each one. Unknown users and wrong passwords get the same answer,
+//! after the same work.
 //!
 //! A user with a second factor gets no session for the password alone: `login` answers
 //! with a pending-login token (a JWT signed with a key derived from the session key, so
@@ -30,21 +34,30 @@ use super::deps::Deps;
 use super::second_factors::service::{
     CHALLENGE_TTL, Rejection, SecondFactorError, SecondFactorService,
 };
-use super::users::{UserError, UserService};
-use crate::ratelimit::{self, SlidingWindow};
+use super::users::{MAX_PASSWORD_BYTES, UserError, UserService};
+use crate::ratelimit::{self, Limit};
 use crate::secret::{Secret, random_token};
 use crate::store::{admin_user, refresh_token, users};
 
 const ACCESS_TTL: TimeDelta = TimeDelta::minutes(15);
 pub const REFRESH_TTL: TimeDelta = TimeDelta::days(30);
 const FAILURE_WINDOW: Duration = Duration::from_mins(15);
-const MAX_FAILURES_PER_USER: usize = 5;
+/// Failures of one user from one address before that address is refused for the user.
+const MAX_FAILURES_PER_USER_AT_ADDRESS: usize = 5;
 const MAX_FAILURES_PER_ADDRESS: usize = 50;
+/// Failures of one user, from anywhere, before every attempt for the user is slowed.
+const FREE_FAILURES_PER_USER: usize = 5;
+const FIRST_SLOWDOWN: Duration = Duration::from_millis(250);
+const MAX_SLOWDOWN: Duration = Duration::from_secs(8);
+/// Longer usernames are refused before any work: they would only become limiter keys.
+pub const MAX_USERNAME_INPUT_CHARS: usize = 150;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("wrong username or password")]
     InvalidCredentials,
+    #[error("usernames have at most {MAX_USERNAME_INPUT_CHARS} characters")]
+    UsernameTooLong,
     #[error("too many failed logins; try again in {minutes} minutes")]
     TooManyAttempts { minutes: u64 },
     #[error("the session has expired or was revoked; log in again")]
@@ -131,8 +144,9 @@ pub struct AuthService {
     decoding: Arc<DecodingKey>,
     pending_encoding: Arc<EncodingKey>,
     pending_decoding: Arc<DecodingKey>,
-    failures_per_user: SlidingWindow,
-    failures_per_address: SlidingWindow,
+    failures_at_address: Limit,
+    failures_per_address: Limit,
+    failures_per_user: Limit,
 }
 
 impl AuthService {
@@ -149,15 +163,24 @@ impl AuthService {
             .chain_update(key.expose().as_bytes())
             .finalize();
         Self {
-            deps,
             users,
             factors,
             encoding: Arc::new(EncodingKey::from_secret(key.expose().as_bytes())),
             decoding: Arc::new(DecodingKey::from_secret(key.expose().as_bytes())),
             pending_encoding: Arc::new(EncodingKey::from_secret(&pending_key)),
             pending_decoding: Arc::new(DecodingKey::from_secret(&pending_key)),
-            failures_per_user: SlidingWindow::new(FAILURE_WINDOW, MAX_FAILURES_PER_USER),
-            failures_per_address: SlidingWindow::new(FAILURE_WINDOW, MAX_FAILURES_PER_ADDRESS),
+            failures_at_address: deps.limits.window(
+                "login-user-at-address",
+                FAILURE_WINDOW,
+                MAX_FAILURES_PER_USER_AT_ADDRESS,
+            ),
+            failures_per_address: deps.limits.window(
+                "login-address",
+                FAILURE_WINDOW,
+                MAX_FAILURES_PER_ADDRESS,
+            ),
+            failures_per_user: deps.limits.counter("login-user", FAILURE_WINDOW),
+            deps,
         }
     }
 
@@ -170,15 +193,25 @@ impl AuthService {
         password: &str,
         client: IpAddr,
     ) -> Result<LoginOutcome, AuthError> {
+        if username.chars().count() > MAX_USERNAME_INPUT_CHARS {
+            return Err(AuthError::UsernameTooLong);
+        }
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(UserError::PasswordTooLong.into());
+        }
         let keys = LimitKeys::new(username, client);
-        self.reserve_attempt(&keys)?;
-        let Some(user) = self.users.verify(username, password).await? else {
+        self.reserve_attempt(&keys).await?;
+        let verified = self.users.verify(username, password).await;
+        if verified.is_err() {
+            // Not a guess that was checked: busy, or the database is away.
+            self.give_back(&keys).await;
+        }
+        let Some(user) = verified? else {
             // Counted already, before the slow hash, so parallel guesses are too.
             return Err(AuthError::InvalidCredentials);
         };
         // The password is right; a second factor, if due, counts on its own.
-        self.failures_per_user.give_back(&keys.user);
-        self.failures_per_address.give_back(&keys.address);
+        self.give_back(&keys).await;
         let factors = self.factors.login_factors(user.id).await?;
         if !factors.enrolled() {
             return self.complete(&user, &keys).await.map(LoginOutcome::Session);
@@ -237,7 +270,7 @@ impl AuthService {
     ) -> Result<Session, AuthError> {
         let (user, _) = self.pending_user(pending_token).await?;
         let keys = LimitKeys::new(&user.username, client);
-        self.reserve_attempt(&keys)?;
+        self.reserve_attempt(&keys).await?;
         let factors = self.factors.login_factors(user.id).await?;
         if !factors.totp {
             return Err(AuthError::FactorNotEnrolled("authenticator app"));
@@ -261,7 +294,7 @@ impl AuthService {
     ) -> Result<Session, AuthError> {
         let (user, challenge) = self.pending_user(pending_token).await?;
         let keys = LimitKeys::new(&user.username, client);
-        self.reserve_attempt(&keys)?;
+        self.reserve_attempt(&keys).await?;
         let Some(challenge) = challenge else {
             return Err(AuthError::FactorNotEnrolled("security key"));
         };
@@ -304,27 +337,53 @@ impl AuthService {
 
     /// Counts the attempt as a failure before doing the slow work (Argon2, database),
     /// atomically, so a burst of parallel attempts cannot all pass the limit; success
-    /// gives it back.
-    fn reserve_attempt(&self, keys: &LimitKeys) -> Result<(), AuthError> {
+    /// gives it back. Past the user's free failures, waits before answering.
+    async fn reserve_attempt(&self, keys: &LimitKeys) -> Result<(), AuthError> {
         let too_many = |wait| AuthError::TooManyAttempts {
             minutes: ratelimit::minutes(wait),
         };
-        self.failures_per_user.take(&keys.user).map_err(too_many)?;
-        if let Err(wait) = self.failures_per_address.take(&keys.address) {
-            self.failures_per_user.give_back(&keys.user);
+        self.failures_at_address
+            .take(&keys.user_at_address)
+            .await
+            .map_err(too_many)?;
+        if let Err(wait) = self.failures_per_address.take(&keys.address).await {
+            self.failures_at_address
+                .give_back(&keys.user_at_address)
+                .await;
             return Err(too_many(wait));
+        }
+        // Counts only, so it always passes.
+        let _ = self.failures_per_user.take(&keys.user).await;
+        let earlier = self
+            .failures_per_user
+            .count(&keys.user)
+            .await
+            .saturating_sub(1);
+        let delay = slowdown(earlier);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
         Ok(())
     }
 
-    /// Every factor passed: clear the user's failures and open the session.
+    async fn give_back(&self, keys: &LimitKeys) {
+        self.failures_at_address
+            .give_back(&keys.user_at_address)
+            .await;
+        self.failures_per_address.give_back(&keys.address).await;
+        self.failures_per_user.give_back(&keys.user).await;
+    }
+
+    /// Every factor passed: clear the user's failures at this address and open the
+    /// session. Failures elsewhere stay: they are someone else's guesses.
     async fn complete(
         &self,
         user: &admin_user::Model,
         keys: &LimitKeys,
     ) -> Result<Session, AuthError> {
-        self.failures_per_user.forget(&keys.user);
-        self.failures_per_address.give_back(&keys.address);
+        self.failures_at_address.forget(&keys.user_at_address).await;
+        self.failures_per_address.give_back(&keys.address).await;
+        self.failures_per_user.give_back(&keys.user).await;
         admin_user::ActiveModel {
             id: Set(user.id),
             last_login_at: Set(Some(Utc::now())),
@@ -427,17 +486,48 @@ impl AuthService {
 struct LimitKeys {
     user: String,
     address: String,
+    user_at_address: String,
 }
 
 impl LimitKeys {
     fn new(username: &str, client: IpAddr) -> Self {
+        let user = username.trim().to_lowercase();
+        let address = crate::client_ip::limit_key(client);
         Self {
-            user: format!("user:{}", username.trim().to_lowercase()),
-            address: format!("addr:{}", crate::client_ip::limit_key(client)),
+            // An address never holds a space, so the pair cannot be forged from parts.
+            user_at_address: format!("{address} {user}"),
+            user,
+            address,
         }
     }
 }
 
+/// How long an attempt waits after `failures` failures of its user from anywhere:
+/// nothing at first, then doubling up to [`MAX_SLOWDOWN`].
+fn slowdown(failures: usize) -> Duration {
+    let Some(past) = failures.checked_sub(FREE_FAILURES_PER_USER + 1) else {
+        return Duration::ZERO;
+    };
+    let doublings = u32::try_from(past).unwrap_or(u32::MAX).min(8);
+    FIRST_SLOWDOWN
+        .saturating_mul(1 << doublings)
+        .min(MAX_SLOWDOWN)
+}
+
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_slow_a_user_down_only_past_the_free_ones_and_within_a_bound() {
+        assert_eq!(slowdown(0), Duration::ZERO);
+        assert_eq!(slowdown(FREE_FAILURES_PER_USER), Duration::ZERO);
+        assert_eq!(slowdown(FREE_FAILURES_PER_USER + 1), FIRST_SLOWDOWN);
+        assert_eq!(slowdown(FREE_FAILURES_PER_USER + 2), FIRST_SLOWDOWN * 2);
+        assert_eq!(slowdown(10_000), MAX_SLOWDOWN);
+    }
 }

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::jobs::JobWaker;
+use crate::ratelimit::Limits;
 
 /// What every service needs; cheap to clone.
 #[derive(Clone)]
@@ -16,4 +17,6 @@ pub(crate) struct Deps {
     pub events: EventBus,
     pub jobs: JobWaker,
     pub config: Arc<Config>,
+    /// Rate limits, shared by the replicas through Redis when it is configured.
+    pub limits: Limits,
 }

@@ -12,7 +12,7 @@ use super::second_factors::service::SecondFactorError;
 use super::settings::service::SettingsError;
 use super::subscribers::SubscriberError;
 use super::users::UserError;
-use crate::domain::{ClassifiedError, ErrorKind};
+use crate::domain::{ClassifiedError, ErrorKind, Field};
 
 /// A database that cannot be reached is worth retrying; any other database error is a
 /// bug or corrupt data.
@@ -62,7 +62,13 @@ impl ClassifiedError for SubscriberError {
         match self {
             // Closed is a decision of the site, not a mistake in the request.
             Self::SubscriptionsClosed => ErrorKind::Forbidden,
-            Self::InvalidEmail(_) => ErrorKind::Invalid { field: None },
+            Self::InvalidEmail(_) => ErrorKind::Invalid {
+                field: Some(Field::Email),
+            },
+            Self::NoConsent => ErrorKind::Invalid {
+                field: Some(Field::Consent),
+            },
+            Self::TooManyRequests { .. } | Self::TooManyOptIns { .. } => ErrorKind::RateLimited,
             Self::AlreadySubscribed(_) => ErrorKind::Conflict,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Database(error) => database_kind(error),
@@ -75,7 +81,10 @@ impl ClassifiedError for UserError {
         match self {
             Self::UsernameTaken(_) | Self::OwnAccount => ErrorKind::Conflict,
             Self::NotFound(_) => ErrorKind::NotFound,
-            Self::InvalidUsername | Self::WeakPassword(_) => ErrorKind::Invalid { field: None },
+            Self::InvalidUsername | Self::WeakPassword(_) | Self::PasswordTooLong => {
+                ErrorKind::Invalid { field: None }
+            }
+            Self::HashingBusy => ErrorKind::RateLimited,
             Self::Hashing(_) => ErrorKind::Internal,
             Self::Database(error) => database_kind(error),
         }
@@ -90,7 +99,9 @@ impl ClassifiedError for AuthError {
             | Self::PendingLoginExpired
             | Self::InvalidSecondFactor
             | Self::CodeAlreadyUsed => ErrorKind::Unauthenticated,
-            Self::FactorNotEnrolled(_) => ErrorKind::Invalid { field: None },
+            Self::FactorNotEnrolled(_) | Self::UsernameTooLong => {
+                ErrorKind::Invalid { field: None }
+            }
             Self::TooManyAttempts { .. } => ErrorKind::RateLimited,
             Self::Database(error) => database_kind(error),
             Self::User(error) => error.kind(),

@@ -53,8 +53,8 @@ pub use settings::{
     SlackCheck, SlackProbe, SlackSettings, SlackSettingsChange, sniff_image,
 };
 pub use subscribers::{
-    ImportReport, MAIL_INTERVAL, SubscriberCount, SubscriberError, SubscriberService, TokenOutcome,
-    TokenState,
+    ImportReport, MAIL_INTERVAL, OptInLoad, SubscriberCount, SubscriberError, SubscriberService,
+    TokenOutcome, TokenState,
 };
 pub use users::{UserError, UserService};
 pub use wiring::Services;

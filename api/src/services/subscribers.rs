@@ -6,12 +6,17 @@
 //!   cannot be used to find out who subscribed. A known, unconfirmed address gets the
 //!   opt-in mail again, a confirmed one a short "already subscribed" mail; either at
 //!   most once per [`MAIL_INTERVAL`], so the form cannot be used to flood an inbox.
+//! - Visitors' requests are limited per client address, and confirmation mails to new
+//!   addresses per hour site-wide (`MONOSTAT_OPTIN_MAILS_PER_HOUR`), both across
+//!   replicas when Redis is configured: past either, the answer is "try again later".
 //! - Unsubscribing deletes the row (and its delivery history): the person asked to be
 //!   forgotten, and a fresh subscription starts with a fresh token.
 //! - Mails are jobs enqueued in the same transaction, so an SMTP outage delays them
 //!   instead of losing them, and the web request never waits for SMTP.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
@@ -25,6 +30,7 @@ use super::views::Subscriber;
 use super::{audit, tx};
 use crate::domain::{Actor, InvalidEmail, SubscriberEmail};
 use crate::events::DomainEvent;
+use crate::ratelimit::{self, Limit};
 use crate::store::{settings, subscriber, subscribers};
 
 /// Subscriber tokens carry this much randomness (SPEC §1 asks for at least 128 bits).
@@ -32,11 +38,20 @@ const TOKEN_BITS: usize = 128;
 /// At most one subscription mail per address in this interval.
 pub const MAIL_INTERVAL: TimeDelta = TimeDelta::hours(24);
 const SEARCH_LIMIT_MAX: u64 = 500;
+const REQUESTS_PER_ADDRESS: usize = 5;
+const REQUEST_WINDOW: Duration = Duration::from_mins(10);
+const OPTIN_WINDOW: Duration = Duration::from_hours(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubscriberError {
     #[error("this status page does not take new subscriptions")]
     SubscriptionsClosed,
+    #[error("please agree to receive notifications")]
+    NoConsent,
+    #[error("too many requests from your address; try again in {minutes} minutes")]
+    TooManyRequests { minutes: u64 },
+    #[error("many people are subscribing right now; please try again in {minutes} minutes")]
+    TooManyOptIns { minutes: u64 },
     #[error(transparent)]
     InvalidEmail(#[from] InvalidEmail),
     #[error("{0} is already on the list")]
@@ -81,6 +96,21 @@ pub struct SubscriberCount {
     pub pending: u64,
 }
 
+/// Subscription mails of the last hour against `MONOSTAT_OPTIN_MAILS_PER_HOUR`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptInLoad {
+    pub last_hour: u64,
+    pub per_hour: u64,
+}
+
+/// What one subscribe request did.
+struct Subscribed {
+    /// A new, unconfirmed row.
+    created: bool,
+    /// A mail is queued.
+    mailed: bool,
+}
+
 /// What a CSV import did, line by line where it matters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -94,17 +124,75 @@ pub struct ImportReport {
 #[derive(Clone)]
 pub struct SubscriberService {
     deps: Deps,
+    requests_per_address: Limit,
+    optin_mails: Limit,
 }
+
+/// The one key of the site-wide opt-in window.
+const ALL: &str = "all";
 
 impl SubscriberService {
     pub(super) fn new(deps: Deps) -> Self {
-        Self { deps }
+        Self {
+            requests_per_address: deps.limits.window(
+                "subscribe-address",
+                REQUEST_WINDOW,
+                REQUESTS_PER_ADDRESS,
+            ),
+            optin_mails: deps.limits.window(
+                "optin-mails",
+                OPTIN_WINDOW,
+                deps.config.optin_mails_per_hour,
+            ),
+            deps,
+        }
     }
 
     /// A visitor asks for notifications. Answers `Ok` whether or not the address was
-    /// known (see the module docs); refuses only when subscriptions are closed.
-    pub async fn subscribe(&self, email: &SubscriberEmail) -> Result<(), SubscriberError> {
-        let created = tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
+    /// known (see the module docs); refuses when subscriptions are closed, without
+    /// consent, and past the limits.
+    pub async fn subscribe(
+        &self,
+        email: &SubscriberEmail,
+        consent: bool,
+        client: IpAddr,
+    ) -> Result<(), SubscriberError> {
+        if !consent {
+            return Err(SubscriberError::NoConsent);
+        }
+        self.requests_per_address
+            .take(&crate::client_ip::limit_key(client))
+            .await
+            .map_err(|wait| SubscriberError::TooManyRequests {
+                minutes: ratelimit::minutes(wait),
+            })?;
+        // Taken up front so parallel requests cannot all slip under the cap; given
+        // back when no mail goes out after all.
+        self.optin_mails
+            .take(ALL)
+            .await
+            .map_err(|wait| SubscriberError::TooManyOptIns {
+                minutes: ratelimit::minutes(wait),
+            })?;
+        let outcome = self.subscribe_in_tx(email).await;
+        if !matches!(outcome, Ok(Subscribed { mailed: true, .. })) {
+            self.optin_mails.give_back(ALL).await;
+        }
+        let Subscribed { created, mailed } = outcome?;
+        if mailed {
+            self.deps.jobs.wake();
+        }
+        if created {
+            self.deps.events.publish(DomainEvent::SubscribersChanged);
+        }
+        Ok(())
+    }
+
+    async fn subscribe_in_tx(
+        &self,
+        email: &SubscriberEmail,
+    ) -> Result<Subscribed, SubscriberError> {
+        tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
             let now = Utc::now();
             let open = settings::notifications(txn)
                 .await?
@@ -126,14 +214,20 @@ impl SubscriberService {
                         "A visitor subscribed; waiting for confirmation",
                     )
                     .await?;
-                    Ok(true)
+                    Ok(Subscribed {
+                        created: true,
+                        mailed: true,
+                    })
                 }
                 Some(row) => {
                     if row
                         .last_mail_at
                         .is_some_and(|last| now - last < MAIL_INTERVAL)
                     {
-                        return Ok(false);
+                        return Ok(Subscribed {
+                            created: false,
+                            mailed: false,
+                        });
                     }
                     let kind = if row.active {
                         SubscriberMailKind::AlreadySubscribed
@@ -145,15 +239,13 @@ impl SubscriberService {
                     row.last_mail_at = Set(Some(now));
                     row.update(txn).await?;
                     follow_up::subscriber_mail(id, kind).enqueue(txn).await?;
-                    Ok(false)
+                    Ok(Subscribed {
+                        created: false,
+                        mailed: true,
+                    })
                 }
             }
-        })?;
-        self.deps.jobs.wake();
-        if created {
-            self.deps.events.publish(DomainEvent::SubscribersChanged);
-        }
-        Ok(())
+        })
     }
 
     pub async fn token_state(&self, token: &str) -> Result<TokenState, SubscriberError> {
@@ -282,6 +374,14 @@ impl SubscriberService {
             active,
             pending: all.saturating_sub(active),
         })
+    }
+
+    /// Console: how close new subscriptions are to being turned away.
+    pub async fn optin_load(&self) -> OptInLoad {
+        OptInLoad {
+            last_hour: self.optin_mails.count(ALL).await as u64,
+            per_hour: self.deps.config.optin_mails_per_hour as u64,
+        }
     }
 
     /// Console: every subscriber as CSV (`email,active,created,confirmed`), the format

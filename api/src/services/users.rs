@@ -2,8 +2,11 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::Arc;
+
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
+use tokio::sync::Semaphore;
 
 use super::deps::Deps;
 use super::views::UserAccount;
@@ -15,6 +18,8 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Argon2id hash of a random password nobody knows, verified against for unknown users.
 const UNKNOWN_USER_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xh3n2Zq0mS0eGm1bEo4jN4pVbUu8e6l0cKX4Vq9kq0A";
 const MAX_USERNAME_CHARS: usize = 64;
+/// Longer passwords are refused before they are hashed: Argon2 reads all of it.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -28,6 +33,10 @@ pub enum UserError {
     NotFound(i64),
     #[error("you cannot deactivate your own account")]
     OwnAccount,
+    #[error("passwords have at most {MAX_PASSWORD_BYTES} bytes")]
+    PasswordTooLong,
+    #[error("the server is checking many passwords at once; try again in a moment")]
+    HashingBusy,
     #[error("could not hash the password: {0}")]
     Hashing(String),
     #[error("database error: {0}")]
@@ -46,11 +55,18 @@ impl tx::DbError for UserError {
 #[derive(Clone)]
 pub struct UserService {
     deps: Deps,
+    /// Argon2 takes a CPU and 19 MiB for a while: as many at once as there are CPUs,
+    /// so a login flood cannot exhaust either.
+    hashing: Arc<Semaphore>,
 }
 
 impl UserService {
     pub(super) fn new(deps: Deps) -> Self {
-        Self { deps }
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            deps,
+            hashing: Arc::new(Semaphore::new(cpus)),
+        }
     }
 
     /// Creates an active console user.
@@ -70,7 +86,7 @@ impl UserService {
             return Err(UserError::InvalidUsername);
         }
         check_password_strength(username, password)?;
-        let hash = hash_password(password.to_owned()).await?;
+        let hash = self.hash_password(password).await?;
         tx::write_tx!(&self.deps.db, UserError, |txn| {
             let taken = users::find_by_username(txn, username).await?.is_some();
             if taken {
@@ -138,7 +154,7 @@ impl UserService {
     ) -> Result<(), UserError> {
         let username = self.username_of(id).await?.ok_or(UserError::NotFound(id))?;
         check_password_strength(&username, password)?;
-        let hash = hash_password(password.to_owned()).await?;
+        let hash = self.hash_password(password).await?;
         tx::write_tx!(&self.deps.db, UserError, |txn| {
             let user = find(txn, id).await?;
             admin_user::ActiveModel {
@@ -172,12 +188,21 @@ impl UserService {
         check_password_strength(username, password)
     }
 
-    /// The active user with this username and password, if any.
+    /// The active user with this username and password, if any. When every CPU is
+    /// already hashing, answers [`UserError::HashingBusy`] at once rather than queueing
+    /// work a flood could pile up without end.
     pub(super) async fn verify(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Option<admin_user::Model>, UserError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(UserError::PasswordTooLong);
+        }
+        let _permit = self
+            .hashing
+            .try_acquire()
+            .map_err(|_| UserError::HashingBusy)?;
         let user = users::find_active_by_username(&self.deps.db, username.trim()).await?;
         // An unknown user costs the same hash as a known one, so timing does not tell
         // an attacker which usernames exist.
@@ -212,6 +237,9 @@ fn check_password_strength(username: &str, password: &str) -> Result<(), UserErr
     if password.trim().is_empty() {
         return Err(UserError::WeakPassword("it is empty"));
     }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(UserError::PasswordTooLong);
+    }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(UserError::WeakPassword("use at least 10 characters"));
     }
@@ -226,9 +254,22 @@ fn check_password_strength(username: &str, password: &str) -> Result<(), UserErr
     Ok(())
 }
 
-/// Argon2id with the crate's defaults (the OWASP-recommended parameters), off the
-/// async threads because it is deliberately slow.
-async fn hash_password(password: String) -> Result<String, UserError> {
+impl UserService {
+    /// Argon2id with the crate's defaults (the OWASP-recommended parameters), off the
+    /// async threads because it is deliberately slow. Waits its turn: only signed-in
+    /// users and the command line set passwords.
+    async fn hash_password(&self, password: &str) -> Result<String, UserError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|error| UserError::Hashing(error.to_string()))?;
+        let password = password.to_owned();
+        hash_off_thread(password).await
+    }
+}
+
+async fn hash_off_thread(password: String) -> Result<String, UserError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         Argon2::default()

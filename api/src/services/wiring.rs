@@ -20,6 +20,7 @@ use super::users::UserService;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::jobs::JobWaker;
+use crate::ratelimit::Limits;
 use crate::secret::Secret;
 
 #[derive(Clone)]
@@ -45,11 +46,17 @@ impl Services {
         config: Arc<Config>,
         session_key: &Secret,
     ) -> Self {
+        // The event bus has already refused a Redis address that cannot work.
+        let limits = Limits::new(config.redis.as_ref()).unwrap_or_else(|error| {
+            tracing::warn!(%error, "rate limits count in this process only");
+            Limits::in_process()
+        });
         let deps = Deps {
             db,
             events,
             jobs,
             config,
+            limits,
         };
         let users = UserService::new(deps.clone());
         let second_factors = SecondFactorService::new(deps.clone());

@@ -26,6 +26,9 @@ use crate::common::smtp::{
 };
 use crate::common::{Harness, TestApp, TestDb, both_databases, fixture};
 
+/// Visitors in these tests ask from the test's own machine.
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 const SITE: &str = "https://status.example.com";
 
 fn admin() -> Actor {
@@ -150,7 +153,7 @@ both_databases! {
         let app = TestApp::start(config_with(&db, &sink)).await;
         app.services.settings.set_allow_subscriptions(true, &admin()).await.unwrap();
 
-        let first = app.client.post(app.url("/subscribe")).form(&[("email", " Alice@Example.com ")]).send().await.unwrap();
+        let first = app.client.post(app.url("/subscribe")).form(&[("email", " Alice@Example.com "), ("consent", "on")]).send().await.unwrap();
         assert_eq!(first.status(), 200);
         let first = first.text().await.unwrap();
         let mails = sink.wait_for(1).await;
@@ -172,15 +175,15 @@ both_databases! {
         assert_eq!(app.services.subscribers.count().await.unwrap(), SubscriberCount { active: 1, pending: 0 });
 
         // Asking again answers the same and, within a day, mails nothing.
-        let again = app.client.post(app.url("/subscribe")).form(&[("email", "alice@example.com")]).send().await.unwrap();
+        let again = app.client.post(app.url("/subscribe")).form(&[("email", "alice@example.com"), ("consent", "on")]).send().await.unwrap();
         assert_eq!(again.status(), 200);
         assert_eq!(again.text().await.unwrap(), first);
         assert_eq!(db.jobs_of_kind(SUBSCRIBER_MAIL).await.len(), 1);
 
         // An unconfirmed address gets at most one opt-in mail a day too.
         let bob = email("bob@example.com");
-        app.services.subscribers.subscribe(&bob).await.unwrap();
-        app.services.subscribers.subscribe(&bob).await.unwrap();
+        app.services.subscribers.subscribe(&bob, true, LOOPBACK).await.unwrap();
+        app.services.subscribers.subscribe(&bob, true, LOOPBACK).await.unwrap();
         assert_eq!(db.jobs_of_kind(SUBSCRIBER_MAIL).await.len(), 2);
 
         // A day later, a confirmed address gets the short "already subscribed" mail.
@@ -190,7 +193,7 @@ both_databases! {
             .exec(&db.conn)
             .await
             .unwrap();
-        app.services.subscribers.subscribe(&email("alice@example.com")).await.unwrap();
+        app.services.subscribers.subscribe(&email("alice@example.com"), true, LOOPBACK).await.unwrap();
         let mails = sink.wait_for(3).await;
         let already: Vec<_> = mails.iter().filter(|m| m.header("Subject").unwrap().contains("already subscribed")).collect();
         assert_eq!(already.len(), 1);
@@ -202,15 +205,15 @@ both_databases! {
 
     async fn closed_subscriptions_and_bad_addresses_are_refused(db: TestDb) {
         let h = db.services().await;
-        let refused = h.services.subscribers.subscribe(&email("a@example.com")).await;
+        let refused = h.services.subscribers.subscribe(&email("a@example.com"), true, LOOPBACK).await;
         assert!(matches!(refused, Err(SubscriberError::SubscriptionsClosed)), "{refused:?}");
 
         let app = TestApp::start(db.app_config(&[])).await;
-        let closed = app.client.post(app.url("/subscribe")).form(&[("email", "a@example.com")]).send().await.unwrap();
+        let closed = app.client.post(app.url("/subscribe")).form(&[("email", "a@example.com"), ("consent", "on")]).send().await.unwrap();
         assert_eq!(closed.status(), 403);
         assert!(closed.text().await.unwrap().contains("Subscriptions are closed"));
         app.services.settings.set_allow_subscriptions(true, &admin()).await.unwrap();
-        let invalid = app.client.post(app.url("/subscribe")).form(&[("email", "not an address")]).send().await.unwrap();
+        let invalid = app.client.post(app.url("/subscribe")).form(&[("email", "not an address"), ("consent", "on")]).send().await.unwrap();
         assert_eq!(invalid.status(), 422);
         assert_eq!(app.services.subscribers.count().await.unwrap(), SubscriberCount::default());
         app.stop().await;
@@ -526,7 +529,7 @@ async fn without_a_host_mails_become_eml_files() {
         .unwrap();
     app.services
         .subscribers
-        .subscribe(&email("carol@example.com"))
+        .subscribe(&email("carol@example.com"), true, LOOPBACK)
         .await
         .unwrap();
     let files = wait_for_files(&db.dir.path().join("mail"), 1).await;

@@ -9,6 +9,7 @@
 
 mod common;
 
+mod abuse;
 mod alert_sources;
 mod alerts;
 mod cli;
@@ -20,6 +21,7 @@ mod events;
 mod graphql;
 mod jobs;
 mod lifecycle;
+mod limits;
 mod opsgenie;
 mod outage;
 mod public;

@@ -21,6 +21,9 @@ use crate::common::smtp::SmtpSink;
 use crate::common::{TestApp, fixture};
 use crate::slack::{EVENTS, FORM, JSON, SECRET, interaction, signed};
 
+/// Visitors in these tests ask from the test's own machine.
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 /// A database whose connection from the app goes through a proxy that can cut it.
 async fn through_proxy() -> Option<(TestDb, ChaosProxy)> {
     let db = TestDb::postgres().await?;
@@ -164,7 +167,11 @@ async fn jobs_queued_during_a_database_outage_run_once_when_it_is_back() {
         .unwrap();
     other
         .subscribers
-        .subscribe(&SubscriberEmail::parse("carol@example.com").unwrap())
+        .subscribe(
+            &SubscriberEmail::parse("carol@example.com").unwrap(),
+            true,
+            LOOPBACK,
+        )
         .await
         .unwrap();
     let opened = other

@@ -8,8 +8,9 @@
 //! multipart data and nothing else; it acts on the token alone and answers 200 with no
 //! redirect, whatever the body. Unknown and used tokens get a friendly page with 200 too.
 //!
-//! `POST /subscribe` (form field `email`) is the plain-HTML subscription form. With
-//! subscriptions closed it answers 403 and a page saying so.
+//! `POST /subscribe` (form fields `email` and the `consent` checkbox) is the plain-HTML
+//! subscription form. It answers with the service's refusals as pages: 400 without
+//! consent, 403 with subscriptions closed, 429 past the limits (saying when to try again).
 
 use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -19,6 +20,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::compose::escape;
+use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::domain::SubscriberEmail;
 use crate::http::ApiError;
 use crate::services::{
@@ -40,6 +42,7 @@ pub fn routes<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     SubscriptionPagesState: FromRef<S>,
+    TrustedProxies: FromRef<S>,
 {
     Router::new()
         .route("/subscribe", post(subscribe))
@@ -56,16 +59,22 @@ where
 
 #[derive(Deserialize)]
 struct SubscribeForm {
+    #[serde(default)]
     email: String,
+    /// A checked box sends `on`; an unchecked one sends nothing.
+    #[serde(default)]
+    consent: Option<String>,
 }
 
 async fn subscribe(
     State(state): State<SubscriptionPagesState>,
+    ClientIp(client): ClientIp,
     Form(form): Form<SubscribeForm>,
 ) -> Response {
     let name = system_name(&state).await;
+    let consent = form.consent.is_some_and(|value| !value.is_empty());
     let result = match SubscriberEmail::parse(&form.email) {
-        Ok(email) => state.subscribers.subscribe(&email).await,
+        Ok(email) => state.subscribers.subscribe(&email, consent, client).await,
         Err(error) => Err(error.into()),
     };
     match result {
@@ -191,6 +200,8 @@ fn error_page(name: &str, error: SubscriberError) -> Response {
     };
     let title = if api.status == StatusCode::FORBIDDEN {
         "Subscriptions are closed"
+    } else if api.status == StatusCode::TOO_MANY_REQUESTS {
+        "Please try again later"
     } else if api.status.is_server_error() {
         "Please try again"
     } else {

@@ -46,6 +46,11 @@ pub struct SubscriberCounts {
     active: u64,
     /// Waiting for their confirmation.
     pending: u64,
+    /// Subscription mails (confirmation requests) sent in the last hour.
+    opt_in_mails_last_hour: u64,
+    /// `MONOSTAT_OPTIN_MAILS_PER_HOUR`: at this many, new subscriptions are answered
+    /// "try again later".
+    opt_in_mails_per_hour: u64,
 }
 
 /// How far a notification fan-out got.
@@ -102,9 +107,12 @@ impl SubscribersQuery {
     async fn subscriber_counts(&self, ctx: &Context<'_>) -> Result<SubscriberCounts> {
         let (_, services) = actor(ctx)?;
         let count = services.subscribers.count().await.gql()?;
+        let optin = services.subscribers.optin_load().await;
         Ok(SubscriberCounts {
             active: count.active,
             pending: count.pending,
+            opt_in_mails_last_hour: optin.last_hour,
+            opt_in_mails_per_hour: optin.per_hour,
         })
     }
 

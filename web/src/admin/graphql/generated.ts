@@ -431,7 +431,7 @@ export type SubscribersQueryVariables = Exact<{
 }>;
 
 
-export type SubscribersQuery = { subscribers: Array<{ id: number, email: string, active: boolean, created: string, confirmed: string | null }>, subscriberCounts: { active: number, pending: number } };
+export type SubscribersQuery = { subscribers: Array<{ id: number, email: string, active: boolean, created: string, confirmed: string | null }>, subscriberCounts: { active: number, pending: number, optInMailsLastHour: number, optInMailsPerHour: number } };
 
 export type RemoveSubscriberMutationVariables = Exact<{
   id: number;
@@ -573,7 +573,7 @@ export const SetSlackSettingsMutationDocument = "mutation SetSlackSettings($inpu
 export const TestSlackMutationDocument = "mutation TestSlack { testSlack { ok message } }" as Document<TestSlackMutation, TestSlackMutationVariables>;
 export const AlertSourcesQueryDocument = "query AlertSources { alertSources { source webhookUrl setByEnvironment } }" as Document<AlertSourcesQuery, AlertSourcesQueryVariables>;
 export const RotateAlertSourceSecretMutationDocument = "mutation RotateAlertSourceSecret($s: AlertSourceKind!) { rotateAlertSourceSecret(source: $s) { source webhookUrl setByEnvironment } }" as Document<RotateAlertSourceSecretMutation, RotateAlertSourceSecretMutationVariables>;
-export const SubscribersQueryDocument = "query Subscribers($s: String!, $o: Int!, $f: Int!) { subscribers(search: $s, offset: $o, first: $f) { id email active created confirmed } subscriberCounts { active pending } }" as Document<SubscribersQuery, SubscribersQueryVariables>;
+export const SubscribersQueryDocument = "query Subscribers($s: String!, $o: Int!, $f: Int!) { subscribers(search: $s, offset: $o, first: $f) { id email active created confirmed } subscriberCounts { active pending optInMailsLastHour optInMailsPerHour } }" as Document<SubscribersQuery, SubscribersQueryVariables>;
 export const RemoveSubscriberMutationDocument = "mutation RemoveSubscriber($id: Int!) { removeSubscriber(id: $id) }" as Document<RemoveSubscriberMutation, RemoveSubscriberMutationVariables>;
 export const AddSubscriberMutationDocument = "mutation AddSubscriber($e: String!, $c: Boolean!) { addSubscriber(email: $e, consented: $c) { id email active } }" as Document<AddSubscriberMutation, AddSubscriberMutationVariables>;
 export const ExportSubscribersQueryDocument = "query ExportSubscribers { exportSubscribers }" as Document<ExportSubscribersQuery, ExportSubscribersQueryVariables>;

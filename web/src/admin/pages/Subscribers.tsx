@@ -20,7 +20,7 @@ export function SubscribersPage() {
   const [search, setSearch] = useState("");
   const [offset, setOffset] = useState(0);
   const [list, setList] = useState<Subscriber[]>([]);
-  const [counts, setCounts] = useState<{ active: number; pending: number } | null>(null);
+  const [counts, setCounts] = useState<SubscribersQuery["subscriberCounts"] | null>(null);
   const [message, setMessage] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
   const [tick, setTick] = useState(0);
 
@@ -51,6 +51,13 @@ export function SubscribersPage() {
         <p id="subscriber-counts">
           <strong>{counts.active}</strong> active, <strong>{counts.pending}</strong> waiting for their confirmation.
         </p>
+      )}
+      {counts && counts.optInMailsPerHour > 0 && counts.optInMailsLastHour >= counts.optInMailsPerHour && (
+        <div class="warning" role="status" id="optin-cap">
+          New subscriptions are being turned away: {counts.optInMailsLastHour} confirmation mails went out in the last
+          hour, the most <code>MONOSTAT_OPTIN_MAILS_PER_HOUR</code> allows ({counts.optInMailsPerHour}). Visitors are
+          asked to try again later. If this is not an attack, raise the limit.
+        </div>
       )}
       <Status message={message?.text ?? null} kind={message?.kind} />
       <AddSubscriber onAdded={reload} />
