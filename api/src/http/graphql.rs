@@ -2,17 +2,22 @@
 //! (`graphql-transport-ws` and the legacy `graphql-ws`) on the same path.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_graphql::Data;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use tokio_util::sync::PollSender;
 use tower_http::cors::{Any, CorsLayer};
 
 use std::sync::LazyLock;
@@ -29,6 +34,10 @@ use crate::services::AuthService;
 
 /// Real queries are a few KiB; this leaves room for large variables.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A subscription message is a query and its variables, like a POST body.
+const MAX_SOCKET_MESSAGE_BYTES: usize = MAX_BODY_BYTES;
+/// Clients send `connection_init` right after the socket opens.
+const SOCKET_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A multipart request carries the logo and the query around it.
 const MAX_UPLOAD_BYTES: usize = crate::services::LOGO_MAX_BYTES + MAX_BODY_BYTES;
 
@@ -370,26 +379,72 @@ async fn websocket(state: GraphqlState, request: Request) -> Response {
     let schema = state.schema.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    // Console subscriptions authenticate with {"token": "…"} in the
-                    // connection_init payload; public ones send nothing.
-                    let token = payload
-                        .get("token")
-                        .or_else(|| payload.get("Authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(|t| t.trim_start_matches("Bearer ").to_owned());
-                    // Queries and mutations over the socket are anonymous: a token
-                    // is checked per request over HTTP, and here only by the console
-                    // subscription, which ends when the token does.
-                    let mut data = Data::default();
-                    data.insert(Caller::Anonymous);
-                    if let Some(token) = token {
-                        data.insert(SocketToken(token));
+        .max_message_size(MAX_SOCKET_MESSAGE_BYTES)
+        .max_frame_size(MAX_SOCKET_MESSAGE_BYTES)
+        .on_upgrade(move |socket| serve_socket(socket, schema, protocol))
+}
+
+/// Runs the GraphQL protocol on the socket and closes it (4408, as
+/// `graphql-transport-ws` says) when no `connection_init` came in time: a socket that
+/// never says hello is a held file descriptor and nothing else.
+async fn serve_socket(
+    socket: WebSocket,
+    schema: crate::graphql::MonostatSchema,
+    protocol: GraphQLProtocol,
+) {
+    let (mut to_client, from_client) = socket.split();
+    let (outgoing, mut outgoing_rx) = tokio::sync::mpsc::channel(16);
+    let initialised = Arc::new(AtomicBool::new(false));
+    let said_hello = initialised.clone();
+    let graphql =
+        GraphQLWebSocket::new_with_pair(PollSender::new(outgoing), from_client, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                said_hello.store(true, Ordering::Relaxed);
+                // Console subscriptions authenticate with {"token": "…"} in the
+                // connection_init payload; public ones send nothing.
+                let token = payload
+                    .get("token")
+                    .or_else(|| payload.get("Authorization"))
+                    .and_then(|v| v.as_str())
+                    .map(|t| t.trim_start_matches("Bearer ").to_owned());
+                // Queries and mutations over the socket are anonymous: a token is checked per
+                // request over HTTP, and here only by the console subscription, which ends
+                // when the token does.
+                let mut data = Data::default();
+                data.insert(Caller::Anonymous);
+                if let Some(token) = token {
+                    data.insert(SocketToken(token));
+                }
+                Ok(data)
+            })
+            .serve();
+    tokio::pin!(graphql);
+    let deadline = tokio::time::sleep(SOCKET_INIT_TIMEOUT);
+    tokio::pin!(deadline);
+    let (mut graphql_done, mut waiting_for_init) = (false, true);
+    loop {
+        tokio::select! {
+            () = &mut graphql, if !graphql_done => graphql_done = true,
+            message = outgoing_rx.recv() => match message {
+                Some(message) => {
+                    if to_client.send(message).await.is_err() {
+                        break;
                     }
-                    Ok(data)
-                })
-                .serve()
-        })
+                }
+                // The protocol has ended and everything it said is sent.
+                None => break,
+            },
+            () = &mut deadline, if waiting_for_init => {
+                waiting_for_init = false;
+                if !initialised.load(Ordering::Relaxed) {
+                    let close = CloseFrame {
+                        code: 4408,
+                        reason: "Connection initialisation timeout".into(),
+                    };
+                    to_client.send(Message::Close(Some(close))).await.ok();
+                    break;
+                }
+            }
+        }
+    }
 }

@@ -5,11 +5,16 @@
 //! trusted proxy); the addresses in it are documentation ranges and never dialled.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
 
 use monostat::domain::Actor;
 use monostat::store::subscriber;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::common::smtp::SmtpSink;
 use crate::common::{TestApp, TestDb, both_databases};
@@ -173,4 +178,112 @@ both_databases! {
         );
         app.stop().await;
     }
+}
+
+/// A `graphql-transport-ws` socket on `app`, nothing sent yet.
+async fn open_socket(
+    app: &TestApp,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = app
+        .url("/graphql")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// What the server does next on `socket`: its close code, or that it just went away.
+async fn ending(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    within: Duration,
+) -> Option<u16> {
+    let ended = tokio::time::timeout(within, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await;
+    ended.expect("the server kept the socket open")
+}
+
+#[tokio::test]
+async fn sockets_that_never_say_hello_or_send_megabytes_are_closed() {
+    let db = TestDb::sqlite().await;
+    let app = TestApp::start(db.app_config(&[])).await;
+
+    let mut silent = open_socket(&app).await;
+    let mut polite = open_socket(&app).await;
+    polite
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let mut shouting = open_socket(&app).await;
+    shouting
+        .send(Message::text(
+            json!({ "type": "connection_init" }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let huge = format!(
+        r#"{{"id":"1","type":"subscribe","payload":{{"query":"{{ status {{ indicator }} }}","variables":{{"x":"{}"}}}}}}"#,
+        "x".repeat(4 << 20)
+    );
+    // The server may close before the whole message is written.
+    shouting.send(Message::text(huge)).await.ok();
+    let shouted = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match shouting.next().await {
+                Some(Ok(Message::Text(text))) if text.contains("\"next\"") => return false,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        shouted,
+        Ok(true),
+        "a 4 MiB message was answered, or the socket stayed open"
+    );
+
+    // The init timeout is 10 s; 15 s is only how long to wait before calling it a failure.
+    assert_eq!(
+        ending(&mut silent, Duration::from_secs(15)).await,
+        Some(4408)
+    );
+    // A socket that said hello is still served after the deadline.
+    polite
+        .send(Message::text(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { statusChanged { indicator } }" } }).to_string()))
+        .await
+        .unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(message)) = polite.next().await {
+            if message
+                .into_text()
+                .is_ok_and(|text| text.contains("\"next\""))
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        answered,
+        Ok(true),
+        "the socket that said hello was not served"
+    );
+    app.stop().await;
 }
