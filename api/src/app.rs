@@ -222,18 +222,7 @@ impl App {
                 },
                 trusted_proxies: TrustedProxies(Arc::new(self.config.trusted_proxies.clone())),
             });
-            let stop = self.stop.clone();
-            tasks.spawn(async move {
-                let served = axum::serve(
-                    listener,
-                    router.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-                if let Err(error) = served {
-                    tracing::error!(%error, "the web server stopped");
-                }
-            });
+            tasks.spawn(http::serve(listener, router, self.stop.clone()));
         }
         tasks.spawn(forget_stale_settings(
             self.events.subscribe(),

@@ -18,6 +18,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 pub use error::ApiError;
+pub use server::serve;
 
 use crate::jobs::Queue;
 use crate::secret::Secret;
@@ -26,6 +27,7 @@ mod error;
 pub mod graphql;
 pub mod logo;
 pub mod public;
+mod server;
 pub mod web;
 
 /// What the health and metrics endpoints read.

@@ -287,3 +287,44 @@ async fn sockets_that_never_say_hello_or_send_megabytes_are_closed() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn connections_that_never_finish_their_headers_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::sqlite().await;
+    let app = TestApp::start(db.app_config(&[])).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for n in 0..20 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        // Half of them send half a request line and a header; the others nothing.
+        if n % 2 == 0 {
+            stream
+                .write_all(b"GET /api/v2/status.json HTTP/1.1\r\nHost: status\r\nX-Slow: ")
+                .await
+                .unwrap();
+        }
+        held.push(stream);
+    }
+    // The timeout is 10 s; 20 s is only how long to wait before calling it a failure.
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        for stream in &mut held {
+            let mut buffer = [0u8; 1024];
+            // A 408 answer or none; then the end of the stream.
+            while matches!(stream.read(&mut buffer).await, Ok(read) if read > 0) {}
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "connections with unfinished headers were still open after 20 s"
+    );
+    let page = app
+        .client
+        .get(app.url("/api/v2/status.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "the server still answers");
+    app.stop().await;
+}
