@@ -26,6 +26,7 @@
 
 pub mod blocks;
 pub mod client;
+pub mod directory;
 pub mod inbound;
 pub mod incoming;
 pub mod interactions;
