@@ -33,6 +33,7 @@ pub mod interactions;
 pub mod jobs;
 pub mod outbound;
 mod refusals;
+pub mod replay;
 mod submissions;
 pub mod verify;
 pub mod views;
