@@ -12,6 +12,7 @@ mod m20261125_000002_sessions;
 mod m20261128_000003_second_factors;
 mod m20261207_000004_notification_episodes;
 mod m20261207_000005_delivery_summary;
+mod m20261208_000006_slack_allowed_users;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_second_factors::Migration),
             Box::new(m20261207_000004_notification_episodes::Migration),
             Box::new(m20261207_000005_delivery_summary::Migration),
+            Box::new(m20261208_000006_slack_allowed_users::Migration),
         ]
     }
 }

@@ -481,9 +481,15 @@ test("Slack: the test button says what is wrong; a dead Slack job is retried fro
   await page.getByLabel("Bot token").fill("not-a-token");
   await page.getByText("The bot token starts with xoxb-.").waitFor();
   await page.getByLabel("Bot token").fill("xoxb-browser-test");
-  await page.getByLabel("Channel").fill("#status");
+  await page.getByLabel("Channel", { exact: true }).fill("#status");
+  // Who may act: only listed people instead of the channel's members.
+  await page.getByRole("radio", { name: "Only these user ids" }).check();
+  await page.getByLabel("Slack user ids").fill("u0abc5678, <@U0DEF9012>");
   await page.getByRole("button", { name: "Save Slack settings" }).click();
   await page.getByText(/^Saved\./).waitFor();
+  assert.equal(await page.getByLabel("Slack user ids").inputValue(), "U0ABC5678, U0DEF9012");
+  const saved = await server.gql(`{ slackSettings { allowedUserIds } }`);
+  assert.deepEqual(saved.slackSettings.allowedUserIds, ["U0ABC5678", "U0DEF9012"]);
   await page.getByRole("button", { name: "Test the connection" }).click();
   await page.locator("#slack-check").waitFor();
   assert.match(await page.textContent("#slack-check"), /does not work/);

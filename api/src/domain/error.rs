@@ -80,6 +80,7 @@ pub enum Field {
     // Slack's settings.
     SlackChannel,
     SlackBotToken,
+    SlackAllowedUsers,
     // A visitor's subscription.
     Email,
     Consent,
@@ -116,6 +117,7 @@ impl Field {
             Self::SecondaryTextColour => "secondary text colour",
             Self::SlackChannel => "channel",
             Self::SlackBotToken => "bot token",
+            Self::SlackAllowedUsers => "allowed users",
             Self::Email => "email",
             Self::Consent => "consent",
         }

@@ -16,6 +16,7 @@ mod labels;
 mod lifecycle;
 mod notify;
 mod paths;
+mod slack_actors;
 mod states;
 pub mod totp;
 
@@ -28,5 +29,6 @@ pub use labels::{Language, announced_status_label, severity_label, status_label}
 pub use lifecycle::{Action, TransitionError, update_entry_carries_status};
 pub use notify::{Announcement, NotificationContext, NotificationKind, decide_notification};
 pub use paths::{incident_path, percent_encode};
+pub use slack_actors::{InvalidSlackUserId, SlackActors, SlackUserId};
 pub use spelling::ParseEnumError;
 pub use states::{ChallengePurpose, DeliveryState, FactorKind, JobState};

@@ -30,5 +30,6 @@ mod scale_out;
 mod second_factors;
 mod server;
 mod slack;
+mod slack_trust;
 mod upgrade;
 mod web;

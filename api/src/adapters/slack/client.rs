@@ -117,7 +117,7 @@ impl From<SlackError> for JobError {
 
 /// How a method takes its arguments.
 #[derive(Clone, Copy)]
-enum Body {
+pub(super) enum Body {
     Json,
     Form,
 }
@@ -147,6 +147,15 @@ pub struct Identity {
     pub user: String,
     #[serde(default)]
     pub url: String,
+    /// The workspace the token was issued in (`T…`).
+    #[serde(default)]
+    pub team_id: String,
+    /// Bot tokens only.
+    #[serde(default)]
+    pub bot_id: Option<String>,
+    /// Given for some bot tokens; otherwise `bots.info` knows it.
+    #[serde(default)]
+    pub app_id: Option<String>,
 }
 
 /// Where a posted message landed.
@@ -179,7 +188,7 @@ impl SlackApi {
         }
     }
 
-    async fn call(
+    pub(super) async fn call(
         &self,
         token: &Secret,
         method: &'static str,
@@ -286,7 +295,10 @@ impl SlackApi {
         target == "https://hooks.slack.com" || Some(target) == origin(&self.base)
     }
 
-    fn read<T: for<'de> Deserialize<'de>>(value: Value, field: &str) -> Result<T, SlackError> {
+    pub(super) fn read<T: for<'de> Deserialize<'de>>(
+        value: Value,
+        field: &str,
+    ) -> Result<T, SlackError> {
         let part = if field.is_empty() {
             value
         } else {

@@ -3,7 +3,8 @@
 //! data; what has to be said to Slack afterwards comes back as jobs for the caller to
 //! enqueue. It calls the Web API only where an answer cannot wait for a job: opening a
 //! modal (its trigger id expires in 3 s) and answering through a click's
-//! `response_url` while the database is away.
+//! `response_url` while the database is away. Before anything changes, it checks who
+//! sent the request ([`SlackInbound::authorize`], see [`trust`](super::trust)).
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -12,13 +13,19 @@ use serde::Deserialize;
 
 use super::blocks::View;
 use super::client::SlackApi;
+use super::replay::ReplayGuard;
+use super::trust::{Caller, Need, Trust, TrustError};
 use super::views::Links;
+use crate::config::RedisConfig;
 use crate::domain::{Actor, ClassifiedError, ErrorKind};
 use crate::secret::Secret;
 use crate::services::{IncidentService, SettingsService};
 
 /// How long reading the Slack settings may take while answering a request.
 const SETTINGS_DEADLINE: Duration = Duration::from_millis(800);
+/// How long asking Slack who may act may take when its answers are not cached: part
+/// of Slack's three seconds.
+const TRUST_DEADLINE: Duration = Duration::from_millis(1200);
 
 /// What answering Slack needs; cheap to clone.
 #[derive(Clone)]
@@ -32,6 +39,9 @@ pub struct SlackInbound {
     /// The signing secret as last read, so a click can still be verified and answered
     /// while the database is away; consulted only when it is unreachable.
     last_signing_secret: Arc<RwLock<Option<Secret>>>,
+    /// Refuses a signed request sent a second time.
+    pub(super) replay: ReplayGuard,
+    trust: Trust,
 }
 
 impl SlackInbound {
@@ -41,15 +51,46 @@ impl SlackInbound {
         site_url: &str,
         signing_secret_from_env: Option<Secret>,
         api: SlackApi,
+        redis: Option<&RedisConfig>,
     ) -> Self {
         Self {
             incidents,
             settings,
             site_url: site_url.to_owned(),
             signing_secret_from_env,
+            trust: Trust::new(api.clone()),
             api,
             last_signing_secret: Arc::default(),
+            replay: ReplayGuard::new(redis),
         }
+    }
+
+    /// Whether `caller` may do what `need` says. A refusal is logged here, once; the
+    /// caller only tells the person.
+    pub(super) async fn authorize(&self, caller: Caller<'_>, need: Need) -> Result<(), TrustError> {
+        let outcome = match tokio::time::timeout(SETTINGS_DEADLINE, self.settings.slack()).await {
+            Ok(Ok(settings)) => {
+                tokio::time::timeout(TRUST_DEADLINE, self.trust.check(&settings, caller, need))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(TrustError::SlackUnreachable("no answer in time".to_owned()))
+                    })
+            }
+            Ok(Err(error)) => Err(TrustError::SettingsAway(error.to_string())),
+            Err(_) => Err(TrustError::SettingsAway(
+                "the Slack settings took too long to read".to_owned(),
+            )),
+        };
+        if let Err(error) = &outcome {
+            tracing::warn!(
+                slack.user = caller.user,
+                slack.team = caller.team,
+                need = ?need,
+                reason = %error,
+                "refused a request from Slack"
+            );
+        }
+        outcome
     }
 
     pub(super) fn links(&self) -> Links<'_> {
@@ -113,6 +154,13 @@ impl SlackInbound {
             }
         }
     }
+}
+
+/// The workspace of a click or a submission (`team` is null for some Enterprise Grid
+/// installs: then the request is not trusted).
+#[derive(Deserialize)]
+pub(super) struct TeamRef {
+    pub(super) id: String,
 }
 
 /// The person behind a click or a submission.

@@ -2,7 +2,9 @@
 //! the `/status` command, on two URLs. Routing follows Bolt: JSON is the Events API, a
 //! form with `payload=` is interactivity, a form with `command=` a slash command,
 //! `ssl_check=1` Slack testing TLS. Everything but `ssl_check` must carry a valid
-//! signature. [`interactions`](super::interactions) and
+//! signature, checked over the raw bytes before anything reads them, and may come only
+//! once ([`replay`](super::replay)); who sent it is checked before anything changes
+//! ([`trust`](super::trust)). [`interactions`](super::interactions) and
 //! [`submissions`](super::submissions) decide the answers; what Slack must hear after
 //! the answer comes back as jobs, enqueued here through the job service.
 
@@ -74,21 +76,28 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
+/// Slack testing the certificate of a slash command URL, unsigned (Bolt answers it
+/// before verifying). Asked only of a request without signature headers, which is
+/// refused unless it is exactly that; a signed one is answered after verifying.
+fn is_ssl_check(headers: &HeaderMap, body: &[u8]) -> bool {
+    !is_json(headers)
+        && serde_urlencoded::from_bytes::<HashMap<String, String>>(body)
+            .is_ok_and(|form| form.get("ssl_check").is_some_and(|v| v == "1"))
+}
+
 async fn receive(State(slack): State<SlackState>, headers: HeaderMap, body: Bytes) -> Response {
     let deadline = Instant::now() + CLICK_DEADLINE;
     let json = is_json(&headers);
-    let form: Result<HashMap<String, String>, _> = if json {
-        Ok(HashMap::new())
-    } else {
-        serde_urlencoded::from_bytes(&body)
-    };
-    // Slack testing the certificate of a slash command URL; Bolt answers it unsigned.
-    if form
-        .as_ref()
-        .is_ok_and(|form| form.get("ssl_check").is_some_and(|v| v == "1"))
-    {
+    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (timestamp, signature) = (
+        header_text("x-slack-request-timestamp"),
+        header_text("x-slack-signature"),
+    );
+    if timestamp.is_none() && signature.is_none() && is_ssl_check(&headers, &body) {
         return StatusCode::OK.into_response();
     }
+    // Reading the secret is the one database read before the signature is checked; it
+    // does not depend on the request.
     let secret = match slack.inbound.signing_secret().await {
         Ok(secret) => secret,
         Err(error) => {
@@ -100,11 +109,10 @@ async fn receive(State(slack): State<SlackState>, headers: HeaderMap, body: Byte
         tracing::warn!("a Slack request arrived, but no signing secret is set");
         return unauthorized();
     };
-    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Err(error) = verify::verify(
         secret.expose().as_bytes(),
-        header_text("x-slack-request-timestamp"),
-        header_text("x-slack-signature"),
+        timestamp,
+        signature,
         &body,
         Utc::now().timestamp(),
     ) {
@@ -113,18 +121,30 @@ async fn receive(State(slack): State<SlackState>, headers: HeaderMap, body: Byte
         }
         return unauthorized();
     }
+    // Both are there: the signature verified.
+    let (timestamp, signature) = (timestamp.unwrap_or_default(), signature.unwrap_or_default());
+    if !slack.inbound.replay.first_time(timestamp, signature).await {
+        tracing::warn!("refused a Slack request sent a second time");
+        return unauthorized();
+    }
 
     // Only a signed request learns what was wrong with its body.
-    let form = match form {
-        Ok(form) => form,
-        Err(error) => return bad_request(format!("the body is not form-encoded: {error}")),
+    let form: HashMap<String, String> = if json {
+        HashMap::new()
+    } else {
+        match serde_urlencoded::from_bytes(&body) {
+            Ok(form) => form,
+            Err(error) => return bad_request(format!("the body is not form-encoded: {error}")),
+        }
     };
     if json {
         return match serde_json::from_slice::<Envelope>(&body) {
             Ok(envelope) => {
-                let (response, job) = interactions::event(envelope);
+                let (response, job) = interactions::event(&slack.inbound, envelope).await;
                 if let Err(error) = slack.jobs.enqueue(job.into_iter().collect()).await {
                     tracing::warn!(%error, "cannot enqueue the App Home update");
+                    // Slack retries an event it got no 2xx for; let the retry in.
+                    slack.inbound.replay.forget(timestamp, signature).await;
                     return StatusCode::SERVICE_UNAVAILABLE.into_response();
                 }
                 response
@@ -145,6 +165,9 @@ async fn receive(State(slack): State<SlackState>, headers: HeaderMap, body: Byte
             Ok(Interaction::Other) => StatusCode::OK.into_response(),
             Err(error) => bad_request(format!("unreadable interaction payload: {error}")),
         };
+    }
+    if form.get("ssl_check").is_some_and(|v| v == "1") {
+        return StatusCode::OK.into_response();
     }
     if form.contains_key("command") {
         return interactions::command(&slack.inbound, &form).await;

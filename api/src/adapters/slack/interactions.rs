@@ -1,6 +1,7 @@
 //! Events, clicks and the `/status` command (protocols.md §2.1, §2.2, §2.4). Each calls
 //! the services and hands back what Slack must hear afterwards as jobs, which the
-//! caller enqueues; nothing here writes to the queue itself.
+//! caller enqueues; nothing here writes to the queue itself. Every click that changes
+//! something, and `/status new`, is checked first ([`SlackInbound::authorize`]).
 
 use std::collections::HashMap;
 
@@ -11,10 +12,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::blocks::Block;
-use super::inbound::{SlackInbound, SlackUser};
-use super::refusals::{DatabaseAway, explain};
+use super::blocks::{Block, View};
+use super::inbound::{SlackInbound, SlackUser, TeamRef};
+use super::refusals::{DatabaseAway, explain, untrusted};
 use super::submissions::ViewSubmission;
+use super::trust::{Caller, Need, TrustError};
 use super::{jobs, views};
 use crate::domain::IncidentId;
 use crate::jobs::NewJob;
@@ -30,22 +32,42 @@ pub(super) enum Envelope {
     EventCallback {
         event_id: String,
         event: Value,
+        #[serde(default)]
+        team_id: Option<String>,
+        #[serde(default)]
+        api_app_id: Option<String>,
     },
     #[serde(other)]
     Other,
 }
 
-/// The answer to an event, and the job it asks for.
-pub(super) fn event(envelope: Envelope) -> (Response, Option<NewJob>) {
+/// The answer to an event, and the job it asks for. Events only ever show something,
+/// so they need only come from our workspace and app.
+pub(super) async fn event(slack: &SlackInbound, envelope: Envelope) -> (Response, Option<NewJob>) {
     match envelope {
         Envelope::UrlVerification { challenge } => (
             Json(json!({ "challenge": challenge })).into_response(),
             None,
         ),
-        Envelope::EventCallback { event_id, event } => {
+        Envelope::EventCallback {
+            event_id,
+            event,
+            team_id,
+            api_app_id,
+        } => {
             let kind = event.get("type").and_then(Value::as_str);
             let tab = event.get("tab").and_then(Value::as_str);
             let user = event.get("user").and_then(Value::as_str);
+            if let Some(user) = user {
+                let caller = Caller {
+                    team: team_id.as_deref(),
+                    app: api_app_id.as_deref(),
+                    user,
+                };
+                if slack.authorize(caller, Need::Read).await.is_err() {
+                    return (StatusCode::OK.into_response(), None);
+                }
+            }
             let job = match (kind, tab, user) {
                 // Slack retries an event it thinks we missed; the event id makes the
                 // retry enqueue nothing new.
@@ -74,6 +96,10 @@ pub(super) enum Interaction {
 #[derive(Deserialize)]
 pub(super) struct BlockActions {
     user: SlackUser,
+    #[serde(default)]
+    team: Option<TeamRef>,
+    #[serde(default)]
+    api_app_id: Option<String>,
     trigger_id: String,
     /// Where an answer to this click can go for 30 minutes; absent for Home tab clicks.
     #[serde(default)]
@@ -140,6 +166,62 @@ fn database_away(slack: &SlackInbound, click: &BlockActions) {
     });
 }
 
+impl BlockActions {
+    fn caller(&self) -> Caller<'_> {
+        Caller {
+            team: self.team.as_ref().map(|t| t.id.as_str()),
+            app: self.api_app_id.as_deref(),
+            user: &self.user.id,
+        }
+    }
+
+    /// Whether the click is on one of our buttons, each of which changes something or
+    /// opens a form that does. Other clicks (links) change nothing and need no check.
+    fn is_ours(&self) -> bool {
+        self.actions.first().is_some_and(|action| {
+            [
+                views::CREATE,
+                views::UPDATE,
+                views::CONFIRM,
+                views::DISMISS,
+                views::START_MAINTENANCE,
+            ]
+            .contains(&action.action_id.as_str())
+        })
+    }
+}
+
+/// A notice in a modal, for a click in the Home tab: there is no message to answer
+/// there, only the click's trigger id.
+fn notice(text: &str) -> View {
+    View::modal(
+        "notice",
+        "Status page",
+        "OK",
+        String::new(),
+        vec![Block::section(text)],
+    )
+}
+
+/// Tells the person who clicked that they may not: through the click's `response_url`
+/// (sent after the 200), or in a modal for a click in the Home tab.
+async fn refuse_click(slack: &SlackInbound, click: &BlockActions, error: &TrustError) {
+    let text = match untrusted(error) {
+        Ok(text) => text,
+        Err(DatabaseAway) => return database_away(slack, click),
+    };
+    if let Some(url) = click.response_url.clone() {
+        let api = slack.api.clone();
+        tokio::spawn(async move {
+            if let Err(error) = api.respond(&url, text).await {
+                tracing::warn!(error = %error.explain(), "cannot tell a Slack user that they may not act");
+            }
+        });
+    } else {
+        slack.open_modal(&click.trigger_id, &notice(text)).await;
+    }
+}
+
 /// Acts on a click; returns the messages to send afterwards. Slack is answered 200
 /// whatever happens: what went wrong is told to the person who clicked.
 pub(super) async fn block_actions(
@@ -147,6 +229,16 @@ pub(super) async fn block_actions(
     click: BlockActions,
     deadline: Instant,
 ) -> Vec<NewJob> {
+    if click.is_ours() {
+        let trusted =
+            tokio::time::timeout_at(deadline, slack.authorize(click.caller(), Need::Change))
+                .await
+                .unwrap_or_else(|_| Err(TrustError::SlackUnreachable("no answer in time".into())));
+        if let Err(error) = trusted {
+            refuse_click(slack, &click, &error).await;
+            return Vec::new();
+        }
+    }
     match tokio::time::timeout_at(deadline, handle_click(slack, &click)).await {
         Ok(Clicked::Done(jobs)) => return jobs,
         Ok(Clicked::DatabaseAway) => database_away(slack, &click),
@@ -231,10 +323,30 @@ async fn handle_click(slack: &SlackInbound, click: &BlockActions) -> Clicked {
 
 // ----- Slash command -----
 
+const NO_DATABASE: &str = "The status page cannot reach its database right now.";
+
 /// `/status` and `/status new`.
 pub(super) async fn command(slack: &SlackInbound, form: &HashMap<String, String>) -> Response {
     let text = form.get("text").map_or("", |t| t.trim());
-    if text.eq_ignore_ascii_case("new") {
+    let creating = text.eq_ignore_ascii_case("new");
+    let caller = Caller {
+        team: form.get("team_id").map(String::as_str),
+        app: form.get("api_app_id").map(String::as_str),
+        user: form.get("user_id").map_or("", String::as_str),
+    };
+    let need = if creating { Need::Change } else { Need::Read };
+    if let Err(error) = slack.authorize(caller, need).await {
+        let text = match (need, untrusted(&error)) {
+            (_, Err(DatabaseAway)) => NO_DATABASE,
+            // Only another workspace or app is refused a read.
+            (Need::Read, Ok(_)) => {
+                "This Slack workspace is not the one the status page is connected to."
+            }
+            (Need::Change, Ok(text)) => text,
+        };
+        return ephemeral(text, &[]);
+    }
+    if creating {
         if let Some(trigger_id) = form.get("trigger_id")
             && !slack.open_modal(trigger_id, &views::create_modal()).await
         {
@@ -246,7 +358,7 @@ pub(super) async fn command(slack: &SlackInbound, form: &HashMap<String, String>
         Ok(open) => open,
         Err(error) => {
             tracing::warn!(%error, "cannot list open incidents for /status");
-            return ephemeral("The status page cannot reach its database right now.", &[]);
+            return ephemeral(NO_DATABASE, &[]);
         }
     };
     let summary = views::status_summary(&open, &slack.links());

@@ -8,8 +8,12 @@
 //!   seconds. [`interactions`] (events, clicks, the command) and `submissions` (modal
 //!   forms) call the services and hand back what Slack must hear afterwards as jobs,
 //!   which `incoming` enqueues through the job service. [`inbound`] holds what they
-//!   need; only `views.open` (its `trigger_id` expires in 3 s) and a click's
-//!   `response_url` (while the database is away) are called while answering.
+//!   need; only `views.open` (its `trigger_id` expires in 3 s), a click's
+//!   `response_url` (while the database is away, or to refuse) and the questions of
+//!   `trust` are called while answering.
+//! - Trust: a signed request is taken once ([`replay`]), and acted on only when it
+//!   comes from the bot token's workspace and app and, for a change, from someone the
+//!   Slack settings allow (`trust`, asking Slack through [`directory`]).
 //! - Calling Slack: [`jobs`] run `slack.sync` (each incident's parent message kept
 //!   current with `chat.update`, a thread reply per change), `slack.home` (the App Home
 //!   tab) and `slack.ephemeral` (telling one person that their click did not work)
@@ -26,13 +30,16 @@
 
 pub mod blocks;
 pub mod client;
+pub mod directory;
 pub mod inbound;
 pub mod incoming;
 pub mod interactions;
 pub mod jobs;
 pub mod outbound;
 mod refusals;
+pub mod replay;
 mod submissions;
+mod trust;
 pub mod verify;
 pub mod views;
 

@@ -7,7 +7,7 @@ use crate::jobs::JobError;
 use crate::secret::Secret;
 use crate::services::{IncidentService, SettingsService, SlackCheck, SlackProbe};
 
-use super::client::{SlackApi, SlackError};
+use super::client::SlackApi;
 use super::views::Links;
 
 /// What Slack's jobs need; cheap to clone.
@@ -72,33 +72,13 @@ impl SlackOutbound {
                         .into(),
                 )
             })?;
-        let id = self.find_channel(token, &name).await?;
+        let id = self.api.find_channel(token, &name).await?;
         self.api.conversations_join(token, &id).await?;
         self.settings
             .remember_slack_channel(&name, &id)
             .await
             .map_err(|e| JobError::Temporary(e.to_string()))?;
         Ok(id)
-    }
-
-    async fn find_channel(&self, token: &Secret, name: &str) -> Result<String, SlackError> {
-        let mut cursor: Option<String> = None;
-        loop {
-            let (channels, next) = self
-                .api
-                .conversations_list(token, cursor.as_deref())
-                .await?;
-            if let Some(found) = channels
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(name) && !c.is_archived)
-            {
-                return Ok(found.id.clone());
-            }
-            match next {
-                Some(next) => cursor = Some(next),
-                None => return Err(SlackError::ChannelMissing(name.to_owned())),
-            }
-        }
     }
 
     /// Forgets the remembered channel id, so the next call finds and joins it again.
@@ -146,7 +126,7 @@ impl SlackOutbound {
         };
         let channel = match settings.channel_id.filter(|id| !id.is_empty()) {
             Some(id) => self.api.conversations_info(&token, &id).await.map(|c| c.id),
-            None => self.find_channel(&token, &name).await,
+            None => self.api.find_channel(&token, &name).await,
         };
         let channel = match channel {
             Ok(id) => id,

@@ -1,7 +1,30 @@
 //! The one place Slack turns a service's refusal into words for the person who clicked
-//! or submitted a form: by the error's [`ErrorKind`], never by its variant or message.
+//! or submitted a form: by the error's [`ErrorKind`], never by its variant or message;
+//! and the words for a request that is not trusted ([`TrustError`]).
 
+use super::trust::TrustError;
 use crate::domain::{ClassifiedError, ErrorKind};
+
+pub(super) const NOT_ALLOWED: &str = "You are not allowed to change the status page.";
+pub(super) const SLACK_UNREACHABLE: &str = "Slack could not be asked who you are; try again.";
+
+/// What the person is told when their request is not trusted, or [`DatabaseAway`].
+/// Why exactly (another workspace, not in the channel) is in the log, not in Slack.
+pub(super) fn untrusted(error: &TrustError) -> Result<&'static str, DatabaseAway> {
+    match error {
+        TrustError::ForeignTeam { .. }
+        | TrustError::ForeignApp { .. }
+        | TrustError::NotAllowed { .. } => Ok(NOT_ALLOWED),
+        TrustError::NoToken => Ok(
+            "The status page's Slack app is not fully set up (no bot token), so nobody may change it from Slack yet.",
+        ),
+        TrustError::NoChannel => {
+            Ok("The status page has no Slack channel set, so nobody may change it from Slack yet.")
+        }
+        TrustError::SlackUnreachable(_) => Ok(SLACK_UNREACHABLE),
+        TrustError::SettingsAway(_) => Err(DatabaseAway),
+    }
+}
 
 /// The database is away. Nothing that needs it (a job, a second try) can answer the
 /// person now, so the caller answers through a path that does not.

@@ -6,6 +6,9 @@
 //!
 //! The update modal comes with the current summary filled in, so a summary that comes
 //! back empty was cleared on purpose and removes the summary.
+//!
+//! A submission changes the status page, so its sender is checked first
+//! ([`SlackInbound::authorize`]); a refusal shows in the modal, and nothing changes.
 
 use std::collections::HashMap;
 
@@ -16,8 +19,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::inbound::{SlackInbound, SlackUser};
-use super::refusals::{DatabaseAway, explain};
+use super::inbound::{SlackInbound, SlackUser, TeamRef};
+use super::refusals::{DatabaseAway, explain, untrusted};
+use super::trust::{Caller, Need};
 use super::views;
 use crate::domain::{
     Actor, ClassifiedError, ErrorKind, Field, IncidentId, IncidentStatus, Severity,
@@ -27,6 +31,10 @@ use crate::services::{IncidentChange, NewIncident};
 #[derive(Deserialize)]
 pub(super) struct ViewSubmission {
     user: SlackUser,
+    #[serde(default)]
+    team: Option<TeamRef>,
+    #[serde(default)]
+    api_app_id: Option<String>,
     view: SubmittedView,
 }
 
@@ -110,6 +118,22 @@ fn parse_choice<T: std::str::FromStr>(
 }
 
 pub(super) async fn view_submission(slack: &SlackInbound, submission: ViewSubmission) -> Response {
+    // The input block a refusal is shown under.
+    let first_block = match submission.view.callback_id.as_str() {
+        views::UPDATE_MODAL => "new_status",
+        views::CREATE_MODAL => "title",
+        _ => return StatusCode::OK.into_response(),
+    };
+    let caller = Caller {
+        team: submission.team.as_ref().map(|t| t.id.as_str()),
+        app: submission.api_app_id.as_deref(),
+        user: &submission.user.id,
+    };
+    if let Err(error) = slack.authorize(caller, Need::Change).await {
+        let text =
+            untrusted(&error).map_or_else(|DatabaseAway| DATABASE_AWAY.to_owned(), str::to_owned);
+        return modal_errors(&[(first_block, text)]);
+    }
     let actor = submission.user.actor();
     let view = submission.view;
     match view.callback_id.as_str() {
@@ -184,11 +208,11 @@ async fn submit_update(
 const NOTHING_CHANGED: &str =
     "Choose a new status, write an update, or change the severity or summary.";
 
+const DATABASE_AWAY: &str = "The status page cannot reach its database; try again in a minute.";
+
 /// What a modal shows under one of its inputs when the change was refused.
 fn explain_here(error: &impl ClassifiedError) -> String {
-    explain(error).unwrap_or_else(|DatabaseAway| {
-        "The status page cannot reach its database; try again in a minute.".to_owned()
-    })
+    explain(error).unwrap_or_else(|DatabaseAway| DATABASE_AWAY.to_owned())
 }
 
 async fn submit_create(slack: &SlackInbound, actor: &Actor, state: &ViewState) -> Response {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, Upload};
 
 use super::access::{actor, console_user};
-use crate::domain::Origin;
+use crate::domain::{Origin, SlackActors};
 use crate::graphql::errors::Code;
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::AlertSourceKind;
@@ -40,6 +40,9 @@ pub struct SlackSettingsInfo {
     channel: Option<String>,
     /// The id the channel name resolved to; empty until the first message or test.
     channel_id: Option<String>,
+    /// Who may change the status page from Slack (create, confirm, dismiss, update):
+    /// only these Slack user ids; absent, the members of the channel.
+    allowed_user_ids: Option<Vec<String>>,
     /// The bot token comes from `MONOSTAT_SLACK_BOT_TOKEN` and cannot be changed here.
     bot_token_from_environment: bool,
     /// The signing secret comes from `MONOSTAT_SLACK_SIGNING_SECRET` and cannot be
@@ -56,6 +59,10 @@ impl From<crate::services::SlackSettings> for SlackSettingsInfo {
             signing_secret_set: settings.signing_secret.is_some(),
             channel: settings.channel_name,
             channel_id: settings.channel_id,
+            allowed_user_ids: match settings.actors {
+                SlackActors::ChannelMembers => None,
+                SlackActors::Only(ids) => Some(ids.iter().map(ToString::to_string).collect()),
+            },
             bot_token_from_environment: settings.bot_token_from_env,
             signing_secret_from_environment: settings.signing_secret_from_env,
             channel_from_environment: settings.channel_from_env,
@@ -73,6 +80,9 @@ pub struct SlackSettingsInput {
     signing_secret: Option<String>,
     /// The name of a public channel, with or without `#`.
     channel: Option<String>,
+    /// Who may change the status page from Slack: only these Slack user ids (`U…`);
+    /// an empty list, the members of the channel.
+    allowed_user_ids: Option<Vec<String>>,
 }
 
 /// The outcome of testing the Slack settings.
@@ -296,6 +306,7 @@ impl SettingsMutation {
                     bot_token: input.bot_token.map(Secret::new),
                     signing_secret: input.signing_secret.map(Secret::new),
                     channel_name: input.channel,
+                    allowed_user_ids: input.allowed_user_ids,
                 },
                 &actor,
             )

@@ -116,6 +116,7 @@ impl SettingsService {
             signing_secret: Set(None),
             channel_name: Set(None),
             channel_id: Set(None),
+            allowed_user_ids: Set(None),
             updated_at: Set(now),
         })
         .on_conflict_do_nothing_on([slack_settings::Column::Id])

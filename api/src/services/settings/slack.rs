@@ -1,13 +1,14 @@
 //! The Slack app's settings: bot token, signing secret and channel, each of which the
 //! environment may set instead (then it wins and the console shows it read-only), and
-//! the channel id the Slack adapter found for the channel name. Also the narrow door
-//! through which the console tests those settings ([`SlackProbe`]).
+//! the channel id the Slack adapter found for the channel name, and who may change the
+//! status page from Slack ([`SlackActors`]). Also the narrow door through which the
+//! console tests those settings ([`SlackProbe`]).
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 use super::service::{SettingsError, SettingsService, missing};
-use crate::domain::{Actor, Field};
+use crate::domain::{Actor, Field, SlackActors};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
 use crate::services::audit;
@@ -39,6 +40,8 @@ pub struct SlackSettings {
     pub signing_secret: Option<Secret>,
     pub channel_name: Option<String>,
     pub channel_id: Option<String>,
+    /// Who may change the status page from Slack.
+    pub actors: SlackActors,
     pub bot_token_from_env: bool,
     pub signing_secret_from_env: bool,
     pub channel_from_env: bool,
@@ -51,6 +54,9 @@ pub struct SlackSettingsChange {
     pub signing_secret: Option<Secret>,
     /// With or without the leading `#`.
     pub channel_name: Option<String>,
+    /// Slack user ids (`U…`), separated by commas or spaces; an empty list means the
+    /// members of the channel.
+    pub allowed_user_ids: Option<Vec<String>>,
 }
 
 fn normalise_channel_name_lossy(name: &str) -> String {
@@ -106,6 +112,7 @@ impl SettingsService {
                         .map(normalise_channel_name_lossy)
             }),
             channel_name: env.slack_channel.clone().or(stored.channel_name),
+            actors: SlackActors::from_stored(stored.allowed_user_ids.as_deref()),
         })
     }
 
@@ -160,6 +167,15 @@ impl SettingsService {
             .as_deref()
             .map(normalise_channel_name)
             .transpose()?;
+        let actors = change
+            .allowed_user_ids
+            .as_ref()
+            .map(|ids| SlackActors::parse_list(ids.iter().map(String::as_str)))
+            .transpose()
+            .map_err(|error| SettingsError::Invalid {
+                field: Field::SlackAllowedUsers,
+                message: error.to_string(),
+            })?;
         tx::write_tx!(&self.deps.db, SettingsError, |txn| {
             let stored = settings::slack(txn)
                 .await?
@@ -184,6 +200,13 @@ impl SettingsService {
                     row.channel_name = Set(channel);
                     row.channel_id = Set(None);
                     changed.push("channel");
+                }
+            }
+            if let Some(actors) = &actors {
+                let actors = actors.to_stored();
+                if actors != stored.allowed_user_ids {
+                    row.allowed_user_ids = Set(actors);
+                    changed.push("people allowed to change the status page");
                 }
             }
             row.update(txn).await?;

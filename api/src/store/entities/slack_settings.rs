@@ -11,6 +11,10 @@ pub struct Model {
     pub signing_secret: Option<String>,
     pub channel_name: Option<String>,
     pub channel_id: Option<String>,
+    /// Who may change the status page from Slack: `None`, the members of the channel;
+    /// otherwise these Slack user ids, comma-separated.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub allowed_user_ids: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 
@@ -25,6 +29,7 @@ impl std::fmt::Debug for Model {
             )
             .field("channel_name", &self.channel_name)
             .field("channel_id", &self.channel_id)
+            .field("allowed_user_ids", &self.allowed_user_ids)
             .finish_non_exhaustive()
     }
 }

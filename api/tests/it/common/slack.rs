@@ -2,6 +2,12 @@
 //! answers with the fixture replies of `fixtures/slack/api/`, or with what a test
 //! scripted for a method (429 with Retry-After, error codes). Calls to one method can
 //! also be held until the test lets them through.
+//!
+//! The questions monostat asks to decide who may act (`auth.test`, `bots.info`,
+//! `conversations.members`) are kept apart from the calls that do something
+//! ([`FakeSlack::lookups`]), so a test counts the messages a click causes whatever was
+//! cached. The bot belongs to workspace `T0ABC1234` and app `A0APP12345`, as in the
+//! fixtures; the channel's members come in two pages, as Slack pages them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -34,9 +40,19 @@ struct Scripted {
     body: Value,
 }
 
+/// The members of the channel by default, in Slack's pages: the bot, someone else, and
+/// the fixtures' jane.doe on the second page.
+const MEMBER_PAGES: &[&[&str]] = &[&["U0BOT12345", "U0OTHER001"], &["U0ABC5678"]];
+
+/// The methods that ask who is who rather than do something.
+const LOOKUPS: &[&str] = &["auth.test", "bots.info", "conversations.members"];
+
 #[derive(Default)]
 struct Inner {
     calls: Mutex<Vec<Call>>,
+    lookups: Mutex<Vec<Call>>,
+    /// `None`: [`MEMBER_PAGES`].
+    members: Mutex<Option<Vec<Vec<String>>>>,
     script: Mutex<HashMap<String, VecDeque<Scripted>>>,
     gates: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -125,12 +141,28 @@ impl FakeSlack {
         self.inner.calls.lock().unwrap().clone()
     }
 
+    /// The calls of `auth.test`, `bots.info` and `conversations.members`.
+    pub fn lookups(&self) -> Vec<Call> {
+        self.inner.lookups.lock().unwrap().clone()
+    }
+
+    /// The channel's members from now on, in pages of `conversations.members`.
+    pub fn set_members(&self, pages: &[&[&str]]) {
+        *self.inner.members.lock().unwrap() = Some(
+            pages
+                .iter()
+                .map(|page| page.iter().map(|id| (*id).to_owned()).collect())
+                .collect(),
+        );
+    }
+
     pub fn methods(&self) -> Vec<String> {
         self.calls().into_iter().map(|c| c.method).collect()
     }
 
     pub fn clear(&self) {
         self.inner.calls.lock().unwrap().clear();
+        self.inner.lookups.lock().unwrap().clear();
     }
 
     /// Waits until at least `count` calls were made (generous limit: slow CI machines).
@@ -176,7 +208,7 @@ async fn answer(
         let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap();
         json!(form)
     };
-    inner.calls.lock().unwrap().push(Call {
+    let call = Call {
         method: method.clone(),
         body: parsed.clone(),
         json,
@@ -184,7 +216,12 @@ async fn answer(
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-    });
+    };
+    if LOOKUPS.contains(&method.as_str()) {
+        inner.lookups.lock().unwrap().push(call);
+    } else {
+        inner.calls.lock().unwrap().push(call);
+    }
     let gate = inner.gates.lock().unwrap().get(&method).cloned();
     if let Some(gate) = gate {
         let _permit = gate.acquire().await.unwrap();
@@ -209,10 +246,21 @@ async fn answer(
         return response;
     }
     let reply = match method.as_str() {
+        // As Slack documents it for a bot token: the bot, not its app.
         "auth.test" => json!({
             "ok": true, "url": "https://example-corp.slack.com/", "team": "Example Corp",
             "user": "status_page", "team_id": "T0ABC1234", "user_id": "U0BOT12345", "bot_id": "B0BOT12345"
         }),
+        "bots.info" if parsed["bot"] == "B0BOT12345" => json!({
+            "ok": true,
+            "bot": {
+                "id": "B0BOT12345", "deleted": false, "name": "Status Page", "updated": 1_700_000_000,
+                "app_id": "A0APP12345", "user_id": "U0BOT12345",
+                "icons": { "image_36": "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png" }
+            }
+        }),
+        "bots.info" => json!({ "ok": false, "error": "bot_not_found" }),
+        "conversations.members" => members_page(&inner, &parsed),
         "conversations.list" => {
             if parsed.get("cursor").is_some() {
                 api_fixture("conversations.list.page2.ok.json")
@@ -234,6 +282,35 @@ async fn answer(
         _ => json!({ "ok": false, "error": "unknown_method" }),
     };
     axum::Json(reply).into_response()
+}
+
+/// One page of `conversations.members`: the cursor is the page's index, as opaque to
+/// monostat as Slack's base64 cursors.
+fn members_page(inner: &Inner, args: &Value) -> Value {
+    if args["channel"] != "C0STATUS01" {
+        return json!({ "ok": false, "error": "channel_not_found" });
+    }
+    let pages = inner.members.lock().unwrap().clone().unwrap_or_else(|| {
+        MEMBER_PAGES
+            .iter()
+            .map(|page| page.iter().map(|id| (*id).to_owned()).collect())
+            .collect()
+    });
+    let index: usize = args["cursor"]
+        .as_str()
+        .and_then(|c| c.strip_prefix("page:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let next = if index + 1 < pages.len() {
+        format!("page:{}", index + 1)
+    } else {
+        String::new()
+    };
+    json!({
+        "ok": true,
+        "members": pages.get(index).cloned().unwrap_or_default(),
+        "response_metadata": { "next_cursor": next }
+    })
 }
 
 /// Slack answers a post to a `response_url` with a bare `ok`.

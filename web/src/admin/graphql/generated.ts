@@ -153,6 +153,11 @@ export type SlackSettingsInput = {
   signingSecret?: string | null | undefined;
   /** The name of a public channel, with or without `#`. */
   channel?: string | null | undefined;
+  /**
+   * Who may change the status page from Slack: only these Slack user ids (`U…`);
+   * an empty list, the members of the channel.
+   */
+  allowedUserIds?: Array<string> | null | undefined;
 };
 
 /** Theme colours, each `#rrggbb`; omitted ones stay. */
@@ -393,19 +398,19 @@ export type UpdateNotificationSettingsMutationVariables = Exact<{
 
 export type UpdateNotificationSettingsMutation = { updateNotificationSettings: boolean };
 
-export type SlackFieldsFragment = { botTokenSet: boolean, signingSecretSet: boolean, channel: string | null, channelId: string | null, botTokenFromEnvironment: boolean, signingSecretFromEnvironment: boolean, channelFromEnvironment: boolean };
+export type SlackFieldsFragment = { botTokenSet: boolean, signingSecretSet: boolean, channel: string | null, channelId: string | null, allowedUserIds: Array<string> | null, botTokenFromEnvironment: boolean, signingSecretFromEnvironment: boolean, channelFromEnvironment: boolean };
 
 export type SlackSettingsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type SlackSettingsQuery = { slackSettings: { botTokenSet: boolean, signingSecretSet: boolean, channel: string | null, channelId: string | null, botTokenFromEnvironment: boolean, signingSecretFromEnvironment: boolean, channelFromEnvironment: boolean } };
+export type SlackSettingsQuery = { slackSettings: { botTokenSet: boolean, signingSecretSet: boolean, channel: string | null, channelId: string | null, allowedUserIds: Array<string> | null, botTokenFromEnvironment: boolean, signingSecretFromEnvironment: boolean, channelFromEnvironment: boolean } };
 
 export type SetSlackSettingsMutationVariables = Exact<{
   input: SlackSettingsInput;
 }>;
 
 
-export type SetSlackSettingsMutation = { setSlackSettings: { botTokenSet: boolean, signingSecretSet: boolean, channel: string | null, channelId: string | null, botTokenFromEnvironment: boolean, signingSecretFromEnvironment: boolean, channelFromEnvironment: boolean } };
+export type SetSlackSettingsMutation = { setSlackSettings: { botTokenSet: boolean, signingSecretSet: boolean, channel: string | null, channelId: string | null, allowedUserIds: Array<string> | null, botTokenFromEnvironment: boolean, signingSecretFromEnvironment: boolean, channelFromEnvironment: boolean } };
 
 export type TestSlackMutationVariables = Exact<{ [key: string]: never; }>;
 
@@ -568,8 +573,8 @@ export const UploadLogoMutationDocument = "mutation UploadLogo($file: Upload!) {
 export const RemoveLogoMutationDocument = "mutation RemoveLogo { removeLogo }" as Document<RemoveLogoMutation, RemoveLogoMutationVariables>;
 export const NotificationSettingsQueryDocument = "query NotificationSettings { notificationSettings { allowSubscriptions replyTo notifyMaintenance } }" as Document<NotificationSettingsQuery, NotificationSettingsQueryVariables>;
 export const UpdateNotificationSettingsMutationDocument = "mutation UpdateNotificationSettings($input: NotificationSettingsInput!) { updateNotificationSettings(input: $input) }" as Document<UpdateNotificationSettingsMutation, UpdateNotificationSettingsMutationVariables>;
-export const SlackSettingsQueryDocument = "query SlackSettings { slackSettings { ...SlackFields } } fragment SlackFields on SlackSettingsInfo { botTokenSet signingSecretSet channel channelId botTokenFromEnvironment signingSecretFromEnvironment channelFromEnvironment }" as Document<SlackSettingsQuery, SlackSettingsQueryVariables>;
-export const SetSlackSettingsMutationDocument = "mutation SetSlackSettings($input: SlackSettingsInput!) { setSlackSettings(input: $input) { ...SlackFields } } fragment SlackFields on SlackSettingsInfo { botTokenSet signingSecretSet channel channelId botTokenFromEnvironment signingSecretFromEnvironment channelFromEnvironment }" as Document<SetSlackSettingsMutation, SetSlackSettingsMutationVariables>;
+export const SlackSettingsQueryDocument = "query SlackSettings { slackSettings { ...SlackFields } } fragment SlackFields on SlackSettingsInfo { botTokenSet signingSecretSet channel channelId allowedUserIds botTokenFromEnvironment signingSecretFromEnvironment channelFromEnvironment }" as Document<SlackSettingsQuery, SlackSettingsQueryVariables>;
+export const SetSlackSettingsMutationDocument = "mutation SetSlackSettings($input: SlackSettingsInput!) { setSlackSettings(input: $input) { ...SlackFields } } fragment SlackFields on SlackSettingsInfo { botTokenSet signingSecretSet channel channelId allowedUserIds botTokenFromEnvironment signingSecretFromEnvironment channelFromEnvironment }" as Document<SetSlackSettingsMutation, SetSlackSettingsMutationVariables>;
 export const TestSlackMutationDocument = "mutation TestSlack { testSlack { ok message } }" as Document<TestSlackMutation, TestSlackMutationVariables>;
 export const AlertSourcesQueryDocument = "query AlertSources { alertSources { source webhookUrl setByEnvironment } }" as Document<AlertSourcesQuery, AlertSourcesQueryVariables>;
 export const RotateAlertSourceSecretMutationDocument = "mutation RotateAlertSourceSecret($s: AlertSourceKind!) { rotateAlertSourceSecret(source: $s) { source webhookUrl setByEnvironment } }" as Document<RotateAlertSourceSecretMutation, RotateAlertSourceSecretMutationVariables>;

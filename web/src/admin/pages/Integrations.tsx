@@ -89,9 +89,19 @@ export function SlackSettingsPage() {
 
 function SlackForm(props: { settings: SlackSettings; onSaved: (s: SlackSettings) => void }) {
   const s = props.settings;
-  const form = useForm({ botToken: "", signingSecret: "", channel: s.channel ?? "" }, {
-    botToken: (v) => (!v || v.startsWith("xoxb-") ? null : "The bot token starts with xoxb-."),
-  });
+  const form = useForm(
+    {
+      botToken: "",
+      signingSecret: "",
+      channel: s.channel ?? "",
+      onlyListed: s.allowedUserIds != null,
+      allowedUserIds: (s.allowedUserIds ?? []).join(", "),
+    },
+    {
+      botToken: (v) => (!v || v.startsWith("xoxb-") ? null : "The bot token starts with xoxb-."),
+    },
+  );
+  const onlyListed = form.values.onlyListed as boolean;
   const [saved, setSaved] = useState<string | null>(null);
   const [check, setCheck] = useState<{ ok: boolean; message: string } | null>(null);
   const [testing, setTesting] = useState(false);
@@ -109,12 +119,21 @@ function SlackForm(props: { settings: SlackSettings; onSaved: (s: SlackSettings)
               if (!s.botTokenFromEnvironment && v.botToken) input.botToken = v.botToken as string;
               if (!s.signingSecretFromEnvironment && v.signingSecret) input.signingSecret = v.signingSecret as string;
               if (!s.channelFromEnvironment) input.channel = v.channel as string;
-              const data = await gql(SetSlackSettingsMutationDocument, { input });
-              form.setValues({ botToken: "", signingSecret: "", channel: data.setSlackSettings.channel ?? "" });
+              // An empty list means the members of the channel.
+              const allowedUserIds = v.onlyListed ? (v.allowedUserIds as string).split(/[\s,]+/).filter(Boolean) : [];
+              const data = await gql(SetSlackSettingsMutationDocument, { input: { ...input, allowedUserIds } });
+              const saved = data.setSlackSettings;
+              form.setValues({
+                botToken: "",
+                signingSecret: "",
+                channel: saved.channel ?? "",
+                onlyListed: saved.allowedUserIds != null,
+                allowedUserIds: (saved.allowedUserIds ?? []).join(", "),
+              });
               props.onSaved(data.setSlackSettings);
               setSaved("Saved. In force at once.");
             },
-            { "bot token": "botToken", "signing secret": "signingSecret", channel: "channel" },
+            { "bot token": "botToken", "signing secret": "signingSecret", channel: "channel", "allowed users": "allowedUserIds" },
           );
         }}
       >
@@ -146,6 +165,25 @@ function SlackForm(props: { settings: SlackSettings; onSaved: (s: SlackSettings)
           onInput={(v) => form.set("channel", v)}
           error={form.errorOf("channel")}
         />
+        <fieldset>
+          <legend>Who may change the status page from Slack</legend>
+          <label class="inline">
+            <input type="radio" name="slack-actors" checked={!onlyListed} onChange={() => form.set("onlyListed", false)} /> Members of the channel
+          </label>
+          <label class="inline">
+            <input type="radio" name="slack-actors" checked={onlyListed} onChange={() => form.set("onlyListed", true)} /> Only these user ids
+          </label>
+        </fieldset>
+        {onlyListed && (
+          <Field
+            label="Slack user ids"
+            multiline
+            hint="Separated by commas or spaces, e.g. U0ABC5678 (a profile's ⋮ menu, “Copy member ID”). Everyone in the workspace can still see /status."
+            value={form.values.allowedUserIds as string}
+            onInput={(v) => form.set("allowedUserIds", v)}
+            error={form.errorOf("allowedUserIds")}
+          />
+        )}
         <Status message={form.formError} kind="error" />
         <Status message={saved} />
         <div class="buttons">
