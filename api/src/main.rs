@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use monostat::app::{App, Role, shutdown_signal};
 use monostat::config::Config;
 use monostat::domain::{Actor, ClassifiedError, ErrorKind};
+use monostat::services::StepUp;
 use monostat::simulate::SimulatedAlert;
 use monostat::{store, telemetry};
 
@@ -194,7 +195,12 @@ async fn createsuperuser(
     let created = app
         .services
         .users
-        .create(&username, &password, &Actor::System)
+        .create(
+            &username,
+            &password,
+            &Actor::System,
+            &StepUp::command_line(),
+        )
         .await;
     app.stop.cancel();
     match created {

@@ -13,6 +13,7 @@ mod m20261128_000003_second_factors;
 mod m20261207_000004_notification_episodes;
 mod m20261207_000005_delivery_summary;
 mod m20261208_000006_slack_allowed_users;
+mod m20261208_000007_session_families;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000004_notification_episodes::Migration),
             Box::new(m20261207_000005_delivery_summary::Migration),
             Box::new(m20261208_000006_slack_allowed_users::Migration),
+            Box::new(m20261208_000007_session_families::Migration),
         ]
     }
 }

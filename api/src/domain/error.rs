@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Unauthenticated,
     /// Who is asking is known, or nobody may: the site said no.
     Forbidden,
+    /// Who is asking is known, but this change needs their password (or second factor)
+    /// given again just now.
+    StepUpRequired,
     /// Too many attempts; try again later.
     RateLimited,
     /// The database cannot be reached right now; the same request can work shortly.

@@ -14,6 +14,7 @@ pub enum Code {
     BadUserInput,
     Conflict,
     TooManyRequests,
+    ReauthenticationRequired,
     Unavailable,
     Internal,
 }
@@ -27,6 +28,7 @@ impl Code {
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::Conflict => "CONFLICT",
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
+            Self::ReauthenticationRequired => "REAUTHENTICATION_REQUIRED",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -57,6 +59,7 @@ impl<E: ClassifiedError> ToGql for E {
             ErrorKind::Conflict => Code::Conflict,
             ErrorKind::Unauthenticated => Code::Unauthenticated,
             ErrorKind::Forbidden => Code::Forbidden,
+            ErrorKind::StepUpRequired => Code::ReauthenticationRequired,
             ErrorKind::RateLimited => Code::TooManyRequests,
             ErrorKind::Unconfigured => Code::Unavailable,
             // The details name the database; the log has them.

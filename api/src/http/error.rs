@@ -53,7 +53,7 @@ impl<E: ClassifiedError> From<E> for ApiError {
             ErrorKind::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden | ErrorKind::StepUpRequired => StatusCode::FORBIDDEN,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unconfigured => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Unavailable => return Self::unavailable(),

@@ -1,9 +1,6 @@
-//! Console sessions: login, short-lived access tokens, rotating refresh tokens, logout.
-//!
-//! Access tokens are HS256 JWTs signed with the key in the data directory, valid for
-//! fifteen minutes, carrying the user's token version: bumping it (password change,
-//! deactivation) revokes every token at once, because every request checks it. Refresh
-//! tokens are random, stored only as SHA-256 hashes, and replaced on every use.
+//! Console login: the password, the second factor, and the limits on guessing. What
+//! a finished login hands out — sessions, access and refresh tokens — is
+//! [`super::sessions`].
 //!
 //! Failed logins count per (username, client address) and per client address, in Redis
 //! when it is configured so replicas count together. A user's failures at one address
@@ -23,7 +20,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 use serde::{Deserialize, Serialize};
@@ -34,13 +31,11 @@ use super::deps::Deps;
 use super::second_factors::service::{
     CHALLENGE_TTL, Rejection, SecondFactorError, SecondFactorService,
 };
+use super::sessions::{Session, SessionError, Sessions};
 use super::users::{MAX_PASSWORD_BYTES, UserError, UserService};
 use crate::ratelimit::{self, Limit};
-use crate::secret::{Secret, random_token};
-use crate::store::{admin_user, refresh_token, users};
-
-const ACCESS_TTL: TimeDelta = TimeDelta::minutes(15);
-pub const REFRESH_TTL: TimeDelta = TimeDelta::days(30);
+use crate::secret::Secret;
+use crate::store::{admin_user, users};
 const FAILURE_WINDOW: Duration = Duration::from_mins(15);
 /// Failures of one user from one address before that address is refused for the user.
 const MAX_FAILURES_PER_USER_AT_ADDRESS: usize = 5;
@@ -56,12 +51,14 @@ pub const MAX_USERNAME_INPUT_CHARS: usize = 150;
 pub enum AuthError {
     #[error("wrong username or password")]
     InvalidCredentials,
+    #[error("the password or code was not accepted")]
+    ReauthenticationFailed,
+    #[error("give your password or a code from your authenticator app")]
+    NothingToReauthenticateWith,
     #[error("usernames have at most {MAX_USERNAME_INPUT_CHARS} characters")]
     UsernameTooLong,
     #[error("too many failed logins; try again in {minutes} minutes")]
     TooManyAttempts { minutes: u64 },
-    #[error("the session has expired or was revoked; log in again")]
-    InvalidToken,
     #[error("the login has expired; enter your username and password again")]
     PendingLoginExpired,
     #[error("the second factor was not accepted")]
@@ -76,16 +73,8 @@ pub enum AuthError {
     User(#[from] UserError),
     #[error(transparent)]
     SecondFactor(#[from] SecondFactorError),
-}
-
-/// What a successful login or refresh hands out.
-#[derive(Clone, Debug)]
-pub struct Session {
-    pub user: ConsoleUser,
-    pub access_token: String,
-    pub access_expires_at: DateTime<Utc>,
-    /// Goes into the HttpOnly cookie, never into a response body.
-    pub refresh_token: Secret,
+    #[error(transparent)]
+    Session(#[from] SessionError),
 }
 
 /// The outcome of a correct password.
@@ -100,7 +89,8 @@ pub enum LoginOutcome {
 /// Half a login: the password was right, a second factor is still due.
 #[derive(Debug)]
 pub struct PendingLogin {
-    pub user: ConsoleUser,
+    pub user_id: i64,
+    pub username: String,
     /// Hand back with the second factor; it is no session and opens nothing else.
     pub token: Secret,
     pub expires_at: DateTime<Utc>,
@@ -126,22 +116,12 @@ struct PendingClaims {
     lla: Option<i64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    /// The user's token version when the token was issued.
-    ver: i32,
-    iat: i64,
-    exp: i64,
-}
-
 #[derive(Clone)]
 pub struct AuthService {
     deps: Deps,
     users: UserService,
     factors: SecondFactorService,
-    encoding: Arc<EncodingKey>,
-    decoding: Arc<DecodingKey>,
+    sessions: Sessions,
     pending_encoding: Arc<EncodingKey>,
     pending_decoding: Arc<DecodingKey>,
     failures_at_address: Limit,
@@ -165,8 +145,7 @@ impl AuthService {
         Self {
             users,
             factors,
-            encoding: Arc::new(EncodingKey::from_secret(key.expose().as_bytes())),
-            decoding: Arc::new(DecodingKey::from_secret(key.expose().as_bytes())),
+            sessions: Sessions::new(deps.clone(), key),
             pending_encoding: Arc::new(EncodingKey::from_secret(&pending_key)),
             pending_decoding: Arc::new(DecodingKey::from_secret(&pending_key)),
             failures_at_address: deps.limits.window(
@@ -250,10 +229,8 @@ impl AuthService {
             AuthError::Database(DbErr::Custom(format!("cannot sign a token: {error}")))
         })?;
         Ok(LoginOutcome::SecondFactorRequired(PendingLogin {
-            user: ConsoleUser {
-                id: user.id,
-                username: user.username.clone(),
-            },
+            user_id: user.id,
+            username: user.username.clone(),
             token: Secret::new(token),
             expires_at,
             totp: factors.totp,
@@ -391,31 +368,20 @@ impl AuthService {
         }
         .update(&self.deps.db)
         .await?;
-        self.issue(user).await
+        Ok(self.sessions.start(user).await?)
     }
 
-    /// Trades a refresh token for a new session; the old refresh token stops working.
+    /// Trades a refresh token for a new session of the same sign-in.
     pub async fn refresh(&self, refresh: &str) -> Result<Session, AuthError> {
-        let stored = users::find_session(&self.deps.db, &hash(refresh))
-            .await?
-            .ok_or(AuthError::InvalidToken)?;
-        let deleted = users::delete_session(&self.deps.db, stored.id).await?;
-        // Two refreshes racing with one token: only the one that deleted it wins.
-        if !deleted || stored.expires_at < Utc::now() {
-            return Err(AuthError::InvalidToken);
-        }
-        let user = users::find_active(&self.deps.db, stored.user_id)
-            .await?
-            .ok_or(AuthError::InvalidToken)?;
-        self.issue(&user).await
+        Ok(self.sessions.refresh(refresh).await?)
     }
 
     pub async fn logout(&self, refresh: &str) -> Result<(), AuthError> {
-        Ok(users::delete_session_by_hash(&self.deps.db, &hash(refresh)).await?)
+        Ok(self.sessions.logout(refresh).await?)
     }
 
-    /// The user behind an access token, if the token is genuine, unexpired, and the
-    /// user is still active with the same token version.
+    /// The user behind an access token, if the token is genuine, unexpired, its
+    /// sign-in still exists, and the user is still active with the same token version.
     pub async fn authenticate(&self, access_token: &str) -> Result<ConsoleUser, AuthError> {
         Ok(self.authenticate_until(access_token).await?.0)
     }
@@ -426,59 +392,48 @@ impl AuthService {
         &self,
         access_token: &str,
     ) -> Result<(ConsoleUser, DateTime<Utc>), AuthError> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(access_token, &self.decoding, &validation)
-            .map_err(|_| AuthError::InvalidToken)?
-            .claims;
-        let id: i64 = claims.sub.parse().map_err(|_| AuthError::InvalidToken)?;
-        let user = users::find_active(&self.deps.db, id)
-            .await?
-            .filter(|user| user.token_version == claims.ver)
-            .ok_or(AuthError::InvalidToken)?;
-        let expires = DateTime::from_timestamp(claims.exp, 0).ok_or(AuthError::InvalidToken)?;
-        Ok((
-            ConsoleUser {
-                id: user.id,
-                username: user.username,
-            },
-            expires,
-        ))
+        Ok(self.sessions.authenticate_until(access_token).await?)
     }
 
-    async fn issue(&self, user: &admin_user::Model) -> Result<Session, AuthError> {
-        let now = Utc::now();
-        let access_expires_at = now + ACCESS_TTL;
-        let claims = Claims {
-            sub: user.id.to_string(),
-            ver: user.token_version,
-            iat: now.timestamp(),
-            exp: access_expires_at.timestamp(),
-        };
-        let access_token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(
-                |error| AuthError::Database(DbErr::Custom(format!("cannot sign a token: {error}"))),
-            )?;
-        let refresh = Secret::new(random_token(256));
-        refresh_token::ActiveModel {
-            user_id: Set(user.id),
-            token_hash: Set(hash(refresh.expose())),
-            created_at: Set(now),
-            expires_at: Set(now + REFRESH_TTL),
-            ..Default::default()
+    /// The signed-in user gives their password, or a code from their authenticator
+    /// app, again: the answer is an access token that allows step-up changes for the
+    /// next [`super::STEP_UP_WINDOW`]. Wrong answers count like failed logins.
+    pub async fn reauthenticate(
+        &self,
+        user: &ConsoleUser,
+        password: Option<&str>,
+        totp_code: Option<&str>,
+        client: IpAddr,
+    ) -> Result<(String, DateTime<Utc>), AuthError> {
+        if password.is_some_and(|password| password.len() > MAX_PASSWORD_BYTES) {
+            return Err(UserError::PasswordTooLong.into());
         }
-        .insert(&self.deps.db)
-        .await?;
-        Ok(Session {
-            user: ConsoleUser {
-                id: user.id,
-                username: user.username.clone(),
-            },
-            access_token,
-            access_expires_at,
-            refresh_token: refresh,
-        })
+        let keys = LimitKeys::new(&user.username, client);
+        self.reserve_attempt(&keys).await?;
+        let accepted = match (password, totp_code) {
+            (Some(password), _) if !password.is_empty() => {
+                let verified = self.users.verify(&user.username, password).await;
+                if verified.is_err() {
+                    self.give_back(&keys).await;
+                }
+                verified?.is_some_and(|found| found.id == user.id)
+            }
+            (_, Some(code)) if !code.trim().is_empty() => {
+                self.factors.check_totp(user.id, code).await?.is_ok()
+            }
+            _ => {
+                self.give_back(&keys).await;
+                return Err(AuthError::NothingToReauthenticateWith);
+            }
+        };
+        if !accepted {
+            return Err(AuthError::ReauthenticationFailed);
+        }
+        self.give_back(&keys).await;
+        let model = users::find_active(&self.deps.db, user.id)
+            .await?
+            .ok_or(SessionError::InvalidToken)?;
+        Ok(self.sessions.reauthenticated(&model, &user.session).await?)
     }
 }
 
@@ -512,10 +467,6 @@ fn slowdown(failures: usize) -> Duration {
     FIRST_SLOWDOWN
         .saturating_mul(1 << doublings)
         .min(MAX_SLOWDOWN)
-}
-
-fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

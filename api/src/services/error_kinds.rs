@@ -9,6 +9,7 @@ use super::incidents::service::IncidentError;
 use super::notifications::NotificationError;
 use super::public::PublicError;
 use super::second_factors::service::SecondFactorError;
+use super::sessions::SessionError;
 use super::settings::service::SettingsError;
 use super::subscribers::SubscriberError;
 use super::users::UserError;
@@ -52,6 +53,7 @@ impl ClassifiedError for SettingsError {
             Self::Invalid { field, .. } => ErrorKind::Invalid {
                 field: Some(*field),
             },
+            Self::StepUp(error) => error.kind(),
             Self::Database(error) => database_kind(error),
         }
     }
@@ -95,17 +97,27 @@ impl ClassifiedError for AuthError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidCredentials
-            | Self::InvalidToken
+            | Self::ReauthenticationFailed
             | Self::PendingLoginExpired
             | Self::InvalidSecondFactor
             | Self::CodeAlreadyUsed => ErrorKind::Unauthenticated,
-            Self::FactorNotEnrolled(_) | Self::UsernameTooLong => {
-                ErrorKind::Invalid { field: None }
-            }
+            Self::FactorNotEnrolled(_)
+            | Self::UsernameTooLong
+            | Self::NothingToReauthenticateWith => ErrorKind::Invalid { field: None },
             Self::TooManyAttempts { .. } => ErrorKind::RateLimited,
             Self::Database(error) => database_kind(error),
             Self::User(error) => error.kind(),
             Self::SecondFactor(error) => error.kind(),
+            Self::Session(error) => error.kind(),
+        }
+    }
+}
+
+impl ClassifiedError for SessionError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidToken => ErrorKind::Unauthenticated,
+            Self::Database(error) => database_kind(error),
         }
     }
 }

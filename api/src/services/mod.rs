@@ -23,6 +23,7 @@ mod jobs;
 mod notifications;
 mod public;
 mod second_factors;
+mod sessions;
 mod settings;
 mod subscribers;
 pub mod tx;
@@ -31,8 +32,8 @@ pub mod views;
 mod wiring;
 
 pub use alert_intake::{AlertIntake, AlertSpool, IntakeError, ReplayReport, Submitted};
-pub use auth::{AuthError, AuthService, LoginOutcome, PendingLogin, REFRESH_TTL, Session};
-pub use console_user::ConsoleUser;
+pub use auth::{AuthError, AuthService, LoginOutcome, PendingLogin};
+pub use console_user::{ConsoleUser, STEP_UP_WINDOW, StepUp, StepUpRequired};
 pub use incidents::{
     AlertActivity, AlertEvent, AlertOutcome, AlertReport, ConsoleFilter, ConsolePage,
     ENTRY_MAX_CHARS, IncidentChange, IncidentEdit, IncidentError, IncidentService, NewIncident,
@@ -48,6 +49,7 @@ pub use public::{
 pub use second_factors::{
     SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };
+pub use sessions::{REFRESH_TTL, Session, SessionError};
 pub use settings::{
     LANGUAGES, LOGO_MAX_BYTES, NotificationChange, SettingsError, SettingsService, SiteChange,
     SlackCheck, SlackProbe, SlackSettings, SlackSettingsChange, sniff_image,

@@ -8,6 +8,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr};
 use tokio::sync::Semaphore;
 
+use super::console_user::{ConsoleUser, StepUp};
 use super::deps::Deps;
 use super::views::UserAccount;
 use super::{audit, tx};
@@ -75,6 +76,7 @@ impl UserService {
         username: &str,
         password: &str,
         actor: &Actor,
+        _recently_authenticated: &StepUp,
     ) -> Result<UserAccount, UserError> {
         let username = username.trim();
         let valid_username = !username.is_empty()
@@ -121,6 +123,7 @@ impl UserService {
         id: i64,
         active: bool,
         actor: &Actor,
+        _recently_authenticated: &StepUp,
     ) -> Result<UserAccount, UserError> {
         if !active
             && matches!(actor, Actor::User(name) if self.username_of(id).await?.as_deref() == Some(name.as_str()))
@@ -145,34 +148,48 @@ impl UserService {
         })
     }
 
-    /// Sets a new password and ends every session of the user.
+    /// Sets a new password and ends every session of the user, except, when users set
+    /// their own, the session they set it in.
     pub async fn reset_password(
         &self,
         id: i64,
         password: &str,
-        actor: &Actor,
+        by: &ConsoleUser,
+        _recently_authenticated: &StepUp,
     ) -> Result<(), UserError> {
         let username = self.username_of(id).await?.ok_or(UserError::NotFound(id))?;
         check_password_strength(&username, password)?;
         let hash = self.hash_password(password).await?;
+        let own = by.id == id;
         tx::write_tx!(&self.deps.db, UserError, |txn| {
             let user = find(txn, id).await?;
+            // Someone else's: every token goes at once. One's own: the other sessions
+            // end with their sign-ins, and this one carries on.
+            let token_version = if own {
+                user.token_version
+            } else {
+                user.token_version + 1
+            };
             admin_user::ActiveModel {
                 id: Set(id),
                 password_hash: Set(hash.clone()),
-                token_version: Set(user.token_version + 1),
+                token_version: Set(token_version),
                 ..Default::default()
             }
             .update(txn)
             .await?;
-            end_sessions(txn, id).await?;
-            audit::record(
-                txn,
-                actor,
-                None,
-                format!("Reset the password of {username}"),
-            )
-            .await?;
+            if own {
+                users::delete_other_sessions(txn, id, &by.session).await?;
+            } else {
+                end_sessions(txn, id).await?;
+            }
+            let actor = Actor::User(by.username.clone());
+            let what = if own {
+                "Changed their own password; their other sessions ended".to_owned()
+            } else {
+                format!("Reset the password of {username}")
+            };
+            audit::record(txn, &actor, None, what).await?;
             Ok(())
         })
     }

@@ -1,7 +1,10 @@
 //! How console users and their refresh tokens (sessions) are found.
 
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::entities::{admin_user, refresh_token};
@@ -77,19 +80,70 @@ pub async fn find_session(
         .await
 }
 
-/// Deletes one session; whether it was still there.
-pub async fn delete_session(conn: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
-    let deleted = refresh_token::Entity::delete_by_id(id).exec(conn).await?;
-    Ok(deleted.rows_affected > 0)
+/// Marks a refresh token as traded for its successor; false when another request
+/// traded it first.
+pub async fn mark_used(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let updated = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(at))
+        .filter(refresh_token::Column::Id.eq(id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
 }
 
-/// Ends the session of a refresh token, if it still exists.
-pub async fn delete_session_by_hash(
+/// Whether the sign-in still has a token that can be traded (logout, reuse and
+/// "end other sessions" delete them all).
+pub async fn family_alive(
     conn: &impl ConnectionTrait,
-    token_hash: &str,
+    family: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let live = refresh_token::Entity::find()
+        .filter(refresh_token::Column::Family.eq(family))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(now))
+        .count(conn)
+        .await?;
+    Ok(live > 0)
+}
+
+/// Ends one sign-in: every token of the family, rotated or not.
+pub async fn delete_family(conn: &impl ConnectionTrait, family: &str) -> Result<u64, DbErr> {
+    let deleted = refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::Family.eq(family))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
+/// Records that the user just gave a password or second factor in this sign-in.
+pub async fn mark_authenticated(
+    conn: &impl ConnectionTrait,
+    family: &str,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::AuthenticatedAt, Expr::value(at))
+        .filter(refresh_token::Column::Family.eq(family))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of the user but the sign-in `keep`.
+pub async fn delete_other_sessions(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    keep: &str,
 ) -> Result<(), DbErr> {
     refresh_token::Entity::delete_many()
-        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::Family.ne(keep))
         .exec(conn)
         .await?;
     Ok(())

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 
 use monostat::domain::Actor;
+use monostat::services::StepUp;
 use monostat::store::subscriber;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
@@ -129,7 +130,7 @@ both_databases! {
 
     async fn wrong_passwords_from_one_address_never_lock_the_owner_out_elsewhere(db: TestDb) {
         let app = TestApp::start(db.app_config(&[])).await;
-        app.services.users.create("admin", PASSWORD, &Actor::System).await.unwrap();
+        app.services.users.create("admin", PASSWORD, &Actor::System, &StepUp::command_line()).await.unwrap();
         let attacker = "198.51.100.20";
         let mut codes = Vec::new();
         for _ in 0..8 {

@@ -347,6 +347,10 @@ async fn every_console_field_needs_a_session() {
             "mutation { resetSecondFactors(userId: 1) }",
         ),
         ("secondFactors", "{ secondFactors { id } }"),
+        (
+            "reauthenticate",
+            "mutation { reauthenticate(password: \"x\") { accessToken } }",
+        ),
         ("removeLogo", "mutation { removeLogo }"),
         ("me", "{ me { id } }"),
         ("alertSources", "{ alertSources { webhookUrl } }"),

@@ -6,6 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use monostat::domain::{Actor, IncidentStatus, Severity};
 use monostat::services::NewIncident;
+use monostat::services::StepUp;
 use monostat::store::admin_user;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
@@ -42,7 +43,7 @@ pub(crate) fn code(response: &Value) -> &str {
 pub(crate) async fn login(app: &TestApp) -> String {
     app.services
         .users
-        .create("alice", PASSWORD, &Actor::System)
+        .create("alice", PASSWORD, &Actor::System, &StepUp::command_line())
         .await
         .ok();
     let response = gql(
@@ -255,7 +256,7 @@ both_databases! {
 
     async fn refresh_cookies_rotate_and_logout_ends_them(db: TestDb) {
         let app = TestApp::start(db.app_config(&[])).await;
-        app.services.users.create("alice", PASSWORD, &Actor::System).await.unwrap();
+        app.services.users.create("alice", PASSWORD, &Actor::System, &StepUp::command_line()).await.unwrap();
         let response = app.client.post(app.url("/graphql"))
             .json(&json!({ "query": "mutation { login(username: \"alice\", password: \"correct horse battery\") { accessToken } }" }))
             .send().await.unwrap();
@@ -294,7 +295,7 @@ both_databases! {
         let app = TestApp::start(db.app_config(&[])).await;
         app.services
             .users
-            .create("alice", PASSWORD, &Actor::System)
+            .create("alice", PASSWORD, &Actor::System, &StepUp::command_line())
             .await
             .unwrap();
         let attempt = |user: &'static str, password: &'static str| {

@@ -31,5 +31,6 @@ mod second_factors;
 mod server;
 mod slack;
 mod slack_trust;
+mod step_up;
 mod upgrade;
 mod web;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use monostat::domain::{Actor, IncidentId, IncidentStatus, Origin};
 use monostat::services::AlertSpool;
+use monostat::services::StepUp;
 use monostat::services::follow_up::{SLACK_SYNC, SlackNote, SlackSync};
 use monostat::services::{AlertEvent, AlertReport, IncidentChange};
 use monostat::store::{alert, incident};
@@ -191,7 +192,7 @@ both_databases! {
     async fn a_rotated_secret_stops_working_at_once(db: TestDb) {
         let app = TestApp::start(db.app_config(&[])).await;
         let old = hook_url(&app).await;
-        app.services.settings.rotate_alert_source_secret(Origin::Opsgenie, &Actor::User("alice".into())).await.unwrap();
+        app.services.settings.rotate_alert_source_secret(Origin::Opsgenie, &Actor::User("alice".into()), &StepUp::command_line()).await.unwrap();
         let new = hook_url(&app).await;
         assert_ne!(old, new);
         assert_eq!(post(&app, &old, fixture("opsgenie/create.json")).await.0, 403);
@@ -205,7 +206,7 @@ both_databases! {
     async fn a_secret_from_the_environment_wins(db: TestDb) {
         let app = TestApp::start(db.app_config(&[("MONOSTAT_OPSGENIE_SECRET", "from-the-environment-0123456789")])).await;
         assert_eq!(post(&app, &app.url("/integrations/opsgenie/hook/from-the-environment-0123456789"), fixture("opsgenie/create.json")).await.0, 200);
-        let error = app.services.settings.rotate_alert_source_secret(Origin::Opsgenie, &Actor::System).await.unwrap_err();
+        let error = app.services.settings.rotate_alert_source_secret(Origin::Opsgenie, &Actor::System, &StepUp::command_line()).await.unwrap_err();
         assert_eq!(error.to_string(), "the opsgenie secret is set by the environment (MONOSTAT_OPSGENIE_SECRET); change it there");
         app.stop().await;
     }
@@ -339,7 +340,7 @@ async fn rotation_on_one_replica_is_in_force_on_the_other() {
     replica_b
         .services
         .settings
-        .rotate_alert_source_secret(Origin::Opsgenie, &Actor::System)
+        .rotate_alert_source_secret(Origin::Opsgenie, &Actor::System, &StepUp::command_line())
         .await
         .unwrap();
     crate::common::eventually(

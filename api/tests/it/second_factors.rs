@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use monostat::domain::totp::{TotpSecret, step_at};
+use monostat::services::StepUp;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::common::{TestApp, TestDb, both_databases};
 use crate::graphql::{PASSWORD, code, gql, login};
 
-const SITE: &str = "https://status.example.com";
+pub(crate) const SITE: &str = "https://status.example.com";
 const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) {
     accessToken user { id username } secondFactor { pendingToken expiresAt methods webauthnOptions } } }";
 const LOGIN_TOTP: &str = "mutation($t: String!, $c: String!) { loginTotp(pendingToken: $t, code: $c) { accessToken user { username } } }";
@@ -41,7 +42,7 @@ async fn pending(app: &TestApp) -> (String, Value) {
 
 /// Enrols an authenticator app and returns its secret and the step its confirming
 /// code was taken from.
-async fn enrol_totp(app: &TestApp, token: &str) -> (TotpSecret, i64) {
+pub(crate) async fn enrol_totp(app: &TestApp, token: &str) -> (TotpSecret, i64) {
     let begun = gql(
         app,
         Some(token),
@@ -268,7 +269,7 @@ both_databases! {
         assert_eq!(code(&twice), "CONFLICT", "{twice}");
         assert_eq!(twice["errors"][0]["message"], "this security key is already registered");
         // Nor on another account.
-        app.services.users.create("bob", "bobs long password", &monostat::domain::Actor::System).await.unwrap();
+        app.services.users.create("bob", "bobs long password", &monostat::domain::Actor::System, &StepUp::command_line()).await.unwrap();
         let bob = gql(&app, None, "mutation { login(username: \"bob\", password: \"bobs long password\") { accessToken } }", json!({})).await;
         let bob = bob["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
         let begun = gql(&app, Some(&bob), begin_registration, json!({})).await;
@@ -302,7 +303,7 @@ both_databases! {
         let anonymous = gql(&app, None, remove, json!({ "id": factors[0]["id"] })).await;
         assert_eq!(code(&anonymous), "UNAUTHENTICATED");
         // Another user cannot remove alice's factors.
-        app.services.users.create("bob", "bobs long password", &monostat::domain::Actor::System).await.unwrap();
+        app.services.users.create("bob", "bobs long password", &monostat::domain::Actor::System, &StepUp::command_line()).await.unwrap();
         let bob = gql(&app, None, "mutation { login(username: \"bob\", password: \"bobs long password\") { accessToken } }", json!({})).await;
         let bob = bob["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
         let foreign = gql(&app, Some(&bob), remove, json!({ "id": factors[0]["id"] })).await;

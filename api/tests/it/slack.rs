@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use monostat::adapters::slack::verify::sign;
 use monostat::domain::{Actor, IncidentId, IncidentStatus, Severity};
+use monostat::services::StepUp;
 use monostat::services::follow_up::{self, NOTIFY_SUBSCRIBERS, SLACK_SYNC, SlackNote};
 use monostat::services::{IncidentChange, NewIncident};
 use monostat::store::{incident, job, slack_settings};
@@ -849,7 +850,7 @@ const PASSWORD: &str = "correct horse battery";
 pub(crate) async fn login(app: &TestApp) -> String {
     app.services
         .users
-        .create("alice", PASSWORD, &Actor::System)
+        .create("alice", PASSWORD, &Actor::System, &StepUp::command_line())
         .await
         .ok();
     let response = gql(

@@ -53,6 +53,7 @@ pub(super) fn explain(error: &impl ClassifiedError) -> Result<String, DatabaseAw
         | ErrorKind::Conflict
         | ErrorKind::Unauthenticated
         | ErrorKind::Forbidden
+        | ErrorKind::StepUpRequired
         | ErrorKind::RateLimited
         | ErrorKind::Unconfigured => Ok(sentence(&error.to_string())),
     }

@@ -4,8 +4,8 @@ use async_graphql::{Context, Result};
 
 use crate::domain::Actor;
 use crate::graphql::context::Caller;
-use crate::graphql::errors::Code;
-use crate::services::{ConsoleUser, Services};
+use crate::graphql::errors::{Code, GqlResultExt};
+use crate::services::{ConsoleUser, Services, StepUp};
 
 /// The logged-in user, or UNAUTHENTICATED.
 pub(super) fn console_user<'a>(ctx: &'a Context<'_>) -> Result<&'a ConsoleUser> {
@@ -21,4 +21,15 @@ pub(super) fn console_user<'a>(ctx: &'a Context<'_>) -> Result<&'a ConsoleUser> 
 pub(super) fn actor<'a>(ctx: &'a Context<'_>) -> Result<(Actor, &'a Services)> {
     let user = console_user(ctx)?;
     Ok((Actor::User(user.username.clone()), ctx.data::<Services>()?))
+}
+
+/// The caller, and their permission for a step-up change; REAUTHENTICATION_REQUIRED
+/// when their password or second factor is not recent (the console then asks for it
+/// and calls `reauthenticate`).
+pub(super) fn stepped_up<'a>(
+    ctx: &'a Context<'_>,
+) -> Result<(&'a ConsoleUser, StepUp, &'a Services)> {
+    let user = console_user(ctx)?;
+    let step_up = user.step_up().gql()?;
+    Ok((user, step_up, ctx.data::<Services>()?))
 }

@@ -4,8 +4,8 @@
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::access::{actor, console_user};
-use crate::domain::FactorKind;
+use super::access::{console_user, stepped_up};
+use crate::domain::{Actor, FactorKind};
 use crate::graphql::errors::GqlResultExt;
 use crate::services::{Services, views};
 
@@ -208,8 +208,13 @@ impl SecondFactorsMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The user's `id`, as `users` lists it.")] user_id: i64,
     ) -> Result<i64> {
-        let (actor, services) = actor(ctx)?;
-        let removed = services.second_factors.reset(user_id, &actor).await.gql()?;
+        let (by, step_up, services) = stepped_up(ctx)?;
+        let actor = Actor::User(by.username.clone());
+        let removed = services
+            .second_factors
+            .reset(user_id, &actor, &step_up)
+            .await
+            .gql()?;
         Ok(i64::try_from(removed).unwrap_or(i64::MAX))
     }
 }

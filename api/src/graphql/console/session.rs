@@ -92,7 +92,7 @@ fn pending_result(pending: PendingLogin) -> LoginResult {
     LoginResult {
         access_token: None,
         access_expires_at: None,
-        user: pending.user.into(),
+        user: User::new(pending.user_id, pending.username),
         second_factor: Some(SecondFactorChallenge {
             pending_token: pending.token.expose().to_owned(),
             expires_at: pending.expires_at,
@@ -100,6 +100,14 @@ fn pending_result(pending: PendingLogin) -> LoginResult {
             webauthn_options: pending.webauthn_options.map(|options| options.to_string()),
         }),
     }
+}
+
+/// A fresh access token after `reauthenticate`.
+#[derive(SimpleObject)]
+pub struct Reauthenticated {
+    /// Send as `Authorization: Bearer …` from now on.
+    access_token: String,
+    access_expires_at: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -186,6 +194,32 @@ impl SessionMutation {
         };
         let session = ctx.data::<Services>()?.auth.refresh(&token).await.gql()?;
         Ok(session_result(ctx, session))
+    }
+
+    /// Gives the password, or a code from the authenticator app, again, for changes
+    /// that need it recently (they answer REAUTHENTICATION_REQUIRED otherwise). The
+    /// new access token allows them for five minutes. Wrong answers count towards the
+    /// login limits.
+    async fn reauthenticate(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's password.")] password: Option<String>,
+        #[graphql(desc = "Or the six digits the authenticator app shows now.")] code: Option<
+            String,
+        >,
+    ) -> Result<Reauthenticated> {
+        let user = console_user(ctx)?;
+        let client = ctx.data::<ClientAddress>()?.0;
+        let (access_token, access_expires_at) = ctx
+            .data::<Services>()?
+            .auth
+            .reauthenticate(user, password.as_deref(), code.as_deref(), client)
+            .await
+            .gql()?;
+        Ok(Reauthenticated {
+            access_token,
+            access_expires_at,
+        })
     }
 
     /// Ends the session of the refresh cookie.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, Upload};
 
-use super::access::{actor, console_user};
-use crate::domain::{Origin, SlackActors};
+use super::access::{actor, console_user, stepped_up};
+use crate::domain::{Actor, Origin, SlackActors};
 use crate::graphql::errors::Code;
 use crate::graphql::errors::GqlResultExt;
 use crate::graphql::types::AlertSourceKind;
@@ -207,11 +207,12 @@ impl SettingsMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The alert source; not `MANUAL`.")] source: AlertSourceKind,
     ) -> Result<AlertSourceInfo> {
-        let (actor, services) = actor(ctx)?;
+        let (by, step_up, services) = stepped_up(ctx)?;
+        let actor = Actor::User(by.username.clone());
         let origin: Origin = source.into();
         let secret = services
             .settings
-            .rotate_alert_source_secret(origin, &actor)
+            .rotate_alert_source_secret(origin, &actor, &step_up)
             .await
             .gql()?;
         Ok(AlertSourceInfo {
@@ -309,6 +310,7 @@ impl SettingsMutation {
                     allowed_user_ids: input.allowed_user_ids,
                 },
                 &actor,
+                console_user(ctx)?.step_up().ok().as_ref(),
             )
             .await
             .gql()?;

@@ -3,7 +3,8 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::access::actor;
+use super::access::{actor, stepped_up};
+use crate::domain::Actor;
 use crate::graphql::errors::GqlResultExt;
 use crate::services::{ConsoleUser, views};
 
@@ -18,10 +19,13 @@ pub struct User {
 
 impl From<ConsoleUser> for User {
     fn from(user: ConsoleUser) -> Self {
-        Self {
-            id: user.id,
-            username: user.username,
-        }
+        Self::new(user.id, user.username)
+    }
+}
+
+impl User {
+    pub(super) fn new(id: i64, username: String) -> Self {
+        Self { id, username }
     }
 }
 
@@ -83,10 +87,11 @@ impl UsersMutation {
         #[graphql(desc = "The name to log in with.")] username: String,
         #[graphql(desc = "The initial password.")] password: String,
     ) -> Result<User> {
-        let (actor, services) = actor(ctx)?;
+        let (by, step_up, services) = stepped_up(ctx)?;
+        let actor = Actor::User(by.username.clone());
         let user = services
             .users
-            .create(&username, &password, &actor)
+            .create(&username, &password, &actor, &step_up)
             .await
             .gql()?;
         Ok(User {
@@ -102,10 +107,11 @@ impl UsersMutation {
         #[graphql(desc = "The user's `id`, as `users` lists it.")] id: i64,
         #[graphql(desc = "True to reactivate, false to deactivate.")] active: bool,
     ) -> Result<UserAccount> {
-        let (actor, services) = actor(ctx)?;
+        let (by, step_up, services) = stepped_up(ctx)?;
+        let actor = Actor::User(by.username.clone());
         Ok(services
             .users
-            .set_active(id, active, &actor)
+            .set_active(id, active, &actor, &step_up)
             .await
             .gql()?
             .into())
@@ -118,10 +124,10 @@ impl UsersMutation {
         #[graphql(desc = "The user's `id`, as `users` lists it.")] id: i64,
         #[graphql(desc = "The new password.")] password: String,
     ) -> Result<bool> {
-        let (actor, services) = actor(ctx)?;
+        let (by, step_up, services) = stepped_up(ctx)?;
         services
             .users
-            .reset_password(id, &password, &actor)
+            .reset_password(id, &password, by, &step_up)
             .await
             .gql()?;
         Ok(true)

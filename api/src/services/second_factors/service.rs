@@ -13,7 +13,7 @@ use webauthn_rs::prelude::{SecurityKey, Webauthn};
 use super::relying_party::relying_party;
 use crate::domain::{Actor, FactorKind};
 use crate::services::audit;
-use crate::services::console_user::ConsoleUser;
+use crate::services::console_user::{ConsoleUser, StepUp};
 use crate::services::deps::Deps;
 use crate::services::tx;
 use crate::services::views::SecondFactor;
@@ -128,6 +128,8 @@ impl SecondFactorService {
                 .ok_or(SecondFactorError::NotFound(factor_id))?;
             second_factors::delete(txn, factor.id).await?;
             if factor.confirmed {
+                // A thief with a session must not keep it past the owner's change.
+                users::delete_other_sessions(txn, user.id, &user.session).await?;
                 let kind = factor.kind.describe();
                 audit::record(
                     txn,
@@ -144,7 +146,12 @@ impl SecondFactorService {
     /// Removes every second factor of a user, for one who lost their phone or key:
     /// they log in with the password alone until they enrol again. Returns how many
     /// confirmed factors were removed.
-    pub async fn reset(&self, user_id: i64, actor: &Actor) -> Result<u64, SecondFactorError> {
+    pub async fn reset(
+        &self,
+        user_id: i64,
+        actor: &Actor,
+        _recently_authenticated: &StepUp,
+    ) -> Result<u64, SecondFactorError> {
         tx::write_tx!(&self.deps.db, SecondFactorError, |txn| {
             let user = users::find(txn, user_id)
                 .await?

@@ -15,7 +15,7 @@ use crate::services::audit;
 use crate::services::console_user::ConsoleUser;
 use crate::services::tx;
 use crate::services::views::SecondFactor;
-use crate::store::{second_factor, second_factors};
+use crate::store::{second_factor, second_factors, users};
 
 /// How long a TOTP enrolment waits for its first code.
 const TOTP_ENROLMENT_TTL: TimeDelta = TimeDelta::minutes(15);
@@ -95,6 +95,8 @@ impl SecondFactorService {
             }
             .update(txn)
             .await?;
+            // A thief with a session must not keep it past the owner's change.
+            users::delete_other_sessions(txn, user.id, &user.session).await?;
             audit::record(
                 txn,
                 &actor,

@@ -22,7 +22,7 @@ use crate::services::audit;
 use crate::services::console_user::ConsoleUser;
 use crate::services::tx;
 use crate::services::views::SecondFactor;
-use crate::store::{second_factor, second_factor_challenge, second_factors};
+use crate::store::{second_factor, second_factor_challenge, second_factors, users};
 
 /// A started WebAuthn registration: pass `options` to `navigator.credentials.create`.
 #[derive(Debug)]
@@ -154,6 +154,8 @@ impl SecondFactorService {
                     error.into()
                 }
             })?;
+            // A thief with a session must not keep it past the owner's change.
+            users::delete_other_sessions(txn, user.id, &user.session).await?;
             audit::record(
                 txn,
                 &actor,

@@ -13,6 +13,7 @@ use crate::domain::{Actor, Origin};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
 use crate::services::audit;
+use crate::services::console_user::StepUp;
 use crate::services::tx;
 use crate::store::{alert_source, settings};
 
@@ -82,6 +83,7 @@ impl SettingsService {
         &self,
         source: Origin,
         actor: &Actor,
+        _recently_authenticated: &StepUp,
     ) -> Result<Secret, SettingsError> {
         if self
             .deps

@@ -13,6 +13,7 @@ use sea_orm::{ActiveValue::Set, DbErr, EntityTrait};
 
 use crate::domain::{Field, Origin};
 use crate::secret::Secret;
+use crate::services::console_user::StepUpRequired;
 use crate::services::deps::Deps;
 use crate::services::tx;
 use crate::store::settings::SINGLETON;
@@ -34,6 +35,8 @@ pub enum SettingsError {
     },
     #[error("{field}: {message}")]
     Invalid { field: Field, message: String },
+    #[error(transparent)]
+    StepUp(#[from] StepUpRequired),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }

@@ -12,6 +12,7 @@ use crate::domain::{Actor, Field, SlackActors};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
 use crate::services::audit;
+use crate::services::console_user::{StepUp, StepUpRequired};
 use crate::services::tx;
 use crate::store::settings::{self, SINGLETON};
 use crate::store::slack_settings;
@@ -123,7 +124,16 @@ impl SettingsService {
         &self,
         change: SlackSettingsChange,
         actor: &Actor,
+        recently_authenticated: Option<&StepUp>,
     ) -> Result<(), SettingsError> {
+        // Whoever holds the secrets, or picks who may act from Slack, speaks for the
+        // status page: a stolen session alone must not be enough.
+        let sensitive = change.bot_token.is_some()
+            || change.signing_secret.is_some()
+            || change.allowed_user_ids.is_some();
+        if sensitive && recently_authenticated.is_none() {
+            return Err(StepUpRequired.into());
+        }
         let env = &self.deps.config.overrides;
         let overridden = [
             (

@@ -10,6 +10,12 @@ pub struct Model {
     pub token_hash: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// The sign-in this token belongs to; rotation keeps it.
+    pub family: String,
+    /// When it was traded for its successor; a second use ends the family.
+    pub used_at: Option<DateTimeUtc>,
+    /// When the user last gave a password or second factor in this sign-in.
+    pub authenticated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
