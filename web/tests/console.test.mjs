@@ -6,7 +6,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
@@ -538,6 +540,40 @@ test("users: create, deactivate (login refused), reset password", async () => {
   await page.getByText(/New password set for carol/).waitFor();
   const ok = await server.gql(`mutation { login(username: "carol", password: "carol-password-02") { accessToken } }`, {}, { auth: false });
   assert.ok(ok.login.accessToken);
+  await done(page);
+});
+
+test("a change that needs the password again asks for it in a dialog, then goes through", async () => {
+  const page = await adminAt("/admin/users");
+  await heading(page, "Users");
+  // As far as the server knows, the password was given twenty minutes ago.
+  execFileSync("python3", [
+    "-c",
+    `import sqlite3, sys
+from datetime import datetime, timedelta
+db = sqlite3.connect(sys.argv[1])
+for rowid, at in db.execute("SELECT id, authenticated_at FROM refresh_token").fetchall():
+    old = datetime.fromisoformat(at) - timedelta(minutes=20)
+    db.execute("UPDATE refresh_token SET authenticated_at = ? WHERE id = ?", (old.isoformat(), rowid))
+db.commit()`,
+    join(server.dataDir, "monostat.sqlite3"),
+  ]);
+  await page.reload();
+  await heading(page, "Users");
+  await page.getByLabel("Username").fill("dave");
+  await page.getByLabel("Password", { exact: true }).fill("dave-password-01");
+  await page.getByRole("button", { name: "Create user" }).click();
+  const dialog = page.getByRole("dialog", { name: "Confirm it is you" });
+  await dialog.waitFor();
+  await dialog.getByLabel("Password").fill("not the password");
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await dialog.getByRole("alert").waitFor();
+  await assertAccessible(page, "step-up dialog");
+  await shot(page, "step-up");
+  await dialog.getByLabel("Password").fill(PASSWORD);
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await page.locator("tr[data-user=dave]").waitFor();
+  assert.equal(await dialog.isVisible(), false);
   await done(page);
 });
 

@@ -97,12 +97,13 @@ impl ClassifiedError for AuthError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidCredentials
-            | Self::ReauthenticationFailed
             | Self::PendingLoginExpired
             | Self::InvalidSecondFactor
             | Self::CodeAlreadyUsed => ErrorKind::Unauthenticated,
+            // The session is fine; only the password given again was wrong.
             Self::FactorNotEnrolled(_)
             | Self::UsernameTooLong
+            | Self::ReauthenticationFailed
             | Self::NothingToReauthenticateWith => ErrorKind::Invalid { field: None },
             Self::TooManyAttempts { .. } => ErrorKind::RateLimited,
             Self::Database(error) => database_kind(error),

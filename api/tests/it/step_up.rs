@@ -102,7 +102,7 @@ both_databases! {
         assert_eq!(gql(&app, Some(&stale), ME, json!({})).await["data"]["me"]["username"], "alice");
 
         let reauthenticate = "mutation($p: String) { reauthenticate(password: $p) { accessToken } }";
-        assert_eq!(code(&gql(&app, Some(&stale), reauthenticate, json!({ "p": "not my password" })).await), "UNAUTHENTICATED");
+        assert_eq!(code(&gql(&app, Some(&stale), reauthenticate, json!({ "p": "not my password" })).await), "BAD_USER_INPUT", "the session is fine");
         assert_eq!(code(&gql(&app, Some(&stale), reauthenticate, json!({})).await), "BAD_USER_INPUT");
         assert_eq!(code(&gql(&app, None, reauthenticate, json!({ "p": PASSWORD })).await), "UNAUTHENTICATED");
         let again = gql(&app, Some(&stale), reauthenticate, json!({ "p": PASSWORD })).await;

@@ -6,6 +6,7 @@ import { GraphQLError, Live } from "../api";
 import {
   ConsoleEventsSubscriptionDocument,
   LogoutMutationDocument,
+  ReauthenticateMutationDocument,
   RefreshMutationDocument,
   type ConsoleEventsSubscription,
   type Document,
@@ -26,6 +27,7 @@ export type SecondFactorChallenge = NonNullable<LoginResult["secondFactor"]>;
 let accessToken: string | null = null;
 let refreshTimer: number | undefined;
 let onSessionLost: () => void = () => {};
+let onStepUpNeeded: () => Promise<boolean> = async () => false;
 
 export function token(): string | null {
   return accessToken;
@@ -36,7 +38,21 @@ export function whenSessionLost(callback: () => void) {
   onSessionLost = callback;
 }
 
-async function post<T>(body: BodyInit, headers: Record<string, string>): Promise<T> {
+/**
+ * Called when a change needs the password given again (REAUTHENTICATION_REQUIRED):
+ * ask for it, call `reauthenticate`, and resolve true to send the change once more.
+ */
+export function whenStepUpNeeded(ask: () => Promise<boolean>) {
+  onStepUpNeeded = ask;
+}
+
+/** Gives the password (or an authenticator code) again; the new token allows step-up changes. */
+export async function reauthenticate(password: string | null, code: string | null) {
+  const data = await gql(ReauthenticateMutationDocument, { p: password, c: code });
+  accessToken = data.reauthenticate.accessToken;
+}
+
+async function post<T>(body: BodyInit, headers: Record<string, string>, retried = false): Promise<T> {
   const response = await fetch("/graphql", {
     method: "POST",
     headers: { ...headers, ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
@@ -51,6 +67,9 @@ async function post<T>(body: BodyInit, headers: Record<string, string>): Promise
   }
   if (parsed.errors?.length) {
     const first = parsed.errors[0];
+    if (first.extensions?.code === "REAUTHENTICATION_REQUIRED" && !retried && (await onStepUpNeeded())) {
+      return post<T>(body, headers, true);
+    }
     if (first.extensions?.code === "UNAUTHENTICATED" && accessToken) {
       accessToken = null;
       live?.close();

@@ -13,6 +13,7 @@ import { SubscribersPage } from "./pages/Subscribers";
 import { UsersPage, AccountPage } from "./pages/Users";
 import { JobsPage, AuditPage } from "./pages/Jobs";
 import { Link } from "./ui";
+import { StepUpDialog } from "./StepUp";
 
 const NAV: [string, string][] = [
   ["/admin/", "Incidents"],
@@ -143,6 +144,7 @@ export function Console() {
       <main id="main" class="container wide" ref={main} key={path}>
         {page(path, user)}
       </main>
+      <StepUpDialog />
     </>
   );
 }

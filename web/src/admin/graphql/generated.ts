@@ -362,6 +362,14 @@ export type ConsoleEventsSubscriptionVariables = Exact<{ [key: string]: never; }
 
 export type ConsoleEventsSubscription = { events: { kind: string, incidentId: number | null, section: string | null } };
 
+export type ReauthenticateMutationVariables = Exact<{
+  p?: string | null | undefined;
+  c?: string | null | undefined;
+}>;
+
+
+export type ReauthenticateMutation = { reauthenticate: { accessToken: string, accessExpiresAt: string } };
+
 export type SiteSettingsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -567,6 +575,7 @@ export const LoginWebauthnMutationDocument = "mutation LoginWebauthn($t: String!
 export const RefreshMutationDocument = "mutation Refresh { refresh { ...LoginFields } } fragment LoginFields on LoginResult { accessToken accessExpiresAt user { id username } secondFactor { pendingToken expiresAt methods webauthnOptions } }" as Document<RefreshMutation, RefreshMutationVariables>;
 export const LogoutMutationDocument = "mutation Logout { logout }" as Document<LogoutMutation, LogoutMutationVariables>;
 export const ConsoleEventsSubscriptionDocument = "subscription ConsoleEvents { events { kind incidentId section } }" as Document<ConsoleEventsSubscription, ConsoleEventsSubscriptionVariables>;
+export const ReauthenticateMutationDocument = "mutation Reauthenticate($p: String, $c: String) { reauthenticate(password: $p, code: $c) { accessToken accessExpiresAt } }" as Document<ReauthenticateMutation, ReauthenticateMutationVariables>;
 export const SiteSettingsQueryDocument = "query SiteSettings { status { site { systemName supportEmail supportPhone legalNoticeUrl privacyUrl logoUrl timeZone defaultLanguage theme { primary link success warning danger info textPrimary textSecondary } } } }" as Document<SiteSettingsQuery, SiteSettingsQueryVariables>;
 export const UpdateSiteSettingsMutationDocument = "mutation UpdateSiteSettings($input: SiteSettingsInput!) { updateSiteSettings(input: $input) }" as Document<UpdateSiteSettingsMutation, UpdateSiteSettingsMutationVariables>;
 export const UploadLogoMutationDocument = "mutation UploadLogo($file: Upload!) { uploadLogo(file: $file) }" as Document<UploadLogoMutation, UploadLogoMutationVariables>;
