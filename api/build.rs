@@ -14,6 +14,7 @@ use std::time::SystemTime;
 const SOURCES: &[&str] = &[
     "index.html",
     "admin",
+    "graphiql",
     "src",
     "scripts",
     "package.json",
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
         }
         if !is_built(&dist) {
             eprintln!(
-                "error: `npm run build` in web/ left no index.html and admin/index.html in web/dist"
+                "error: `npm run build` in web/ left no index.html, admin/index.html and graphiql/index.html in web/dist"
             );
             return ExitCode::FAILURE;
         }
@@ -68,7 +69,9 @@ fn main() -> ExitCode {
 }
 
 fn is_built(dist: &Path) -> bool {
-    dist.join("index.html").is_file() && dist.join("admin/index.html").is_file()
+    ["index.html", "admin/index.html", "graphiql/index.html"]
+        .iter()
+        .all(|page| dist.join(page).is_file())
 }
 
 fn build(web: &Path) -> Result<(), String> {

@@ -34,3 +34,10 @@ test("the console has its own budget, checked too", () => {
   assert.equal(run.status, 1);
   assert.match(run.stderr, /admin console grew past its budget/);
 });
+
+test("GraphiQL has its own budget, checked too", () => {
+  assert.match(check({}).stdout, /GraphiQL [\d.]+ KB gz of 600/);
+  const run = check({ BUDGET_GRAPHIQL_KB: "1" });
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /GraphiQL grew past its budget/);
+});

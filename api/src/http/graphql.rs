@@ -1,5 +1,6 @@
-//! `/graphql`: POST and GET queries, GraphiQL for browsers, and WebSocket subscriptions
-//! (`graphql-transport-ws` and the legacy `graphql-ws`) on the same path.
+//! `/graphql`: POST and GET queries, GraphiQL for browsers (the web build's own copy,
+//! served by `web.rs`), and WebSocket subscriptions (`graphql-transport-ws` and the
+//! legacy `graphql-ws`) on the same path.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -7,12 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_graphql::Data;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::{SinkExt, StreamExt};
@@ -196,13 +196,7 @@ async fn get_graphql(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_html && request.uri().query().is_none_or(|q| !q.contains("query=")) {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .finish(),
-        )
-        .into_response();
+        return super::web::graphiql_page(&state.snapshot, &headers);
     }
     match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
         request,

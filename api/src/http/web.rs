@@ -64,6 +64,26 @@ async fn console_page(State(state): State<PublicState>, headers: HeaderMap) -> R
     with_document_headers(response, CONSOLE_CSP, "no-referrer")
 }
 
+/// GraphiQL, for a browser opening `/graphql` (`graphql.rs` decides when): our own
+/// build of it, under the console's policy and headers. It talks only to `/graphql` on
+/// this origin; the headers a user types in (a console token) must not leak as a
+/// referrer, nor the page be cached, exactly as for the console.
+pub(super) fn graphiql_page(
+    snapshot: &crate::public::PublicSnapshot,
+    headers: &HeaderMap,
+) -> Response {
+    let web = snapshot.web();
+    let Some(rendered) = web.graphiql.as_ref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "MONOSTAT_WEB_DIR names a build without GraphiQL: run `npm --prefix web ci && npm --prefix web run build` and restart. The API itself answers POST /graphql.\n",
+        )
+            .into_response();
+    };
+    let response = respond(rendered, headers, StatusCode::OK, CONSOLE_CACHE);
+    with_document_headers(response, CONSOLE_CSP, "no-referrer")
+}
+
 /// Everything no route claims: the page's "not found" view, with a 404.
 pub async fn not_found(State(state): State<PublicState>, headers: HeaderMap) -> Response {
     page(&state, &headers, StatusCode::NOT_FOUND)

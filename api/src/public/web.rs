@@ -47,6 +47,9 @@ pub struct WebBuild {
     /// The admin console's page (`admin/index.html`), served as is under `/admin/`:
     /// it carries no state, the console fetches everything with its token.
     pub admin: Option<Rendered>,
+    /// GraphiQL's page (`graphiql/index.html`), served as is to a browser opening
+    /// `/graphql`: like the console, it carries no state.
+    pub graphiql: Option<Rendered>,
 }
 
 impl Default for WebBuild {
@@ -55,6 +58,7 @@ impl Default for WebBuild {
             index: FALLBACK_INDEX.to_owned(),
             assets: HashMap::new(),
             admin: None,
+            graphiql: None,
         }
     }
 }
@@ -106,6 +110,7 @@ impl WebBuild {
             text("index.html").unwrap_or_else(|| FALLBACK_INDEX.to_owned()),
             assets,
             text("admin/index.html").map(String::into_bytes),
+            text("graphiql/index.html").map(String::into_bytes),
         )
     }
 
@@ -125,7 +130,8 @@ impl WebBuild {
         }
         // A build without the console still serves the public page.
         let admin = std::fs::read(dir.join("admin/index.html")).ok();
-        Ok(Self::assemble(index, assets, admin))
+        let graphiql = std::fs::read(dir.join("graphiql/index.html")).ok();
+        Ok(Self::assemble(index, assets, admin, graphiql))
     }
 
     /// `assets` are (file name under `assets/`, body).
@@ -133,6 +139,7 @@ impl WebBuild {
         index: String,
         assets: impl IntoIterator<Item = (String, Vec<u8>)>,
         admin: Option<Vec<u8>>,
+        graphiql: Option<Vec<u8>>,
     ) -> Self {
         if !index.contains(STATE_PLACEHOLDER) {
             tracing::warn!(
@@ -150,6 +157,7 @@ impl WebBuild {
             index,
             assets,
             admin: admin.map(|body| Rendered::new("text/html; charset=utf-8", body)),
+            graphiql: graphiql.map(|body| Rendered::new("text/html; charset=utf-8", body)),
         }
     }
 }
@@ -162,6 +170,7 @@ fn content_type(name: &str) -> &'static str {
         "png" => "image/png",
         "ico" => "image/x-icon",
         "woff2" => "font/woff2",
+        "woff" => "font/woff",
         "json" | "map" => "application/json",
         "txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
@@ -188,6 +197,7 @@ mod tests {
         assert!(build.index.contains(STATE_PLACEHOLDER) && build.index.contains(HEAD_PLACEHOLDER));
         assert!(build.index.contains("/assets/"), "{}", build.index);
         assert!(build.admin.is_some());
+        assert!(build.graphiql.is_some());
         assert!(!build.assets.is_empty());
     }
 

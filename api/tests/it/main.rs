@@ -18,6 +18,7 @@ mod crash;
 mod email;
 mod email_tls;
 mod events;
+mod graphiql;
 mod graphql;
 mod jobs;
 mod lifecycle;
