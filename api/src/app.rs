@@ -198,7 +198,7 @@ impl App {
                         &self.config.site_url,
                         self.config.overrides.slack_signing_secret.clone(),
                         slack_api,
-                        self.config.redis.as_ref(),
+                        &self.services.limits,
                     ),
                     jobs: self.services.jobs.clone(),
                 },

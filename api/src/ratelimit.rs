@@ -1,7 +1,8 @@
 //! Rate limits as sliding windows. With Redis configured every replica counts in Redis,
 //! so two replicas refuse the same attempt one replica alone would; without it (and
 //! while Redis cannot be reached, so an outage of Redis never opens or closes the door
-//! entirely) each process counts for itself.
+//! entirely) each process counts for itself. Each process also keeps its own hits while
+//! Redis answers, so an outage starts from what it saw rather than from nothing.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -16,6 +17,8 @@ use crate::config::RedisConfig;
 const SWEEP_AT: usize = 10_000;
 /// A limiter must not hold a login or a form post up for long when Redis is slow.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+/// After Redis failed, this long with the in-process counts alone before trying again.
+const REDIS_PAUSE_MILLIS: i64 = 5_000;
 /// Counting-only windows pass this as their maximum; Lua numbers are doubles.
 const UNLIMITED: usize = 1_000_000_000;
 
@@ -54,6 +57,8 @@ pub struct Limits {
 struct Shared {
     redis: ConnectionManager,
     prefix: String,
+    /// When a call last failed (Unix milliseconds), shared by every window.
+    failed_at: Arc<AtomicI64>,
 }
 
 impl Limits {
@@ -77,6 +82,7 @@ impl Limits {
             shared: Some(Shared {
                 redis: ConnectionManager::new_lazy_with_config(client, manager)?,
                 prefix: format!("{}:limit", config.prefix),
+                failed_at: Arc::default(),
             }),
         })
     }
@@ -110,22 +116,24 @@ impl Limit {
     /// same moment cannot all pass the check before any of them is counted.
     pub async fn take(&self, key: &str) -> Result<(), Duration> {
         if let Some(shared) = &self.shared {
-            let mut redis = shared.redis.clone();
-            let wait: Result<i64, _> = run(redis::Script::new(TAKE)
-                .key(self.key(shared, key))
-                .arg(millis(self.local.window))
+            let script = redis::Script::new(TAKE);
+            let mut take = script.key(self.key(shared, key));
+            take.arg(millis(self.local.window))
                 .arg(self.local.max.min(UNLIMITED))
-                .arg(crate::secret::random_token(64))
-                .invoke_async(&mut redis))
-            .await;
-            match wait {
-                Ok(wait) => {
-                    return match u64::try_from(wait) {
-                        Ok(wait) => Err(Duration::from_millis(wait)),
-                        Err(_) => Ok(()),
-                    };
-                }
-                Err(error) => redis_unavailable(&error),
+                .arg(crate::secret::random_token(64));
+            let wait: Option<i64> = shared
+                .run(|mut redis| async move { take.invoke_async(&mut redis).await })
+                .await;
+            if let Some(wait) = wait {
+                return match u64::try_from(wait) {
+                    Ok(wait) => Err(Duration::from_millis(wait)),
+                    Err(_) => {
+                        // Remembered here too, so that while Redis is away this
+                        // process still knows what it let through.
+                        let _ = self.local.take(key);
+                        Ok(())
+                    }
+                };
             }
         }
         self.local.take(key)
@@ -134,30 +142,22 @@ impl Limit {
     /// Takes back the newest hit of `key`: an attempt counted up front that succeeded.
     pub async fn give_back(&self, key: &str) {
         if let Some(shared) = &self.shared {
-            let mut redis = shared.redis.clone();
-            let popped: Result<redis::Value, _> = run(redis::cmd("ZPOPMAX")
-                .arg(self.key(shared, key))
-                .query_async(&mut redis))
-            .await;
-            match popped {
-                Ok(_) => return,
-                Err(error) => redis_unavailable(&error),
-            }
+            let mut pop = redis::cmd("ZPOPMAX");
+            pop.arg(self.key(shared, key));
+            let _: Option<redis::Value> = shared
+                .run(|mut redis| async move { pop.query_async(&mut redis).await })
+                .await;
         }
         self.local.give_back(key);
     }
 
     pub async fn forget(&self, key: &str) {
         if let Some(shared) = &self.shared {
-            let mut redis = shared.redis.clone();
-            let deleted: Result<i64, _> = run(redis::cmd("DEL")
-                .arg(self.key(shared, key))
-                .query_async(&mut redis))
-            .await;
-            match deleted {
-                Ok(_) => return,
-                Err(error) => redis_unavailable(&error),
-            }
+            let mut delete = redis::cmd("DEL");
+            delete.arg(self.key(shared, key));
+            let _: Option<i64> = shared
+                .run(|mut redis| async move { delete.query_async(&mut redis).await })
+                .await;
         }
         self.local.forget(key);
     }
@@ -165,15 +165,14 @@ impl Limit {
     /// The hits of `key` inside the window now.
     pub async fn count(&self, key: &str) -> usize {
         if let Some(shared) = &self.shared {
-            let mut redis = shared.redis.clone();
-            let count: Result<usize, _> = run(redis::Script::new(COUNT)
-                .key(self.key(shared, key))
-                .arg(millis(self.local.window))
-                .invoke_async(&mut redis))
-            .await;
-            match count {
-                Ok(count) => return count,
-                Err(error) => redis_unavailable(&error),
+            let script = redis::Script::new(COUNT);
+            let mut count = script.key(self.key(shared, key));
+            count.arg(millis(self.local.window));
+            let counted: Option<usize> = shared
+                .run(|mut redis| async move { count.invoke_async(&mut redis).await })
+                .await;
+            if let Some(counted) = counted {
+                return counted;
             }
         }
         self.local.count(key)
@@ -184,16 +183,28 @@ impl Limit {
     }
 }
 
-async fn run<T>(
-    call: impl Future<Output = Result<T, redis::RedisError>>,
-) -> Result<T, redis::RedisError> {
-    tokio::time::timeout(REDIS_TIMEOUT, call)
-        .await
-        .unwrap_or_else(|_| {
-            Err(redis::RedisError::from(std::io::Error::from(
-                std::io::ErrorKind::TimedOut,
-            )))
-        })
+impl Shared {
+    /// The answer of Redis, or `None` when it fails or is slow; for five seconds after
+    /// a failure, `None` at once, so an outage of Redis costs each request nothing
+    /// rather than a timeout.
+    async fn run<T, F, Fut>(&self, call: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let now = chrono::Utc::now().timestamp_millis();
+        if now - self.failed_at.load(Ordering::Relaxed) < REDIS_PAUSE_MILLIS {
+            return None;
+        }
+        let failure = match tokio::time::timeout(REDIS_TIMEOUT, call(self.redis.clone())).await {
+            Ok(Ok(answer)) => return Some(answer),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "no answer in time".to_owned(),
+        };
+        self.failed_at.store(now, Ordering::Relaxed);
+        redis_unavailable(&failure);
+        None
+    }
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -201,7 +212,7 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// Once a minute at most: a Redis outage under a login flood must not flood the log.
-fn redis_unavailable(error: &redis::RedisError) {
+fn redis_unavailable(error: &str) {
     static LAST_WARNING: AtomicI64 = AtomicI64::new(0);
     metrics::counter!("monostat_ratelimit_redis_errors_total").increment(1);
     let now = chrono::Utc::now().timestamp();

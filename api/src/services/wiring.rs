@@ -35,6 +35,9 @@ pub struct Services {
     pub subscribers: SubscriberService,
     pub notifications: NotificationService,
     pub jobs: JobService,
+    /// The rate limits the services count in, for edges that limit too (Slack's
+    /// replay cache).
+    pub limits: Limits,
 }
 
 impl Services {
@@ -75,6 +78,7 @@ impl Services {
             subscribers: SubscriberService::new(deps.clone()),
             notifications: NotificationService::new(deps.clone()),
             jobs: JobService::new(deps.clone()),
+            limits: deps.limits.clone(),
             public: PublicService::new(deps),
         }
     }

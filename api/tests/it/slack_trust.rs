@@ -10,6 +10,7 @@ use monostat::adapters::slack::replay::ReplayGuard;
 use monostat::adapters::slack::verify::sign;
 use monostat::config::RedisConfig;
 use monostat::domain::{IncidentId, IncidentStatus};
+use monostat::ratelimit::Limits;
 use monostat::services::follow_up::{NOTIFY_SUBSCRIBERS, SLACK_SYNC};
 use monostat::store::incident;
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -267,10 +268,8 @@ async fn replicas_share_the_replay_cache_through_redis() {
         password: None,
         prefix: format!("test-{}", monostat::secret::random_token(64)),
     };
-    let (one, other) = (
-        ReplayGuard::new(Some(&config)),
-        ReplayGuard::new(Some(&config)),
-    );
+    let replica = || ReplayGuard::new(&Limits::new(Some(&config)).unwrap());
+    let (one, other) = (replica(), replica());
     let ts = now().to_string();
     assert!(one.first_time(&ts, "v0=aa").await);
     assert!(
@@ -281,7 +280,7 @@ async fn replicas_share_the_replay_cache_through_redis() {
     assert!(!one.first_time(&ts, "v0=bb").await);
 
     // Redis away: each replica still remembers what it saw itself.
-    let away = ReplayGuard::new(Some(&RedisConfig { port: 1, ..config }));
+    let away = ReplayGuard::new(&Limits::new(Some(&RedisConfig { port: 1, ..config })).unwrap());
     assert!(away.first_time(&ts, "v0=aa").await);
     assert!(!away.first_time(&ts, "v0=aa").await);
 }

@@ -16,8 +16,8 @@ use super::client::SlackApi;
 use super::replay::ReplayGuard;
 use super::trust::{Caller, Need, Trust, TrustError};
 use super::views::Links;
-use crate::config::RedisConfig;
 use crate::domain::{Actor, ClassifiedError, ErrorKind};
+use crate::ratelimit::Limits;
 use crate::secret::Secret;
 use crate::services::{IncidentService, SettingsService};
 
@@ -51,7 +51,7 @@ impl SlackInbound {
         site_url: &str,
         signing_secret_from_env: Option<Secret>,
         api: SlackApi,
-        redis: Option<&RedisConfig>,
+        limits: &Limits,
     ) -> Self {
         Self {
             incidents,
@@ -61,7 +61,7 @@ impl SlackInbound {
             trust: Trust::new(api.clone()),
             api,
             last_signing_secret: Arc::default(),
-            replay: ReplayGuard::new(redis),
+            replay: ReplayGuard::new(limits),
         }
     }
 
