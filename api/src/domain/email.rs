@@ -104,3 +104,38 @@ mod tests {
         assert!(SubscriberEmail::parse(&long).is_err());
     }
 }
+
+/// What a subscriber CSV holds: the addresses of the first column, in order and
+/// without repeats, and what was skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubscriberCsv {
+    pub addresses: Vec<SubscriberEmail>,
+    /// Addresses repeated in the file.
+    pub duplicates: Vec<String>,
+    /// `(line number, text)` of lines that are not an address.
+    pub invalid: Vec<(usize, String)>,
+}
+
+/// Reads the first column of `csv` (separated by `,` or `;`, quotes trimmed); a header
+/// line starting with `email` is skipped, and so are empty lines.
+pub fn read_subscriber_csv(csv: &str) -> SubscriberCsv {
+    let mut read = SubscriberCsv::default();
+    let mut seen = std::collections::HashSet::new();
+    for (index, line) in csv.lines().enumerate() {
+        let cell = line
+            .split([',', ';'])
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_matches('"');
+        if cell.is_empty() || (index == 0 && cell.eq_ignore_ascii_case("email")) {
+            continue;
+        }
+        match SubscriberEmail::parse(cell) {
+            Ok(email) if seen.insert(email.clone()) => read.addresses.push(email),
+            Ok(email) => read.duplicates.push(email.to_string()),
+            Err(_) => read.invalid.push((index + 1, cell.to_owned())),
+        }
+    }
+    read
+}

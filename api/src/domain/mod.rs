@@ -21,7 +21,7 @@ mod states;
 pub mod totp;
 
 pub use actor::Actor;
-pub use email::{InvalidEmail, SubscriberEmail};
+pub use email::{InvalidEmail, SubscriberCsv, SubscriberEmail, read_subscriber_csv};
 pub use error::{ClassifiedError, ErrorKind, Field, UNAVAILABLE_MESSAGE};
 pub use headline::{Headline, headline};
 pub use incident::{Incident, IncidentId, IncidentStatus, Origin, Severity};

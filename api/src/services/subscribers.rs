@@ -28,7 +28,7 @@ use super::deps::Deps;
 use super::follow_up::{self, SubscriberMailKind};
 use super::views::Subscriber;
 use super::{audit, tx};
-use crate::domain::{Actor, InvalidEmail, SubscriberEmail};
+use crate::domain::{Actor, InvalidEmail, SubscriberEmail, read_subscriber_csv};
 use crate::events::DomainEvent;
 use crate::ratelimit::{self, Limit};
 use crate::store::{settings, subscriber, subscribers};
@@ -415,25 +415,13 @@ impl SubscriberService {
         csv: &str,
         consented: bool,
     ) -> Result<ImportReport, SubscriberError> {
-        let mut report = ImportReport::default();
-        let mut seen = std::collections::HashSet::new();
-        let mut addresses = Vec::new();
-        for (index, line) in csv.lines().enumerate() {
-            let cell = line
-                .split([',', ';'])
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .trim_matches('"');
-            if cell.is_empty() || (index == 0 && cell.eq_ignore_ascii_case("email")) {
-                continue;
-            }
-            match SubscriberEmail::parse(cell) {
-                Ok(email) if seen.insert(email.clone()) => addresses.push(email),
-                Ok(email) => report.duplicates.push(email.to_string()),
-                Err(_) => report.invalid.push((index + 1, cell.to_owned())),
-            }
-        }
+        let read = read_subscriber_csv(csv);
+        let mut report = ImportReport {
+            duplicates: read.duplicates,
+            invalid: read.invalid,
+            ..ImportReport::default()
+        };
+        let addresses = read.addresses;
         let (added, duplicates) = tx::write_tx!(&self.deps.db, SubscriberError, |txn| {
             let now = Utc::now();
             let mut added = 0_u64;
