@@ -238,6 +238,19 @@ impl UserService {
         .map_err(|error| UserError::Hashing(error.to_string()))?;
         Ok(user.filter(|_| matches))
     }
+
+    /// Argon2id with the crate's defaults (the OWASP-recommended parameters), off the
+    /// async threads because it is deliberately slow. Waits its turn: only signed-in
+    /// users and the command line set passwords.
+    async fn hash_password(&self, password: &str) -> Result<String, UserError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|error| UserError::Hashing(error.to_string()))?;
+        let password = password.to_owned();
+        hash_off_thread(password).await
+    }
 }
 
 async fn find(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result<admin_user::Model, UserError> {
@@ -269,21 +282,6 @@ fn check_password_strength(username: &str, password: &str) -> Result<(), UserErr
         return Err(UserError::WeakPassword("it repeats one character"));
     }
     Ok(())
-}
-
-impl UserService {
-    /// Argon2id with the crate's defaults (the OWASP-recommended parameters), off the
-    /// async threads because it is deliberately slow. Waits its turn: only signed-in
-    /// users and the command line set passwords.
-    async fn hash_password(&self, password: &str) -> Result<String, UserError> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|error| UserError::Hashing(error.to_string()))?;
-        let password = password.to_owned();
-        hash_off_thread(password).await
-    }
 }
 
 async fn hash_off_thread(password: String) -> Result<String, UserError> {
