@@ -64,6 +64,9 @@ pub struct App {
     pub spool: AlertSpool,
     pub intake: AlertIntake,
     pub mailer: Arc<Mailer>,
+    /// Subscribed before any setting is first read, so a change made by another
+    /// replica while this one starts is not missed (its cache would stay stale).
+    settings_changes: tokio::sync::broadcast::Receiver<DomainEvent>,
 }
 
 impl App {
@@ -92,6 +95,7 @@ impl App {
             }
             None => EventBus::in_process(),
         };
+        let settings_changes = events.subscribe();
         let config = Arc::new(config);
         let jobs = JobWaker::default();
         let services = Services::new(
@@ -129,6 +133,7 @@ impl App {
             spool,
             intake,
             mailer,
+            settings_changes,
         })
     }
 
@@ -154,8 +159,16 @@ impl App {
         Ok((address, handle))
     }
 
-    async fn run(self, role: Role, listener: Option<TcpListener>) {
+    async fn run(mut self, role: Role, listener: Option<TcpListener>) {
         let mut tasks = tokio::task::JoinSet::new();
+        // What arrived since `init` is in this receiver; the app keeps a fresh one.
+        let settings_changes =
+            std::mem::replace(&mut self.settings_changes, self.events.subscribe());
+        tasks.spawn(forget_stale_settings(
+            settings_changes,
+            self.services.clone(),
+            self.stop.clone(),
+        ));
         // One client, so answering Slack and the jobs that call it share one pool.
         let slack_api = SlackApi::new(&self.config.slack_api_url);
         let slack_outbound = SlackOutbound::new(
@@ -165,10 +178,18 @@ impl App {
             slack_api.clone(),
         );
         if let Some(listener) = listener {
+            // Compressing every asset of the build takes a while: not on an async worker.
+            let web_dir = self.config.web_dir.clone();
+            let web = tokio::task::spawn_blocking(move || WebBuild::load(web_dir.as_deref()))
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::error!(%error, "cannot load the web frontend; serving a placeholder page");
+                    WebBuild::default()
+                });
             let snapshot = PublicSnapshot::new(
                 self.services.clone(),
                 self.config.site_url.clone(),
-                WebBuild::load(self.config.web_dir.as_deref()),
+                web,
                 |view, stale| Box::pin(crate::graphql::status_response(view, stale)),
             );
             let changes = self.events.subscribe();
@@ -225,11 +246,6 @@ impl App {
             });
             tasks.spawn(http::serve(listener, router, self.stop.clone()));
         }
-        tasks.spawn(forget_stale_settings(
-            self.events.subscribe(),
-            self.services.clone(),
-            self.stop.clone(),
-        ));
         if role != Role::Worker {
             tasks.spawn(self.intake.clone().replay_until(self.stop.clone()));
         }
