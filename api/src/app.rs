@@ -32,7 +32,7 @@ use crate::http::{self, OpsState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
 use crate::maintenance::{self, Retention, RetentionHandler};
 use crate::public::{PublicSnapshot, WebBuild};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretBox};
 use crate::services::{AlertIntake, AlertSpool, Services};
 use crate::store;
 
@@ -84,6 +84,9 @@ impl App {
             store::migrate(&db)
                 .await
                 .context("database migration failed")?;
+            // The schema migrations cannot see secret.key, so sealing the secrets of
+            // rows from before sealing existed is a step of its own, right after them.
+            seal_stored_secrets(&db, &secret_key).await?;
         }
         let stop = CancellationToken::new();
         let events = match &config.redis {
@@ -390,8 +393,26 @@ async fn forget_stale_settings(
     }
 }
 
-/// The key that signs console sessions: made once, readable by the owner only.
-fn ensure_secret_key(data_dir: &Path) -> anyhow::Result<Secret> {
+/// Seals stored secrets still in plaintext; see [`crate::services::seal_stored_secrets`].
+pub async fn seal_stored_secrets(
+    db: &DatabaseConnection,
+    secret_key: &Secret,
+) -> anyhow::Result<()> {
+    let report = crate::services::seal_stored_secrets(db, &SecretBox::new(secret_key))
+        .await
+        .context("cannot seal the stored secrets")?;
+    if report.sealed > 0 {
+        tracing::info!(
+            sealed = report.sealed,
+            "sealed stored secrets written before sealing existed"
+        );
+    }
+    Ok(())
+}
+
+/// The key that signs console sessions and seals stored secrets: made once, readable
+/// by the owner only.
+pub fn ensure_secret_key(data_dir: &Path) -> anyhow::Result<Secret> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
 
