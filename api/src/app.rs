@@ -70,12 +70,7 @@ impl App {
     /// Prepares the data directory, connects, migrates (unless `AUTOMIGRATE=skip`),
     /// creates missing settings rows and connects the event bus.
     pub async fn init(config: Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
+        prepare_data_dir(&config.data_dir)?;
         let secret_key = ensure_secret_key(&config.data_dir)?;
         let db = store::connect(&config.database)
             .await
@@ -391,6 +386,31 @@ async fn forget_stale_settings(
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
+}
+
+/// Creates the data directory readable by the owner only (it holds secret.key, the
+/// SQLite database, spooled alerts and mails), and tightens one an older version
+/// made with the umask's mode.
+pub fn prepare_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let mode = std::fs::metadata(data_dir)
+        .with_context(|| format!("cannot read the data directory {}", data_dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0
+        && let Err(error) =
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+    {
+        // Someone else's directory (a mount the operator prepared): theirs to decide.
+        tracing::warn!(%error, path = %data_dir.display(), "cannot make the data directory private");
+    }
+    Ok(())
 }
 
 /// Seals stored secrets still in plaintext; see [`crate::services::seal_stored_secrets`].

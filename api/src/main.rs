@@ -154,7 +154,7 @@ async fn healthcheck(config: &Config, timeout: u64) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    monostat::app::prepare_data_dir(&config.data_dir)?;
     let secret_key = monostat::app::ensure_secret_key(&config.data_dir)?;
     let db = store::connect(&config.database)
         .await
