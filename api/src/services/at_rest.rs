@@ -30,8 +30,10 @@ pub(crate) fn totp_seed(user_id: i64) -> String {
 /// to do about it (`fix`). Names the value, never shows it.
 pub(crate) fn unreadable(what: &str, error: SealError, fix: &str) -> String {
     let why = match error {
-        SealError::NotSealed => "it was stored unsealed behind the server's back",
-        SealError::Malformed => "it is damaged",
+        // Plaintext from an older version that `monostat migrate` has not sealed yet
+        // (the server seals at start unless AUTOMIGRATE=skip).
+        SealError::NotSealed => "it is not encrypted yet (`monostat migrate` encrypts it).",
+        SealError::Malformed => "it is damaged.",
         SealError::WrongKey => {
             "was secret.key replaced, or the database restored without its secret.key?"
         }
