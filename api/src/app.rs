@@ -32,7 +32,7 @@ use crate::http::{self, OpsState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
 use crate::maintenance::{self, Retention, RetentionHandler};
 use crate::public::{PublicSnapshot, WebBuild};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretBox};
 use crate::services::{AlertIntake, AlertSpool, Services};
 use crate::store;
 
@@ -73,12 +73,7 @@ impl App {
     /// Prepares the data directory, connects, migrates (unless `AUTOMIGRATE=skip`),
     /// creates missing settings rows and connects the event bus.
     pub async fn init(config: Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
+        prepare_data_dir(&config.data_dir)?;
         let secret_key = ensure_secret_key(&config.data_dir)?;
         let db = store::connect(&config.database)
             .await
@@ -87,6 +82,9 @@ impl App {
             store::migrate(&db)
                 .await
                 .context("database migration failed")?;
+            // The schema migrations cannot see secret.key, so sealing the secrets of
+            // rows from before sealing existed is a step of its own, right after them.
+            seal_stored_secrets(&db, &secret_key).await?;
         }
         let stop = CancellationToken::new();
         let events = match &config.redis {
@@ -406,8 +404,51 @@ async fn forget_stale_settings(
     }
 }
 
-/// The key that signs console sessions: made once, readable by the owner only.
-fn ensure_secret_key(data_dir: &Path) -> anyhow::Result<Secret> {
+/// Creates the data directory readable by the owner only (it holds secret.key, the
+/// SQLite database, spooled alerts and mails), and tightens one an older version
+/// made with the umask's mode.
+pub fn prepare_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let mode = std::fs::metadata(data_dir)
+        .with_context(|| format!("cannot read the data directory {}", data_dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0
+        && let Err(error) =
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+    {
+        // Someone else's directory (a mount the operator prepared): theirs to decide.
+        tracing::warn!(%error, path = %data_dir.display(), "cannot make the data directory private");
+    }
+    Ok(())
+}
+
+/// Seals stored secrets still in plaintext; see [`crate::services::seal_stored_secrets`].
+pub async fn seal_stored_secrets(
+    db: &DatabaseConnection,
+    secret_key: &Secret,
+) -> anyhow::Result<()> {
+    let report = crate::services::seal_stored_secrets(db, &SecretBox::new(secret_key))
+        .await
+        .context("cannot seal the stored secrets")?;
+    if report.sealed > 0 {
+        tracing::info!(
+            sealed = report.sealed,
+            "sealed stored secrets written before sealing existed"
+        );
+    }
+    Ok(())
+}
+
+/// The key that signs console sessions and seals stored secrets: made once, readable
+/// by the owner only.
+pub fn ensure_secret_key(data_dir: &Path) -> anyhow::Result<Secret> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
 

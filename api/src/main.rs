@@ -154,12 +154,15 @@ async fn healthcheck(config: &Config, timeout: u64) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
+    monostat::app::prepare_data_dir(&config.data_dir)?;
+    let secret_key = monostat::app::ensure_secret_key(&config.data_dir)?;
     let db = store::connect(&config.database)
         .await
         .context("cannot connect to the database")?;
     store::migrate(&db)
         .await
         .context("database migration failed")?;
+    monostat::app::seal_stored_secrets(&db, &secret_key).await?;
     println!("database schema is up to date");
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::jobs::JobWaker;
 use crate::ratelimit::Limits;
+use crate::secret::SecretBox;
 
 /// What every service needs; cheap to clone.
 #[derive(Clone)]
@@ -19,4 +20,7 @@ pub(crate) struct Deps {
     pub config: Arc<Config>,
     /// Rate limits, shared by the replicas through Redis when it is configured.
     pub limits: Limits,
+    /// Seals the secrets the database keeps (`at_rest`); every read and write of them
+    /// goes through it.
+    pub secrets: SecretBox,
 }

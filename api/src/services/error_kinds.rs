@@ -54,6 +54,8 @@ impl ClassifiedError for SettingsError {
                 field: Some(*field),
             },
             Self::StepUp(error) => error.kind(),
+            // Retrying will not help until someone sets the secret again.
+            Self::Unreadable(_) => ErrorKind::Unconfigured,
             Self::Database(error) => database_kind(error),
         }
     }
@@ -131,7 +133,9 @@ impl ClassifiedError for SecondFactorError {
                 ErrorKind::Invalid { field: None }
             }
             Self::AlreadyRegistered => ErrorKind::Conflict,
-            Self::WebauthnUnavailable(_) | Self::Unusable => ErrorKind::Unconfigured,
+            Self::WebauthnUnavailable(_) | Self::Unusable | Self::Unreadable(_) => {
+                ErrorKind::Unconfigured
+            }
             Self::Corrupt(_) => ErrorKind::Internal,
             Self::Database(error) => database_kind(error),
         }

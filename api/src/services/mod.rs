@@ -12,6 +12,7 @@
 //! re-exports, so no file imports its parent back.
 
 mod alert_intake;
+mod at_rest;
 pub mod audit;
 mod auth;
 mod console_user;
@@ -32,6 +33,7 @@ pub mod views;
 mod wiring;
 
 pub use alert_intake::{AlertIntake, AlertSpool, IntakeError, ReplayReport, Submitted};
+pub use at_rest::{SealReport, seal_stored_secrets};
 pub use auth::{AuthError, AuthService, LoginOutcome, PendingLogin};
 pub use console_user::{ConsoleUser, STEP_UP_WINDOW, StepUp, StepUpRequired};
 pub use incidents::{

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::jobs::JobWaker;
 use crate::ratelimit::Limits;
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretBox};
 
 #[derive(Clone)]
 pub struct Services {
@@ -41,7 +41,8 @@ pub struct Services {
 }
 
 impl Services {
-    /// `session_key` signs console access tokens.
+    /// `session_key` signs console access tokens; the key that seals stored secrets is
+    /// derived from it.
     pub fn new(
         db: DatabaseConnection,
         events: EventBus,
@@ -60,6 +61,7 @@ impl Services {
             jobs,
             config,
             limits,
+            secrets: SecretBox::new(session_key),
         };
         let users = UserService::new(deps.clone());
         let second_factors = SecondFactorService::new(deps.clone());

@@ -20,11 +20,14 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10));
     if config.is_sqlite() {
-        if let DatabaseConfig::Sqlite { path } = config
-            && let Some(parent) = path.parent()
-        {
-            std::fs::create_dir_all(parent).map_err(|error| {
-                DbErr::Custom(format!("cannot create {}: {error}", parent.display()))
+        if let DatabaseConfig::Sqlite { path } = config {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|error| {
+                    DbErr::Custom(format!("cannot create {}: {error}", parent.display()))
+                })?;
+            }
+            make_sqlite_files_private(path).map_err(|error| {
+                DbErr::Custom(format!("cannot create {}: {error}", path.display()))
             })?;
         }
         options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
@@ -44,6 +47,41 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         options.max_connections(16).min_connections(1);
     }
     Database::connect(options).await
+}
+
+/// The database holds the sealed secrets and every subscriber's address: only the
+/// owner may read it. SQLite gives its `-wal` and `-shm` files the database file's
+/// mode, so creating that file empty (a valid empty database) with 0600 before SQLite
+/// opens it covers all three, whatever the umask. Files an older version left readable
+/// to others are tightened.
+fn make_sqlite_files_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let Ok(metadata) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if metadata.permissions().mode() & 0o077 != 0
+            && let Err(error) =
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+        {
+            // Not ours to change (another user's file): say so, but run.
+            tracing::warn!(%error, file = %std::path::Path::new(&file).display(), "cannot make the SQLite file private");
+        }
+    }
+    Ok(())
 }
 
 /// Brings the schema up to date. Harmless when it already is.

@@ -31,6 +31,7 @@ mod public;
 mod retention;
 mod scale_out;
 mod second_factors;
+mod secrets_at_rest;
 mod server;
 mod slack;
 mod slack_trust;

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use monostat::adapters::slack::jobs as slack_jobs;
 use monostat::domain::{Actor, IncidentStatus, SubscriberEmail};
-use monostat::store::{incident, job, slack_settings};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use monostat::secret::Secret;
+use monostat::services::{SlackSettingsChange, StepUp};
+use monostat::store::{incident, job};
+use sea_orm::EntityTrait;
 use serde_json::json;
 
 use crate::alerts::report;
@@ -68,14 +70,19 @@ async fn a_click_while_the_database_is_away_is_answered_through_its_response_url
         vec![("MONOSTAT_SLACK_API_URL", slack.url.clone())],
     )
     .await;
-    slack_settings::ActiveModel {
-        id: Set(1),
-        signing_secret: Set(Some(SECRET.into())),
-        ..Default::default()
-    }
-    .update(&db.conn)
-    .await
-    .unwrap();
+    // Through the service: the database keeps it sealed with the server's key.
+    app.services
+        .settings
+        .update_slack(
+            SlackSettingsChange {
+                signing_secret: Some(Secret::new(SECRET)),
+                ..Default::default()
+            },
+            &Actor::System,
+            Some(&StepUp::command_line()),
+        )
+        .await
+        .unwrap();
     let opened = app
         .services
         .incidents

@@ -192,7 +192,12 @@ fn untrusted_certificate(error: &lettre::transport::smtp::Error) -> Option<Strin
 }
 
 async fn write_eml(dir: &Path, message: &Message) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
+    // Mails name subscribers and carry their unsubscribe links: the owner's alone.
+    tokio::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .await?;
     let name = format!(
         "{}-{}.eml",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
@@ -200,7 +205,14 @@ async fn write_eml(dir: &Path, message: &Message) -> std::io::Result<()> {
     );
     // Written aside and renamed, so a reader never sees half a mail.
     let partial = dir.join(format!(".{name}.partial"));
-    tokio::fs::write(&partial, message.formatted()).await?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .await?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, &message.formatted()).await?;
+    drop(file);
     let path = dir.join(name);
     tokio::fs::rename(&partial, &path).await?;
     tracing::debug!(path = %path.display(), "mail written");

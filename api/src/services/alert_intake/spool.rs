@@ -14,6 +14,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -63,7 +64,11 @@ pub struct ReplayReport {
 impl AlertSpool {
     pub fn open(data_dir: &Path, rejected_kept_for: Duration) -> std::io::Result<Self> {
         let dir = data_dir.join("spool");
-        std::fs::create_dir_all(&dir)?;
+        // Alerts can carry internal host names and messages: the owner's alone.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
         let spool = Self {
             inner: Arc::new(Inner {
                 entries: dir.join("alerts.jsonl"),
@@ -102,6 +107,7 @@ impl AlertSpool {
             let mut file = OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(0o600)
                 .open(&inner.entries)?;
             file.write_all(&line)?;
             file.sync_data()?;
@@ -193,7 +199,7 @@ fn append_rejected(path: &Path, line: &[u8], forget_before: DateTime<Utc>) -> st
         Err(error) => return Err(error),
     };
     let temporary = path.with_extension("jsonl.tmp");
-    let mut file = File::create(&temporary)?;
+    let mut file = private_file(&temporary)?;
     for old in kept
         .split(|byte| *byte == b'\n')
         .filter(|old| !old.is_empty())
@@ -224,10 +230,20 @@ fn read_offset(path: &Path) -> std::io::Result<u64> {
 /// the old or the new offset, never a torn one.
 fn write_offset(path: &Path, offset: u64) -> std::io::Result<()> {
     let temporary = path.with_extension("offset.tmp");
-    let mut file = File::create(&temporary)?;
+    let mut file = private_file(&temporary)?;
     write!(file, "{offset}")?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)
+}
+
+/// Creates (or empties) a file only the owner may read, whatever the umask.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Complete lines after `offset`, each with its length including the newline.

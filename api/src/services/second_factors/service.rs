@@ -49,6 +49,9 @@ pub enum SecondFactorError {
         "this account's second factors cannot be checked on this server; ask another console user to reset them"
     )]
     Unusable,
+    /// A stored TOTP seed does not open (see `services::at_rest`); says what to do.
+    #[error("{0}")]
+    Unreadable(String),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }

@@ -11,6 +11,7 @@ use super::service::{Rejection, SecondFactorError, SecondFactorService, factor_n
 use crate::domain::totp::{self, TotpSecret};
 use crate::domain::{Actor, FactorKind};
 use crate::secret::Secret;
+use crate::services::at_rest::{totp_seed, unreadable};
 use crate::services::audit;
 use crate::services::console_user::ConsoleUser;
 use crate::services::tx;
@@ -48,7 +49,10 @@ impl SecondFactorService {
             user_id: Set(user.id),
             kind: Set(FactorKind::Totp),
             name: Set(name),
-            secret: Set(secret.to_base32()),
+            secret: Set(self
+                .deps
+                .secrets
+                .seal(&totp_seed(user.id), &secret.to_base32())),
             created_at: Set(Utc::now()),
             last_used_at: Set(None),
             confirmed: Set(false),
@@ -82,8 +86,7 @@ impl SecondFactorService {
             if factor.created_at + TOTP_ENROLMENT_TTL < now {
                 return Err(SecondFactorError::Expired);
             }
-            let secret = TotpSecret::from_base32(&factor.secret)
-                .ok_or(SecondFactorError::Corrupt(factor.id))?;
+            let secret = self.open_seed(&factor)?;
             let step = secret
                 .matching_step(code, totp::step_at(now))
                 .ok_or(SecondFactorError::WrongCode)?;
@@ -122,10 +125,14 @@ impl SecondFactorService {
         let factors =
             second_factors::confirmed_of_kind(&self.deps.db, user_id, FactorKind::Totp).await?;
         let mut outcome = Err(Rejection::Wrong);
+        let mut unopened = None;
         for factor in factors {
-            let Some(secret) = TotpSecret::from_base32(&factor.secret) else {
-                tracing::error!(factor = factor.id, "unreadable TOTP secret");
-                continue;
+            let secret = match self.open_seed(&factor) {
+                Ok(secret) => secret,
+                Err(error) => {
+                    unopened.get_or_insert(error);
+                    continue;
+                }
             };
             let Some(step) = secret.matching_step(code, totp::step_at(now)) else {
                 continue;
@@ -136,7 +143,28 @@ impl SecondFactorService {
             }
             outcome = Err(Rejection::Replayed);
         }
-        Ok(outcome)
+        // A seed that does not open fails the login with a message that says what to
+        // do, rather than as a wrong code the user would retype for ever.
+        match unopened {
+            Some(error) if outcome == Err(Rejection::Wrong) => Err(error),
+            _ => Ok(outcome),
+        }
+    }
+
+    /// The seed of a TOTP factor, opened.
+    fn open_seed(&self, factor: &second_factor::Model) -> Result<TotpSecret, SecondFactorError> {
+        let seed = self
+            .deps
+            .secrets
+            .open(&totp_seed(factor.user_id), &factor.secret)
+            .map_err(|error| {
+                SecondFactorError::Unreadable(unreadable(
+                    "authenticator app secret",
+                    error,
+                    "Ask another console user to reset this account's second factors, then enrol the app again.",
+                ))
+            })?;
+        TotpSecret::from_base32(seed.expose()).ok_or(SecondFactorError::Corrupt(factor.id))
     }
 
     /// The issuer authenticator apps show next to the code: the site's host name.

@@ -12,6 +12,7 @@ use super::service::{ALERT_SOURCE_SECRET_BITS, SettingsError, SettingsService};
 use crate::domain::{Actor, Origin};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
+use crate::services::at_rest::{alert_source_secret, unreadable};
 use crate::services::audit;
 use crate::services::console_user::StepUp;
 use crate::services::tx;
@@ -39,7 +40,17 @@ impl SettingsService {
         }
         match settings::alert_source(&self.deps.db, source).await {
             Ok(Some(row)) => {
-                let secret = Secret::new(row.secret);
+                let secret = self
+                    .deps
+                    .secrets
+                    .open(&alert_source_secret(source.as_str()), &row.secret)
+                    .map_err(|error| {
+                        SettingsError::Unreadable(unreadable(
+                            &format!("{source} webhook secret"),
+                            error,
+                            "Rotate it in the console (Settings, alert sources) and give the monitoring tool the new URL.",
+                        ))
+                    })?;
                 self.secrets
                     .write()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -102,7 +113,10 @@ impl SettingsService {
             let now = Utc::now();
             alert_source::Entity::insert(alert_source::ActiveModel {
                 source: Set(source.as_str().to_owned()),
-                secret: Set(secret.expose().to_owned()),
+                secret: Set(self
+                    .deps
+                    .secrets
+                    .seal(&alert_source_secret(source.as_str()), secret.expose())),
                 created_at: Set(now),
                 rotated_at: Set(now),
             })

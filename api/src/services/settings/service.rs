@@ -13,6 +13,7 @@ use sea_orm::{ActiveValue::Set, DbErr, EntityTrait};
 
 use crate::domain::{Field, Origin};
 use crate::secret::Secret;
+use crate::services::at_rest::alert_source_secret;
 use crate::services::console_user::StepUpRequired;
 use crate::services::deps::Deps;
 use crate::services::tx;
@@ -37,6 +38,9 @@ pub enum SettingsError {
     Invalid { field: Field, message: String },
     #[error(transparent)]
     StepUp(#[from] StepUpRequired),
+    /// A stored secret does not open (see `services::at_rest`); says what to do.
+    #[error("{0}")]
+    Unreadable(String),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -126,11 +130,13 @@ impl SettingsService {
         .exec(db)
         .await?;
         for source in alert_sources() {
+            let secret = Secret::generate(ALERT_SOURCE_SECRET_BITS);
             alert_source::Entity::insert(alert_source::ActiveModel {
                 source: Set(source.as_str().to_owned()),
-                secret: Set(Secret::generate(ALERT_SOURCE_SECRET_BITS)
-                    .expose()
-                    .to_owned()),
+                secret: Set(self
+                    .deps
+                    .secrets
+                    .seal(&alert_source_secret(source.as_str()), secret.expose())),
                 created_at: Set(now),
                 rotated_at: Set(now),
             })

@@ -11,6 +11,7 @@ use super::service::{SettingsError, SettingsService, missing};
 use crate::domain::{Actor, Field, SlackActors};
 use crate::events::{DomainEvent, SettingsSection};
 use crate::secret::Secret;
+use crate::services::at_rest::{SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, unreadable};
 use crate::services::audit;
 use crate::services::console_user::{StepUp, StepUpRequired};
 use crate::services::tx;
@@ -88,18 +89,30 @@ impl SettingsService {
             .await?
             .ok_or_else(|| missing("Slack"))?;
         let env = &self.deps.config.overrides;
+        // A stored value the environment overrides is not opened: it is not in force,
+        // and an old one that no longer opens must not stop a working deployment.
+        let bot_token = match &env.slack_bot_token {
+            Some(token) => Some(token.clone()),
+            None => self.open_slack(
+                SLACK_BOT_TOKEN,
+                "Slack bot token",
+                stored.bot_token.as_deref(),
+            )?,
+        };
+        let signing_secret = match &env.slack_signing_secret {
+            Some(secret) => Some(secret.clone()),
+            None => self.open_slack(
+                SLACK_SIGNING_SECRET,
+                "Slack signing secret",
+                stored.signing_secret.as_deref(),
+            )?,
+        };
         Ok(SlackSettings {
             bot_token_from_env: env.slack_bot_token.is_some(),
             signing_secret_from_env: env.slack_signing_secret.is_some(),
             channel_from_env: env.slack_channel.is_some(),
-            bot_token: env
-                .slack_bot_token
-                .clone()
-                .or(stored.bot_token.map(Secret::new)),
-            signing_secret: env
-                .slack_signing_secret
-                .clone()
-                .or(stored.signing_secret.map(Secret::new)),
+            bot_token,
+            signing_secret,
             channel_id: stored.channel_id.filter(|_| {
                 let in_force = env
                     .slack_channel
@@ -115,6 +128,25 @@ impl SettingsService {
             channel_name: env.slack_channel.clone().or(stored.channel_name),
             actors: SlackActors::from_stored(stored.allowed_user_ids.as_deref()),
         })
+    }
+
+    fn open_slack(
+        &self,
+        place: &str,
+        what: &str,
+        stored: Option<&str>,
+    ) -> Result<Option<Secret>, SettingsError> {
+        stored
+            .map(|stored| {
+                self.deps.secrets.open(place, stored).map_err(|error| {
+                    SettingsError::Unreadable(unreadable(
+                        what,
+                        error,
+                        "Set it again in the console (Settings, Slack).",
+                    ))
+                })
+            })
+            .transpose()
     }
 
     /// Changes the Slack settings. A new channel name forgets the channel id, so the
@@ -197,11 +229,15 @@ impl SettingsService {
                 ..Default::default()
             };
             if let Some(token) = &token {
-                row.bot_token = Set(Some(token.clone()).filter(|t| !t.is_empty()));
+                row.bot_token = Set(Some(token.as_str())
+                    .filter(|t| !t.is_empty())
+                    .map(|t| self.deps.secrets.seal(SLACK_BOT_TOKEN, t)));
                 changed.push("bot token");
             }
             if let Some(secret) = &secret {
-                row.signing_secret = Set(Some(secret.clone()).filter(|s| !s.is_empty()));
+                row.signing_secret = Set(Some(secret.as_str())
+                    .filter(|s| !s.is_empty())
+                    .map(|s| self.deps.secrets.seal(SLACK_SIGNING_SECRET, s)));
                 changed.push("signing secret");
             }
             if let Some(channel) = &channel {
