@@ -120,7 +120,11 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpRange]) -> IpAd
 /// limits; said once, since every request would repeat it.
 fn warn_untrusted_forwarding(peer: IpAddr) {
     static WARNED: AtomicBool = AtomicBool::new(false);
-    if !WARNED.swap(true, Ordering::Relaxed) {
+    warn_once(&WARNED, peer);
+}
+
+fn warn_once(warned: &AtomicBool, peer: IpAddr) {
+    if !warned.swap(true, Ordering::Relaxed) {
         tracing::warn!(
             %peer,
             "a request from a peer outside MONOSTAT_TRUSTED_PROXIES carries X-Forwarded-For; \
@@ -201,6 +205,48 @@ mod tests {
         assert!(parse_ranges("10.0.0.0/33").is_err());
         assert!(parse_ranges("proxy.local").is_err());
         assert_eq!(parse_ranges("").unwrap(), vec![]);
+    }
+
+    /// Collects the warnings logged while it is the thread's subscriber.
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct Text(String);
+            impl tracing::field::Visit for Text {
+                fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                    use std::fmt::Write as _;
+                    let _ = write!(self.0, "{}={value:?} ", field.name());
+                }
+            }
+            if *event.metadata().level() == tracing::Level::WARN {
+                let mut text = Text(String::new());
+                event.record(&mut text);
+                self.0.lock().unwrap().push(text.0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_forwarded_header_from_an_untrusted_peer_is_warned_about_once() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let warnings = Warnings::default();
+        let subscriber = tracing_subscriber::registry().with(warnings.clone());
+        let warned = AtomicBool::new(false);
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            warn_once(&warned, peer);
+            warn_once(&warned, peer);
+        });
+        let logged = warnings.0.lock().unwrap().clone();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert!(logged[0].contains("203.0.113.9"), "{logged:?}");
+        assert!(logged[0].contains("MONOSTAT_TRUSTED_PROXIES"), "{logged:?}");
     }
 
     #[test]
