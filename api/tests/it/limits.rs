@@ -8,7 +8,7 @@ use monostat::config::RedisConfig;
 use monostat::ratelimit::Limits;
 use serde_json::{Value, json};
 
-use crate::common::process::{Process, monostat};
+use crate::common::process::{Process, replica_data_dirs};
 use crate::common::{REDIS_HOST, TestDb};
 use crate::events::redis_available;
 
@@ -90,26 +90,8 @@ async fn two_replicas_refuse_the_sixth_failed_login_together() {
     }
     let mut env = db.env();
     env.insert("MONOSTAT_REDIS_HOST".into(), REDIS_HOST.into());
-    let first = tempfile::tempdir().unwrap();
-    monostat(
-        &env,
-        first.path(),
-        &["createsuperuser", "--username", "admin", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    )
-    .await;
+    let dirs = replica_data_dirs(&env, PASSWORD, 2).await;
     env.insert("AUTOMIGRATE".into(), "skip".into());
-    let dirs: Vec<tempfile::TempDir> = (0..2)
-        .map(|_| {
-            let dir = tempfile::tempdir().unwrap();
-            std::fs::copy(
-                first.path().join("secret.key"),
-                dir.path().join("secret.key"),
-            )
-            .unwrap();
-            dir
-        })
-        .collect();
     let replicas = [
         Process::start("web", &env, dirs[0].path()).await,
         Process::start("web", &env, dirs[1].path()).await,

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::common::process::{Process, monostat};
+use crate::common::process::{Process, replica_data_dirs};
 use crate::common::slack::FakeSlack;
 use crate::common::smtp::SmtpSink;
 use crate::common::{REDIS_HOST, TestDb, fixture};
@@ -162,27 +162,7 @@ async fn replicas_share_events_settings_and_jobs_and_survive_a_killed_worker() {
         env.insert(name.to_owned(), value.to_owned());
     }
 
-    // The first console user, made once; it also makes the signing key that every
-    // replica must share, so a console session works whichever replica answers.
-    let first = tempfile::tempdir().unwrap();
-    monostat(
-        &env,
-        first.path(),
-        &["createsuperuser", "--username", "admin", "--password-stdin"],
-        &format!("{PASSWORD}\n"),
-    )
-    .await;
-    let data_dirs: Vec<tempfile::TempDir> = (0..4)
-        .map(|_| {
-            let dir = tempfile::tempdir().unwrap();
-            std::fs::copy(
-                first.path().join("secret.key"),
-                dir.path().join("secret.key"),
-            )
-            .unwrap();
-            dir
-        })
-        .collect();
+    let data_dirs = replica_data_dirs(&env, PASSWORD, 4).await;
 
     let replica_a = Process::start("web", &env, data_dirs[0].path()).await;
     let replica_b = Process::start("web", &env, data_dirs[1].path()).await;

@@ -119,3 +119,32 @@ pub async fn monostat(env: &HashMap<String, String>, data_dir: &Path, args: &[&s
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `count` data directories for replicas of one site, each holding the same
+/// `secret.key`, so a console session works whichever replica answers. Making the
+/// first console user (`admin`) on the way is what makes the key.
+pub async fn replica_data_dirs(
+    env: &HashMap<String, String>,
+    password: &str,
+    count: usize,
+) -> Vec<tempfile::TempDir> {
+    let first = tempfile::tempdir().unwrap();
+    monostat(
+        env,
+        first.path(),
+        &["createsuperuser", "--username", "admin", "--password-stdin"],
+        &format!("{password}\n"),
+    )
+    .await;
+    (0..count)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::copy(
+                first.path().join("secret.key"),
+                dir.path().join("secret.key"),
+            )
+            .unwrap();
+            dir
+        })
+        .collect()
+}
