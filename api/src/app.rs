@@ -235,6 +235,10 @@ impl App {
                     ),
                     auth: self.services.auth.clone(),
                     snapshot,
+                    sockets: self
+                        .services
+                        .limits
+                        .open("sockets", self.config.sockets_per_address),
                 },
                 subscription_pages: SubscriptionPagesState {
                     subscribers: self.services.subscribers.clone(),

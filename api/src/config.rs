@@ -58,6 +58,9 @@ pub struct Config {
     /// hour, all replicas together when Redis is configured; past it the form says
     /// "try later", so nobody can make the site mail thousands of strangers.
     pub optin_mails_per_hour: usize,
+    /// `MONOSTAT_SOCKETS_PER_ADDRESS`: live WebSockets one client address may hold
+    /// open, all replicas together when Redis is configured.
+    pub sockets_per_address: usize,
 }
 
 /// How long transient data is kept; the retention job forgets what is older.
@@ -374,6 +377,9 @@ impl Config {
         };
 
         let optin_mails_per_hour = env.parse("MONOSTAT_OPTIN_MAILS_PER_HOUR", 500)?;
+        // An office behind one NAT address opens many pages in an incident; one
+        // client holding thousands of sockets is an attack.
+        let sockets_per_address = env.parse("MONOSTAT_SOCKETS_PER_ADDRESS", 200)?;
 
         Ok(Self {
             site_url,
@@ -397,6 +403,7 @@ impl Config {
                 .filter(|token| !token.is_empty())
                 .map(Secret::new),
             optin_mails_per_hour,
+            sockets_per_address,
         })
     }
 }

@@ -4,21 +4,20 @@
 //! entirely) each process counts for itself. Each process also keeps its own hits while
 //! Redis answers, so an outage starts from what it saw rather than from nothing.
 
+mod open;
+mod shared;
+
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+pub use open::{Held, OpenLimit};
+use shared::{Shared, millis};
 
 use crate::config::RedisConfig;
 
 /// Past this many keys, expired ones are swept out.
 const SWEEP_AT: usize = 10_000;
-/// A limiter must not hold a login or a form post up for long when Redis is slow.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
-/// After Redis failed, this long with the in-process counts alone before trying again.
-const REDIS_PAUSE_MILLIS: i64 = 5_000;
 /// Counting-only windows pass this as their maximum; Lua numbers are doubles.
 const UNLIMITED: usize = 1_000_000_000;
 
@@ -53,14 +52,6 @@ pub struct Limits {
     shared: Option<Shared>,
 }
 
-#[derive(Clone)]
-struct Shared {
-    redis: ConnectionManager,
-    prefix: String,
-    /// When a call last failed (Unix milliseconds), shared by every window.
-    failed_at: Arc<AtomicI64>,
-}
-
 impl Limits {
     /// Every process counts for itself.
     pub fn in_process() -> Self {
@@ -73,17 +64,8 @@ impl Limits {
         let Some(config) = redis else {
             return Ok(Self::in_process());
         };
-        let client = redis::Client::open(config.url())?;
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1);
         Ok(Self {
-            shared: Some(Shared {
-                redis: ConnectionManager::new_lazy_with_config(client, manager)?,
-                prefix: format!("{}:limit", config.prefix),
-                failed_at: Arc::default(),
-            }),
+            shared: Some(Shared::new(config)?),
         })
     }
 
@@ -99,6 +81,17 @@ impl Limits {
     /// A window that only counts, for decisions that grow with the count.
     pub fn counter(&self, name: &'static str, window: Duration) -> Limit {
         self.window(name, window, UNLIMITED)
+    }
+
+    /// At most `max` things open at once per key (sockets per address), counted
+    /// across replicas; see [`OpenLimit`].
+    pub fn open(&self, name: &'static str, max: usize) -> OpenLimit {
+        self.open_with_lease(name, max, open::LEASE)
+    }
+
+    /// [`Limits::open`] with its own lease, for tests that kill a replica.
+    pub fn open_with_lease(&self, name: &'static str, max: usize, lease: Duration) -> OpenLimit {
+        OpenLimit::new(name, max, self.shared.clone(), lease)
     }
 }
 
@@ -179,50 +172,7 @@ impl Limit {
     }
 
     fn key(&self, shared: &Shared, key: &str) -> String {
-        format!("{}:{}:{key}", shared.prefix, self.name)
-    }
-}
-
-impl Shared {
-    /// The answer of Redis, or `None` when it fails or is slow; for five seconds after
-    /// a failure, `None` at once, so an outage of Redis costs each request nothing
-    /// rather than a timeout.
-    async fn run<T, F, Fut>(&self, call: F) -> Option<T>
-    where
-        F: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
-        let now = chrono::Utc::now().timestamp_millis();
-        if now - self.failed_at.load(Ordering::Relaxed) < REDIS_PAUSE_MILLIS {
-            return None;
-        }
-        let failure = match tokio::time::timeout(REDIS_TIMEOUT, call(self.redis.clone())).await {
-            Ok(Ok(answer)) => return Some(answer),
-            Ok(Err(error)) => error.to_string(),
-            Err(_) => "no answer in time".to_owned(),
-        };
-        self.failed_at.store(now, Ordering::Relaxed);
-        redis_unavailable(&failure);
-        None
-    }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Once a minute at most: a Redis outage under a login flood must not flood the log.
-fn redis_unavailable(error: &str) {
-    static LAST_WARNING: AtomicI64 = AtomicI64::new(0);
-    metrics::counter!("monostat_ratelimit_redis_errors_total").increment(1);
-    let now = chrono::Utc::now().timestamp();
-    let last = LAST_WARNING.load(Ordering::Relaxed);
-    if now - last >= 60
-        && LAST_WARNING
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        tracing::warn!(%error, "rate limits cannot reach Redis; each replica counts alone until it is back");
+        shared.key(self.name, key)
     }
 }
 

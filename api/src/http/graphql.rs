@@ -30,6 +30,7 @@ use crate::graphql::{
 };
 use crate::public::PublicSnapshot;
 use crate::public::{STATUS_QUERY, STATUS_RESPONSE, normalise_query};
+use crate::ratelimit::OpenLimit;
 use crate::services::AuthService;
 
 /// Real queries are a few KiB; this leaves room for large variables.
@@ -66,6 +67,8 @@ pub struct GraphqlState {
     pub auth: AuthService,
     /// Answers the page's own status query without running it.
     pub snapshot: PublicSnapshot,
+    /// Live sockets per client address.
+    pub sockets: OpenLimit,
 }
 
 /// Who is calling, from the `Authorization: Bearer …` header.
@@ -186,7 +189,7 @@ async fn get_graphql(
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if upgrade {
-        return websocket(state, request).await;
+        return websocket(state, client, request).await;
     }
     if let Some(response) = status_from_snapshot_get(&state, &headers, request.uri().query()) {
         return response;
@@ -358,7 +361,7 @@ fn only_queries(query: &str) -> bool {
     }) || async_graphql::parser::parse_query(query).is_err()
 }
 
-async fn websocket(state: GraphqlState, request: Request) -> Response {
+async fn websocket(state: GraphqlState, client: IpAddr, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     let Ok(protocol) = GraphQLProtocol::from_request_parts(&mut parts, &()).await else {
         return unreadable(
@@ -370,12 +373,25 @@ async fn websocket(state: GraphqlState, request: Request) -> Response {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    let Some(held) = state.sockets.acquire(&client.to_string()).await else {
+        metrics::counter!("monostat_sockets_refused_total").increment(1);
+        let max = state.sockets.max();
+        return unreadable(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "your address already holds {max} live connections, the most one address may; close some pages and try again"
+            ),
+        );
+    };
     let schema = state.schema.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_SOCKET_MESSAGE_BYTES)
         .max_frame_size(MAX_SOCKET_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve_socket(socket, schema, protocol))
+        .on_upgrade(move |socket| async move {
+            serve_socket(socket, schema, protocol).await;
+            drop(held);
+        })
 }
 
 /// Runs the GraphQL protocol on the socket and closes it (4408, as
