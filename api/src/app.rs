@@ -223,7 +223,6 @@ impl App {
                 },
                 public: PublicState {
                     snapshot: snapshot.clone(),
-                    public: self.services.public.clone(),
                 },
                 graphql: GraphqlState {
                     schema: crate::graphql::schema(

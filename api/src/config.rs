@@ -379,7 +379,7 @@ impl Config {
         let optin_mails_per_hour = env.parse("MONOSTAT_OPTIN_MAILS_PER_HOUR", 500)?;
         // An office behind one NAT address opens many pages in an incident; one
         // client holding thousands of sockets is an attack.
-        let sockets_per_address = env.parse("MONOSTAT_SOCKETS_PER_ADDRESS", 200)?;
+        let sockets_per_address = env.parse("MONOSTAT_SOCKETS_PER_ADDRESS", 64)?;
 
         Ok(Self {
             site_url,

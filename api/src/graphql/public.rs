@@ -42,15 +42,15 @@ impl PublicQuery {
         Ok(Status { view, stale: false })
     }
 
-    /// One incident by its number; absent when unknown.
+    /// One incident by its number; absent when unknown. Served from memory for the
+    /// months of the history calendar.
     async fn incident(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The incident's number, as in its page's path.")] id: i64,
     ) -> Result<Option<Incident>> {
         let found = ctx
-            .data::<Services>()?
-            .public
+            .data::<PublicSnapshot>()?
             .incident(IncidentId(id))
             .await
             .gql()?;
@@ -84,8 +84,7 @@ impl PublicQuery {
             to: filter.to,
         };
         let (items, more) = ctx
-            .data::<Services>()?
-            .public
+            .data::<PublicSnapshot>()?
             .incidents(&filter, after, u64::try_from(first).unwrap_or(20))
             .await
             .gql()?;
@@ -116,7 +115,7 @@ impl PublicQuery {
     ) -> Result<Vec<Incident>> {
         let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
             .map_err(|_| Code::BadUserInput.error("date must look like 2026-11-25"))?;
-        let incidents = ctx.data::<Services>()?.public.day(date).await.gql()?;
+        let incidents = ctx.data::<PublicSnapshot>()?.day(date).await.gql()?;
         Ok(incidents.into_iter().map(Incident).collect())
     }
 }

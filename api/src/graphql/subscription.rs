@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Result, SimpleObject, Subscription};
 use futures_util::Stream;
 use futures_util::stream::{self, StreamExt};
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 
 use super::context::SocketToken;
 use super::errors::Code;
@@ -14,7 +14,7 @@ use super::types::{Incident, Status};
 use crate::domain::IncidentId;
 use crate::events::{DomainEvent, EventBus};
 use crate::public::{PublicSnapshot, Snapshot};
-use crate::services::Services;
+use crate::services::{PublicIncident, Services};
 
 pub struct SubscriptionRoot;
 
@@ -57,27 +57,6 @@ impl From<DomainEvent> for ConsoleEvent {
     }
 }
 
-/// Waits for the next event that `matters`; a burst of events yields once. A lagging
-/// receiver counts as a match, since something was missed.
-async fn next_relevant(
-    receiver: &mut Receiver<DomainEvent>,
-    matters: impl Fn(&DomainEvent) -> bool,
-) -> bool {
-    loop {
-        match receiver.recv().await {
-            Ok(event) if matters(&event) => break,
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => break,
-            Err(RecvError::Closed) => return false,
-        }
-    }
-    // Coalesce whatever else arrived meanwhile into this one update.
-    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) =
-        receiver.try_recv()
-    {}
-    true
-}
-
 /// Live updates over a WebSocket (`graphql-transport-ws` or `graphql-ws`).
 #[Subscription]
 impl SubscriptionRoot {
@@ -116,35 +95,30 @@ impl SubscriptionRoot {
     }
 
     /// One incident now and after every change to it; `null` once it is not public
-    /// (dismissed or deleted).
+    /// (dismissed or deleted). Served from the public snapshot like `statusChanged`,
+    /// so it keeps working while the database is away.
     async fn incident_changed(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The incident's number.")] id: i64,
     ) -> Result<impl Stream<Item = Option<Incident>> + use<>> {
-        let services = ctx.data::<Services>()?.clone();
-        let receiver = ctx.data::<EventBus>()?.subscribe();
+        let snapshot = ctx.data::<PublicSnapshot>()?.clone();
+        let changes = snapshot.watch();
         let id = IncidentId(id);
-        let concerns = move |event: &DomainEvent| match event {
-            DomainEvent::IncidentChanged { incident_id }
-            | DomainEvent::IncidentDeleted { incident_id } => *incident_id == id,
-            DomainEvent::Resync => true,
-            _ => false,
-        };
         Ok(stream::unfold(
-            (services, receiver, true),
-            move |(services, mut receiver, first)| async move {
-                if !first && !next_relevant(&mut receiver, concerns).await {
-                    return None;
+            (snapshot, changes, None::<Option<PublicIncident>>),
+            move |(snapshot, mut changes, last)| async move {
+                loop {
+                    // An old incident the database cannot give now is tried again
+                    // with the next snapshot.
+                    if let Ok(current) = snapshot.incident(id).await
+                        && last.as_ref() != Some(&current)
+                    {
+                        let incident = current.clone().map(Incident);
+                        return Some((incident, (snapshot, changes, Some(current))));
+                    }
+                    changes.changed().await.ok()?;
                 }
-                let incident = services
-                    .public
-                    .incident(id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(Incident);
-                Some((incident, (services, receiver, false)))
             },
         ))
     }

@@ -376,12 +376,17 @@ async fn websocket(state: GraphqlState, client: IpAddr, request: Request) -> Res
     let Some(held) = state.sockets.acquire(&client.to_string()).await else {
         metrics::counter!("monostat_sockets_refused_total").increment(1);
         let max = state.sockets.max();
-        return unreadable(
+        let mut refused = unreadable(
             StatusCode::TOO_MANY_REQUESTS,
             &format!(
                 "your address already holds {max} live connections, the most one address may; close some pages and try again"
             ),
         );
+        // Pages close all the time; the page polls meanwhile and asks again later.
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        return refused;
     };
     let schema = state.schema.clone();
     upgrade

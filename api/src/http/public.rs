@@ -11,7 +11,6 @@ use axum::routing::get;
 
 use super::ApiError;
 use crate::public::{PublicSnapshot, Rendered};
-use crate::services::PublicService;
 
 /// For a CDN in front: fresh for a few seconds, then served stale while it revalidates,
 /// and for a day if this server cannot answer — the status page must outlive it.
@@ -23,7 +22,6 @@ pub(super) const SNAPSHOT_CACHE: &str =
 #[derive(Clone)]
 pub struct PublicState {
     pub snapshot: PublicSnapshot,
-    pub public: PublicService,
 }
 
 pub fn routes<S>() -> Router<S>

@@ -132,16 +132,10 @@ async fn incident_page(
         return page(&state, &headers, StatusCode::NOT_FOUND);
     };
     let id = IncidentId(id);
-    let start = match state.snapshot.get().and_then(|s| {
-        s.find_incident(id)
-            .map(|public| public.incident.start.date_naive())
-    }) {
-        Some(start) => Some(start),
-        None => match state.public.incident(id).await {
-            Ok(found) => found.map(|public| public.incident.start.date_naive()),
-            // Cannot tell while the database is away: let the page decide.
-            Err(_) => Some(date),
-        },
+    let start = match state.snapshot.incident(id).await {
+        Ok(found) => found.map(|public| public.incident.start.date_naive()),
+        // Cannot tell while the database is away: let the page decide.
+        Err(_) => Some(date),
     };
     let status = if start == Some(date) {
         StatusCode::OK

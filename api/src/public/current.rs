@@ -13,12 +13,15 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::recall::Recall;
 use super::rendered::Rendered;
 use super::snapshot::{LIST_LENGTH, STATUS_RESPONSE, Snapshot};
 use super::web::WebBuild;
 use super::{badge, feeds, page, statuspage};
 use crate::events::DomainEvent;
-use crate::services::{HistoryDay, PublicError, PublicIncident, Services, StatusView};
+use crate::services::{
+    HistoryDay, PublicError, PublicIncident, PublicWindow, Services, StatusView, on_front_page,
+};
 
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -41,6 +44,7 @@ impl Snapshot {
             incidents,
             maintenances,
             history,
+            window,
         } = parts;
         let mut snapshot = Self {
             built_at: view.generated_at,
@@ -48,6 +52,7 @@ impl Snapshot {
             incidents,
             maintenances,
             history,
+            window,
             site_url,
             stale,
             rendered: HashMap::new(),
@@ -64,6 +69,7 @@ impl Snapshot {
             incidents: self.incidents.clone(),
             maintenances: self.maintenances.clone(),
             history: self.history.clone(),
+            window: self.window.clone(),
         };
         Self::new(
             parts,
@@ -82,6 +88,7 @@ struct Parts {
     incidents: Vec<PublicIncident>,
     maintenances: Vec<PublicIncident>,
     history: Vec<HistoryDay>,
+    window: PublicWindow,
 }
 
 /// Every body the snapshot serves; `status` is the GraphQL response to
@@ -146,6 +153,8 @@ pub struct PublicSnapshot {
     /// The page without state, for requests before the first snapshot.
     bare_page: Arc<Rendered>,
     respond: StatusResponder,
+    /// What the database said about older incidents, for this generation.
+    recall: Arc<Recall>,
 }
 
 impl PublicSnapshot {
@@ -168,12 +177,26 @@ impl PublicSnapshot {
             web: Arc::new(web),
             bare_page: Arc::new(bare_page),
             respond,
+            recall: Arc::default(),
         }
     }
 
     /// Wakes whenever the snapshot is replaced (rebuilt, or marked stale).
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
+    }
+
+    /// Which snapshot is current: it changes with every rebuild.
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
+    pub(super) fn services(&self) -> &Services {
+        &self.services
+    }
+
+    pub(super) fn recall(&self) -> &Recall {
+        &self.recall
     }
 
     /// The frontend build: its hashed assets.
@@ -227,15 +250,29 @@ impl PublicSnapshot {
 
     async fn read(&self) -> Result<Snapshot, PublicError> {
         let public = &self.services.public;
-        let view = public.status().await?;
+        let now = chrono::Utc::now();
+        let site = public.site().await?;
+        let tz = site.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+        let window = public.window(tz, now).await?;
+        let mut front: Vec<PublicIncident> = window
+            .incidents
+            .iter()
+            .filter(|public| on_front_page(&public.incident, now))
+            .cloned()
+            .collect();
+        front.sort_by(|a, b| {
+            (b.incident.start, b.incident.id).cmp(&(a.incident.start, a.incident.id))
+        });
+        let view = StatusView::assemble(site, front, now);
         let incidents = public.latest(LIST_LENGTH, false).await?;
         let maintenances = public.latest(LIST_LENGTH, true).await?;
-        let history = public.history().await?;
+        let history = window.history(tz, now);
         let parts = Parts {
             view,
             incidents,
             maintenances,
             history,
+            window,
         };
         Ok(Snapshot::new(
             parts,

@@ -12,6 +12,8 @@ mod badge;
 mod current;
 mod feeds;
 pub mod page;
+mod reader;
+mod recall;
 mod rendered;
 mod snapshot;
 mod statuspage;

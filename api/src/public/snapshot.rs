@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::rendered::Rendered;
 use super::web::WebBuild;
-use crate::services::{HistoryDay, PublicIncident, StatusView};
+use crate::services::{HistoryDay, PublicIncident, PublicWindow, StatusView};
 
 /// The key of the pre-rendered answer to [`STATUS_QUERY`](super::page::STATUS_QUERY) in
 /// [`Snapshot::rendered`].
@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub maintenances: Vec<PublicIncident>,
     /// The history calendar, oldest day first.
     pub history: Vec<HistoryDay>,
+    /// Every public incident of the history calendar's months, with its timeline.
+    pub window: PublicWindow,
     pub site_url: String,
     /// The last rebuild failed: this is older than it should be.
     pub stale: bool,
@@ -41,13 +43,6 @@ pub struct Snapshot {
 impl Snapshot {
     /// The public incident with this number, if the snapshot holds it.
     pub fn find_incident(&self, id: crate::domain::IncidentId) -> Option<&PublicIncident> {
-        let view = &self.view;
-        view.current
-            .iter()
-            .chain(&view.recent)
-            .chain(&view.planned)
-            .chain(&self.incidents)
-            .chain(&self.maintenances)
-            .find(|public| public.incident.id == id)
+        self.window.incident(id).flatten()
     }
 }

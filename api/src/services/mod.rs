@@ -23,6 +23,7 @@ mod incidents;
 mod jobs;
 mod notifications;
 mod public;
+mod public_window;
 mod second_factors;
 mod sessions;
 mod settings;
@@ -46,8 +47,9 @@ pub use notifications::{
 };
 pub use public::{
     HistoryDay, IncidentFilter, Logo, MAX_PAGE, PublicError, PublicIncident, PublicService,
-    PublicUpdate, SiteInfo, StatusView, Theme,
+    PublicUpdate, SiteInfo, StatusView, Theme, on_front_page,
 };
+pub use public_window::PublicWindow;
 pub use second_factors::{
     SecondFactorError, SecondFactorService, TotpEnrolment, WebauthnRegistration,
 };

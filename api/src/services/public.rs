@@ -105,6 +105,47 @@ pub struct StatusView {
     pub generated_at: DateTime<Utc>,
 }
 
+impl StatusView {
+    /// The front page from its incidents (those [`on_front_page`]), newest first.
+    pub fn assemble(site: SiteInfo, incidents: Vec<PublicIncident>, now: DateTime<Utc>) -> Self {
+        let mut view = Self {
+            headline: headline(
+                incidents
+                    .iter()
+                    .map(|i| (i.incident.status, i.incident.severity)),
+            ),
+            site,
+            current: Vec::new(),
+            recent: Vec::new(),
+            planned: Vec::new(),
+            generated_at: now,
+        };
+        for incident in incidents {
+            match incident.incident.status {
+                IncidentStatus::Planned => view.planned.push(incident),
+                IncidentStatus::Resolved => view.recent.push(incident),
+                _ => view.current.push(incident),
+            }
+        }
+        view.planned
+            .sort_by_key(|i| (i.incident.start, i.incident.id));
+        view
+    }
+}
+
+/// Whether the front page shows `incident` at `now`: open, planned, or resolved within
+/// the last day (`store::incidents::front_page` asks the same of the database).
+pub fn on_front_page(incident: &Incident, now: DateTime<Utc>) -> bool {
+    let since = now - RECENT;
+    match incident.status {
+        IncidentStatus::Resolved => {
+            incident.start >= since || incident.end.is_some_and(|end| end >= since)
+        }
+        IncidentStatus::Dismissed => false,
+        _ => true,
+    }
+}
+
 /// One day of the history calendar, in the site's time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HistoryDay {
@@ -122,9 +163,22 @@ pub struct IncidentFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl IncidentFilter {
+    /// Whether `incident` is listed (`store::incidents::Filter` asks the same of the
+    /// database).
+    pub fn matches(&self, incident: &Incident) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&incident.status))
+            && (self.severities.is_empty() || self.severities.contains(&incident.severity))
+            && self.to.is_none_or(|to| incident.start < to)
+            && self
+                .from
+                .is_none_or(|from| incident.end.is_none_or(|end| end >= from))
+    }
+}
+
 #[derive(Clone)]
 pub struct PublicService {
-    deps: Deps,
+    pub(super) deps: Deps,
 }
 
 impl PublicService {
@@ -166,28 +220,7 @@ impl PublicService {
         let site = self.site().await?;
         let rows = incidents::front_page(&self.deps.db, now - RECENT).await?;
         let incidents = self.with_updates(rows).await?;
-        let mut view = StatusView {
-            headline: headline(
-                incidents
-                    .iter()
-                    .map(|i| (i.incident.status, i.incident.severity)),
-            ),
-            site,
-            current: Vec::new(),
-            recent: Vec::new(),
-            planned: Vec::new(),
-            generated_at: now,
-        };
-        for incident in incidents {
-            match incident.incident.status {
-                IncidentStatus::Planned => view.planned.push(incident),
-                IncidentStatus::Resolved => view.recent.push(incident),
-                _ => view.current.push(incident),
-            }
-        }
-        view.planned
-            .sort_by_key(|i| (i.incident.start, i.incident.id));
-        Ok(view)
+        Ok(StatusView::assemble(site, incidents, now))
     }
 
     /// The newest `limit` incidents the team has confirmed (neither suspected nor
@@ -236,54 +269,18 @@ impl PublicService {
     pub async fn history(&self) -> Result<Vec<HistoryDay>, PublicError> {
         let tz = self.time_zone().await?;
         let now = Utc::now();
-        let today = now.with_timezone(&tz).date_naive();
-        let first_day = today
-            .with_day(1)
-            .and_then(|d| d.checked_sub_months(chrono::Months::new(11)))
-            .unwrap_or(today);
-        let window_start = local_midnight(tz, first_day);
-        let rows = incidents::history_spans(&self.deps.db, window_start, now).await?;
-        let mut worst: BTreeMap<NaiveDate, Severity> = BTreeMap::new();
-        for (severity, start, end) in rows {
-            let mut day = start.with_timezone(&tz).date_naive().max(first_day);
-            let last = end
-                .unwrap_or(now)
-                .with_timezone(&tz)
-                .date_naive()
-                .min(today);
-            while day <= last {
-                worst
-                    .entry(day)
-                    .and_modify(|w| *w = (*w).max(severity))
-                    .or_insert(severity);
-                let Some(next) = day.checked_add_days(Days::new(1)) else {
-                    break;
-                };
-                day = next;
-            }
-        }
-        Ok(first_day
-            .iter_days()
-            .take_while(|day| *day <= today)
-            .map(|date| HistoryDay {
-                date,
-                worst: worst.get(&date).copied(),
-            })
-            .collect())
+        let rows = incidents::history_spans(&self.deps.db, history_start(tz, now), now).await?;
+        Ok(history_days(rows, tz, now))
     }
 
     /// The incidents that overlap one day in the site's time zone, by start.
     pub async fn day(&self, date: NaiveDate) -> Result<Vec<PublicIncident>, PublicError> {
-        let tz = self.time_zone().await?;
-        let start = local_midnight(tz, date);
-        let end = date
-            .succ_opt()
-            .map_or(start + TimeDelta::days(1), |next| local_midnight(tz, next));
+        let (start, end) = day_bounds(self.time_zone().await?, date);
         let rows = incidents::overlapping(&self.deps.db, start, end).await?;
         self.with_updates(rows).await
     }
 
-    async fn time_zone(&self) -> Result<Tz, PublicError> {
+    pub(super) async fn time_zone(&self) -> Result<Tz, PublicError> {
         let site = settings::site(&self.deps.db)
             .await?
             .ok_or_else(missing_settings)?;
@@ -291,7 +288,7 @@ impl PublicService {
     }
 
     /// Attaches each incident's timeline with one query for all of them.
-    async fn with_updates(
+    pub(super) async fn with_updates(
         &self,
         rows: Vec<incident::Model>,
     ) -> Result<Vec<PublicIncident>, PublicError> {
@@ -321,6 +318,67 @@ impl PublicService {
             })
             .collect())
     }
+}
+
+/// The first day of the history calendar: the first of the month eleven months ago.
+fn history_first_day(tz: Tz, now: DateTime<Utc>) -> NaiveDate {
+    let today = now.with_timezone(&tz).date_naive();
+    today
+        .with_day(1)
+        .and_then(|d| d.checked_sub_months(chrono::Months::new(11)))
+        .unwrap_or(today)
+}
+
+/// The instant the history calendar begins.
+pub fn history_start(tz: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    local_midnight(tz, history_first_day(tz, now))
+}
+
+/// The history calendar from the spans (severity, start, end) of the public, started
+/// incidents that overlap it.
+pub fn history_days(
+    spans: impl IntoIterator<Item = (Severity, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Vec<HistoryDay> {
+    let today = now.with_timezone(&tz).date_naive();
+    let first_day = history_first_day(tz, now);
+    let mut worst: BTreeMap<NaiveDate, Severity> = BTreeMap::new();
+    for (severity, start, end) in spans {
+        let mut day = start.with_timezone(&tz).date_naive().max(first_day);
+        let last = end
+            .unwrap_or(now)
+            .with_timezone(&tz)
+            .date_naive()
+            .min(today);
+        while day <= last {
+            worst
+                .entry(day)
+                .and_modify(|w| *w = (*w).max(severity))
+                .or_insert(severity);
+            let Some(next) = day.checked_add_days(Days::new(1)) else {
+                break;
+            };
+            day = next;
+        }
+    }
+    first_day
+        .iter_days()
+        .take_while(|day| *day <= today)
+        .map(|date| HistoryDay {
+            date,
+            worst: worst.get(&date).copied(),
+        })
+        .collect()
+}
+
+/// The instants one local day begins and ends.
+pub fn day_bounds(tz: Tz, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = local_midnight(tz, date);
+    let end = date
+        .succ_opt()
+        .map_or(start + TimeDelta::days(1), |next| local_midnight(tz, next));
+    (start, end)
 }
 
 /// The instant a local day begins; on a day starting in a DST gap, the first instant

@@ -225,6 +225,37 @@ pub async fn public_page(
     query.all(conn).await
 }
 
+/// Every public incident still going at `since` or ended after it (planned ones
+/// included), largest id first: what the public snapshot holds in memory.
+pub async fn public_since(
+    conn: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::Status.ne(IncidentStatus::Dismissed))
+        .filter(ended_after(since))
+        .order_by_desc(Column::Id)
+        .all(conn)
+        .await
+}
+
+/// The largest id among public incidents that ended before `since`: the ones the
+/// snapshot does not hold.
+pub async fn newest_ended_before(
+    conn: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
+    Entity::find()
+        .filter(Column::Status.ne(IncidentStatus::Dismissed))
+        .filter(Column::EndAt.lt(since))
+        .select_only()
+        .column_as(Column::Id.max(), "max")
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await
+        .map(Option::flatten)
+}
+
 /// The console's list: every incident matching `filter`, dismissed ones included,
 /// newest start first, with the number of all that match.
 pub async fn console_page(

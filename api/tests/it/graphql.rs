@@ -459,7 +459,11 @@ both_databases! {
 }
 
 /// Opens a `graphql-transport-ws` subscription and returns a function yielding payloads.
-async fn subscribe(app: &TestApp, query: &str, init: Value) -> tokio::sync::mpsc::Receiver<Value> {
+pub(crate) async fn subscribe(
+    app: &TestApp,
+    query: &str,
+    init: Value,
+) -> tokio::sync::mpsc::Receiver<Value> {
     subscribe_with(app, "graphql-transport-ws", query, init).await
 }
 
@@ -509,7 +513,7 @@ async fn subscribe_with(
     receiver
 }
 
-async fn next(receiver: &mut tokio::sync::mpsc::Receiver<Value>) -> Value {
+pub(crate) async fn next(receiver: &mut tokio::sync::mpsc::Receiver<Value>) -> Value {
     // Shorter than the resync of the two-replica test: only an event can be in time.
     tokio::time::timeout(Duration::from_secs(2), receiver.recv())
         .await

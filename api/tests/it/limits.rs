@@ -123,7 +123,7 @@ type Socket =
 
 /// A `graphql-transport-ws` socket to `replica` as `client`, or the refusal's status
 /// and message.
-async fn live_socket(replica: &Process, client: &str) -> Result<Socket, (u16, String)> {
+async fn live_socket(replica: &Process, client: &str) -> Result<Socket, (u16, String, String)> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = replica
         .url("/graphql")
@@ -140,9 +140,16 @@ async fn live_socket(replica: &Process, client: &str) -> Result<Socket, (u16, St
         Ok((socket, _)) => Ok(socket),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let body = response.body().clone().unwrap_or_default();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             Err((
                 response.status().as_u16(),
                 String::from_utf8_lossy(&body).into_owned(),
+                retry_after,
             ))
         }
         Err(error) => panic!("cannot open a socket: {error}"),
@@ -174,10 +181,14 @@ async fn two_replicas_hold_one_address_to_its_live_sockets_together() {
         live_socket(&replicas[0], crowd).await.unwrap(),
     ];
     for replica in &replicas {
-        let Err((status, message)) = live_socket(replica, crowd).await else {
+        let Err((status, message, retry_after)) = live_socket(replica, crowd).await else {
             panic!("a 4th socket from one address was accepted");
         };
         assert_eq!(status, 429);
+        assert!(
+            retry_after.parse::<u32>().is_ok(),
+            "Retry-After: {retry_after:?}"
+        );
         assert!(message.contains("3 live connections"), "{message}");
     }
     assert!(

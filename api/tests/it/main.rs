@@ -28,6 +28,7 @@ mod opsgenie;
 mod outage;
 mod properties;
 mod public;
+mod public_reader;
 mod retention;
 mod scale_out;
 mod second_factors;
