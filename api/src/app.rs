@@ -238,6 +238,7 @@ impl App {
                         .services
                         .limits
                         .open("sockets", self.config.sockets_per_address),
+                    memo: Arc::default(),
                 },
                 subscription_pages: SubscriptionPagesState {
                     subscribers: self.services.subscribers.clone(),

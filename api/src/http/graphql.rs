@@ -24,6 +24,7 @@ use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 
+use super::memo::{MemoKey, ResponseMemo};
 use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::graphql::{
     Caller, ClientAddress, Code, RefreshCookie, SocketToken, ensure_codes, refresh_cookie,
@@ -69,6 +70,8 @@ pub struct GraphqlState {
     pub snapshot: PublicSnapshot,
     /// Live sockets per client address.
     pub sockets: OpenLimit,
+    /// Anonymous answers of the current snapshot.
+    pub memo: Arc<ResponseMemo>,
 }
 
 /// Who is calling, from the `Authorization: Bearer …` header.
@@ -99,6 +102,19 @@ async fn execute(
     client: IpAddr,
     request: async_graphql::Request,
 ) -> Response {
+    // Anonymous reads are the same for everyone until the snapshot changes. The
+    // generation is read before the resolvers run, so a kept answer is never older
+    // than the snapshot of the generation it is served in.
+    let generation = state.snapshot.generation();
+    let memo_key = (!headers.contains_key(header::AUTHORIZATION) && only_queries(&request.query))
+        .then(|| MemoKey::of(&request))
+        .flatten();
+    if let Some(key) = &memo_key
+        && let Some(answer) = state.memo.get(generation, key)
+    {
+        metrics::counter!("monostat_graphql_memo_hits_total").increment(1);
+        return graphql_json(answer);
+    }
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
@@ -110,7 +126,28 @@ async fn execute(
         .data(RefreshCookie(cookie));
     let mut response = state.schema.execute(request).await;
     ensure_codes(&mut response);
-    GraphQLResponse::from(response).into_response()
+    match memo_key {
+        // Errors (the database away for an old incident, a console field asked
+        // anonymously) are answered but not kept.
+        Some(key) if response.is_ok() && response.http_headers.is_empty() => {
+            let answer = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+            state.memo.keep(generation, key, answer.clone());
+            graphql_json(answer)
+        }
+        _ => GraphQLResponse::from(response).into_response(),
+    }
+}
+
+/// A GraphQL answer as async-graphql's own responder sends it.
+fn graphql_json(body: axum::body::Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/graphql-response+json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// A request the GraphQL layer could not even read, answered in GraphQL's error shape.

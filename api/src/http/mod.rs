@@ -26,6 +26,7 @@ use crate::secret::Secret;
 mod error;
 pub mod graphql;
 pub mod logo;
+mod memo;
 pub mod public;
 mod server;
 pub mod web;

@@ -361,3 +361,52 @@ async fn public_queries_and_incident_subscriptions_outlive_a_database_cut() {
     proxy.restore();
     app.stop().await;
 }
+
+async fn memo_hits(app: &TestApp) -> u64 {
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("monostat_graphql_memo_hits_total "))
+        .map_or(0, |count| count.trim().parse().unwrap())
+}
+
+both_databases! {
+    async fn kept_answers_never_outlive_their_snapshot_and_console_calls_are_never_kept(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let ids = seed(&app).await;
+        snapshot_holds(&app, &ids).await;
+        let open = ids[7];
+        let query = "query($id: Int!) { incident(id: $id) { title } }";
+        let title = |answer: Value| answer["data"]["incident"]["title"].as_str().unwrap_or("<none>").to_owned();
+        let first = title(gql(&app, None, query, json!({ "id": open.0 })).await);
+        let hits = memo_hits(&app).await;
+        assert_eq!(title(gql(&app, None, query, json!({ "id": open.0 })).await), first);
+        assert!(memo_hits(&app).await > hits, "the same anonymous query twice ran twice");
+
+        let token = crate::graphql::login(&app).await;
+        let console = "query($id: Int!) { consoleIncident(id: $id) { title } }";
+        let console_title = |answer: Value| answer["data"]["consoleIncident"]["title"].as_str().unwrap_or("<none>").to_owned();
+        assert_eq!(console_title(gql(&app, Some(&token), console, json!({ "id": open.0 })).await), first);
+        let rename = IncidentEdit { title: Some("Payments are slow".into()), ..IncidentEdit::default() };
+        app.services.incidents.edit(open, &Actor::System, rename).await.unwrap();
+        // At once for the console, which reads the database and is never kept.
+        assert_eq!(console_title(gql(&app, Some(&token), console, json!({ "id": open.0 })).await), "Payments are slow");
+        // For the public, with the next snapshot; from then on never the old answer.
+        eventually("the public to see the new title", Duration::from_secs(3), || async {
+            (title(gql(&app, None, query, json!({ "id": open.0 })).await) == "Payments are slow").then_some(())
+        })
+        .await;
+        for _ in 0..10 {
+            assert_eq!(title(gql(&app, None, query, json!({ "id": open.0 })).await), "Payments are slow");
+        }
+        app.stop().await;
+    }
+}
