@@ -1,7 +1,7 @@
 //! Keeps the current [`Snapshot`]: reads the public state after each change, renders
 //! every body once, and swaps it in; a failed read leaves the last one, marked stale.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -9,19 +9,19 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast::Receiver;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::parts::Parts;
 use super::recall::Recall;
 use super::rendered::Rendered;
 use super::snapshot::{LIST_LENGTH, STATUS_RESPONSE, Snapshot};
 use super::web::WebBuild;
 use super::{badge, feeds, page, statuspage};
+use crate::domain::IncidentId;
 use crate::events::DomainEvent;
-use crate::services::{
-    HistoryDay, PublicError, PublicIncident, PublicWindow, Services, StatusView, on_front_page,
-};
+use crate::services::{PublicError, Services, StatusView};
 
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -80,15 +80,6 @@ impl Snapshot {
         )
         .await
     }
-}
-
-/// What a snapshot is made of, as read from the database.
-struct Parts {
-    view: StatusView,
-    incidents: Vec<PublicIncident>,
-    maintenances: Vec<PublicIncident>,
-    history: Vec<HistoryDay>,
-    window: PublicWindow,
 }
 
 /// Every body the snapshot serves; `status` is the GraphQL response to
@@ -219,13 +210,26 @@ impl PublicSnapshot {
 
     /// Reads everything afresh. On failure the previous snapshot stays, marked stale.
     pub async fn rebuild(&self) -> Result<(), PublicError> {
-        let outcome = self.replace().await;
+        let outcome = self.install(self.read().await).await;
         self.generation.send_modify(|generation| *generation += 1);
         outcome
     }
 
-    async fn replace(&self) -> Result<(), PublicError> {
-        match self.read().await {
+    /// Reads only the incidents `changed` and computes the rest from the snapshot in
+    /// memory; reads everything when that cannot be exact. On failure the previous
+    /// snapshot stays, marked stale.
+    pub async fn update(&self, changed: &BTreeSet<IncidentId>) -> Result<(), PublicError> {
+        let next = match self.get().filter(|previous| !previous.stale) {
+            Some(previous) => self.read_changes(&previous, changed).await,
+            None => self.read().await,
+        };
+        let outcome = self.install(next).await;
+        self.generation.send_modify(|generation| *generation += 1);
+        outcome
+    }
+
+    async fn install(&self, next: Result<Snapshot, PublicError>) -> Result<(), PublicError> {
+        match next {
             Ok(snapshot) => {
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) =
                     Some(Arc::new(snapshot));
@@ -248,32 +252,37 @@ impl PublicSnapshot {
         }
     }
 
+    async fn read_changes(
+        &self,
+        previous: &Snapshot,
+        changed: &BTreeSet<IncidentId>,
+    ) -> Result<Snapshot, PublicError> {
+        let now = chrono::Utc::now();
+        if !previous.window.is_current(previous.view.site.tz(), now) {
+            return self.read().await;
+        }
+        let fresh = self.services.public.incidents_now(changed).await?;
+        let Some(parts) = Parts::with_changes(previous, fresh, now) else {
+            return self.read().await;
+        };
+        Ok(Snapshot::new(
+            parts,
+            self.site_url.clone(),
+            false,
+            self.web.clone(),
+            self.respond,
+        )
+        .await)
+    }
+
     async fn read(&self) -> Result<Snapshot, PublicError> {
         let public = &self.services.public;
         let now = chrono::Utc::now();
         let site = public.site().await?;
-        let tz = site.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
-        let window = public.window(tz, now).await?;
-        let mut front: Vec<PublicIncident> = window
-            .incidents
-            .iter()
-            .filter(|public| on_front_page(&public.incident, now))
-            .cloned()
-            .collect();
-        front.sort_by(|a, b| {
-            (b.incident.start, b.incident.id).cmp(&(a.incident.start, a.incident.id))
-        });
-        let view = StatusView::assemble(site, front, now);
+        let window = public.window(site.tz(), now).await?;
         let incidents = public.latest(LIST_LENGTH, false).await?;
         let maintenances = public.latest(LIST_LENGTH, true).await?;
-        let history = window.history(tz, now);
-        let parts = Parts {
-            view,
-            incidents,
-            maintenances,
-            history,
-            window,
-        };
+        let parts = Parts::new(site, window, incidents, maintenances, now);
         Ok(Snapshot::new(
             parts,
             self.site_url.clone(),
@@ -297,19 +306,21 @@ impl PublicSnapshot {
         let mut failing = false;
         loop {
             let wait = if failing { RETRY_INTERVAL } else { resync };
-            tokio::select! {
+            let work = tokio::select! {
                 event = receiver.recv() => match event {
                     Ok(DomainEvent::SubscribersChanged) => continue,
-                    Ok(_) | Err(RecvError::Lagged(_)) => {
-                        // Coalesce a burst of events into one rebuild.
-                        while receiver.try_recv().is_ok() {}
-                    }
+                    Ok(event) => Work::after(event, &mut receiver),
+                    Err(RecvError::Lagged(_)) => Work::Everything,
                     Err(RecvError::Closed) => return,
                 },
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep(wait) => Work::Everything,
                 () = stop.cancelled() => return,
-            }
-            match self.rebuild().await {
+            };
+            let outcome = match work {
+                Work::Incidents(changed) if !failing => self.update(&changed).await,
+                _ => self.rebuild().await,
+            };
+            match outcome {
                 Ok(()) => failing = false,
                 Err(error) => {
                     if !failing {
@@ -319,5 +330,42 @@ impl PublicSnapshot {
                 }
             }
         }
+    }
+}
+
+/// What a burst of events asks of the snapshot.
+enum Work {
+    /// These incidents changed, and nothing else.
+    Incidents(BTreeSet<IncidentId>),
+    /// Settings changed, or events were missed: read everything.
+    Everything,
+}
+
+impl Work {
+    /// `first` and whatever else already arrived: a burst is one piece of work.
+    fn after(first: DomainEvent, receiver: &mut Receiver<DomainEvent>) -> Self {
+        let mut work = Self::Incidents(BTreeSet::new());
+        let mut next = Some(first);
+        while let Some(event) = next {
+            match (&mut work, event) {
+                (_, DomainEvent::SubscribersChanged) | (Self::Everything, _) => {}
+                (
+                    Self::Incidents(changed),
+                    DomainEvent::IncidentChanged { incident_id }
+                    | DomainEvent::IncidentDeleted { incident_id },
+                ) => {
+                    changed.insert(incident_id);
+                }
+                (_, DomainEvent::SettingsChanged { .. } | DomainEvent::Resync) => {
+                    work = Self::Everything;
+                }
+            }
+            next = match receiver.try_recv() {
+                Ok(event) => Some(event),
+                Err(TryRecvError::Lagged(_)) => Some(DomainEvent::Resync),
+                Err(_) => None,
+            };
+        }
+        work
     }
 }

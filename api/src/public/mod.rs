@@ -12,6 +12,7 @@ mod badge;
 mod current;
 mod feeds;
 pub mod page;
+mod parts;
 mod reader;
 mod recall;
 mod rendered;

@@ -4,7 +4,6 @@
 //! database is away everything of the last months keeps answering.
 
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 
 use super::current::PublicSnapshot;
 use super::recall::Question;
@@ -48,11 +47,10 @@ impl PublicSnapshot {
     /// The public incidents that overlapped the local day `date`, by start.
     pub async fn day(&self, date: NaiveDate) -> Result<Vec<PublicIncident>, PublicError> {
         let snapshot = self.get();
-        if let Some(snapshot) = &snapshot {
-            let tz: Tz = snapshot.view.site.time_zone.parse().unwrap_or(Tz::UTC);
-            if let Some(day) = snapshot.window.day(tz, date) {
-                return Ok(day);
-            }
+        if let Some(snapshot) = &snapshot
+            && let Some(day) = snapshot.window.day(snapshot.view.site.tz(), date)
+        {
+            return Ok(day);
         }
         let question = Question::Day(date);
         let generation = self.generation();

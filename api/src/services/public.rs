@@ -52,6 +52,13 @@ pub struct SiteInfo {
     pub subscriptions_open: bool,
 }
 
+impl SiteInfo {
+    /// The zone the site's days are counted in; UTC for a name chrono-tz does not know.
+    pub fn tz(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(Tz::UTC)
+    }
+}
+
 /// The uploaded logo, carried with the public state so it is served without the
 /// database.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,9 @@
 //! cannot be given from memory alone (it reaches further back), and the caller asks
 //! the database then.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
@@ -20,8 +23,9 @@ pub struct PublicWindow {
     /// From this instant on, every public incident is here: the history calendar's
     /// first day.
     pub since: DateTime<Utc>,
-    /// Largest id first, as the public list orders them.
-    pub incidents: Vec<PublicIncident>,
+    /// Largest id first, as the public list orders them. Shared, so a snapshot that
+    /// changes one incident copies pointers, not timelines.
+    pub incidents: Vec<Arc<PublicIncident>>,
     /// The largest id among the public incidents that ended before `since`.
     pub newest_outside: Option<IncidentId>,
 }
@@ -35,9 +39,31 @@ impl PublicService {
         let newest_outside = incidents::newest_ended_before(db, since).await?;
         Ok(PublicWindow {
             since,
-            incidents: self.with_updates(rows).await?,
+            incidents: self
+                .with_updates(rows)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
             newest_outside: newest_outside.map(IncidentId),
         })
+    }
+
+    /// `ids` as the public sees them now: `None` for one deleted or dismissed.
+    pub async fn incidents_now(
+        &self,
+        ids: &BTreeSet<IncidentId>,
+    ) -> Result<Vec<(IncidentId, Option<PublicIncident>)>, PublicError> {
+        let rows =
+            incidents::find_public_many(&self.deps.db, ids.iter().map(|id| id.0).collect()).await?;
+        let mut found = self.with_updates(rows).await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let at = found.iter().position(|public| public.incident.id == *id);
+                (*id, at.map(|at| found.swap_remove(at)))
+            })
+            .collect())
     }
 
     /// One public incident, with or without the window's answer.
@@ -64,7 +90,7 @@ impl PublicWindow {
     /// the database knows (it ended before the window).
     pub fn incident(&self, id: IncidentId) -> Option<Option<&PublicIncident>> {
         if let Ok(at) = self.position(id) {
-            return Some(Some(&self.incidents[at]));
+            return Some(Some(self.incidents[at].as_ref()));
         }
         // A public incident missing here ended before the window (none has a larger
         // id than `newest_outside`), or is newer than this snapshot (a larger id than
@@ -96,7 +122,7 @@ impl PublicWindow {
             .iter()
             .filter(|public| filter.matches(&public.incident))
             .take(first + 1)
-            .cloned()
+            .map(|public| PublicIncident::clone(public))
             .collect();
         // Older incidents can only come after (below) `newest_outside`; a page that
         // stays above it, or a filter that excludes everything that ended before the
@@ -130,10 +156,35 @@ impl PublicWindow {
                     && incident.start < end
                     && incident.end.is_none_or(|ended| ended >= start)
             })
-            .cloned()
+            .map(|public| PublicIncident::clone(public))
             .collect();
         day.sort_by_key(|public| (public.incident.start, public.incident.id));
         Some(day)
+    }
+
+    /// Whether the window still starts where the history calendar does at `now`
+    /// (the first of a month ends that).
+    pub fn is_current(&self, tz: Tz, now: DateTime<Utc>) -> bool {
+        history_start(tz, now) == self.since
+    }
+
+    /// The window with `changes` (from [`PublicService::incidents_now`]) applied.
+    #[must_use]
+    pub fn with_changes(&self, changes: Vec<(IncidentId, Option<PublicIncident>)>) -> Self {
+        let mut window = self.clone();
+        for (id, now) in changes {
+            if let Ok(at) = window.position(id) {
+                window.incidents.remove(at);
+            }
+            let Some(public) = now else { continue };
+            if public.incident.end.is_some_and(|end| end < window.since) {
+                // Moved out of the window: the database answers for it from now on.
+                window.newest_outside = window.newest_outside.max(Some(id));
+            } else if let Err(at) = window.position(id) {
+                window.incidents.insert(at, Arc::new(public));
+            }
+        }
+        window
     }
 
     /// The history calendar at `now`.

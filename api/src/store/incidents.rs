@@ -206,6 +206,18 @@ pub async fn find_public(
         .await
 }
 
+/// Those of `ids` that exist and are public.
+pub async fn find_public_many(
+    conn: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::Id.is_in(ids))
+        .filter(Column::Status.ne(IncidentStatus::Dismissed))
+        .all(conn)
+        .await
+}
+
 /// Public incidents matching `filter`, newest (largest id) first, `limit` at most,
 /// after the incident `after`.
 pub async fn public_page(

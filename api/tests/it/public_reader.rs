@@ -410,3 +410,75 @@ both_databases! {
         app.stop().await;
     }
 }
+
+/// The public bodies as a client sees them, with the snapshot's own build time
+/// blanked out (it is the only part two snapshots of the same data differ in).
+async fn public_bodies(app: &TestApp) -> Vec<String> {
+    let get = |path: &'static str| async move {
+        app.client
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let summary = get("/api/v2/summary.json").await;
+    let summary_json: Value = serde_json::from_str(&summary).unwrap();
+    let built = summary_json["page"]["updated_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = gql(app, None, "{ status { headline current { id title severity updates { message } } recent { id } planned { id } } history { date worstSeverity } incidents(first: 100) { items { id title status } } }", json!({})).await;
+    let mut bodies = vec![
+        summary,
+        get("/api/v2/incidents.json").await,
+        get("/api/v2/scheduled-maintenances.json").await,
+        status.to_string(),
+    ];
+    for body in &mut bodies {
+        *body = body.replace(&built, "<built>");
+    }
+    bodies
+}
+
+both_databases! {
+    async fn a_snapshot_updated_change_by_change_equals_one_read_afresh(db: TestDb) {
+        let app = TestApp::start(db.app_config(&[])).await;
+        let ids = seed(&app).await;
+        let incidents = &app.services.incidents;
+        let worse = IncidentChange { severity: Some(Severity::Outage), text: Some("Worse.".into()), do_not_notify: true, ..IncidentChange::default() };
+        incidents.update(ids[6], &Actor::System, worse).await.unwrap();
+        let moved = IncidentEdit { start: Some(Utc::now() - TimeDelta::days(70)), title: Some("Renamed".into()), ..IncidentEdit::default() };
+        incidents.edit(ids[5], &Actor::System, moved).await.unwrap();
+        // Into the calendar's months from before them, and another out of them.
+        let back = IncidentEdit { end: Some(Utc::now() - TimeDelta::days(3)), ..IncidentEdit::default() };
+        incidents.edit(ids[7], &Actor::System, back).await.unwrap();
+        let away = IncidentEdit { start: Some(Utc::now() - TimeDelta::days(800)), end: Some(Utc::now() - TimeDelta::days(799)), ..IncidentEdit::default() };
+        incidents.edit(ids[3], &Actor::System, away).await.unwrap();
+        incidents.delete(ids[4], &Actor::System).await.unwrap();
+        let planned = *ids.last().unwrap();
+        let start = IncidentChange { new_status: Some(IncidentStatus::Confirmed), do_not_notify: true, ..IncidentChange::default() };
+        incidents.update(planned, &Actor::System, start).await.unwrap();
+        eventually("the snapshot to follow the last change", Duration::from_secs(3), || async {
+            let answer = gql(&app, None, "query($id: Int!) { incident(id: $id) { status } }", json!({ "id": planned.0 })).await;
+            (answer["data"]["incident"]["status"] == "CONFIRMED").then_some(())
+        })
+        .await;
+        let updated = public_bodies(&app).await;
+
+        let before = gql(&app, None, "{ status { generatedAt } }", json!({})).await;
+        app.events.publish(monostat::events::DomainEvent::Resync);
+        eventually("a snapshot read afresh", Duration::from_secs(3), || async {
+            let now = gql(&app, None, "{ status { generatedAt } }", json!({})).await;
+            (now != before).then_some(())
+        })
+        .await;
+        let afresh = public_bodies(&app).await;
+        for (updated, afresh) in updated.iter().zip(&afresh) {
+            assert_eq!(updated, afresh);
+        }
+        app.stop().await;
+    }
+}
