@@ -51,63 +51,6 @@ open(f"{work}/post.lua", "w").write(
     'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' % json.dumps(body))
 EOF
 
-# run_wrk NAME URL [LUA]: one line of the table, kept in $work/rows.
-run_wrk() {
-    local name="$1" url="$2" script="${3:-}"
-    wrk -t"$threads" -c"$connections" -d"${duration}s" --latency ${script:+-s "$script"} "$url" >"$work/wrk.out"
-    python3 - "$name" "$work/wrk.out" >>"$work/rows" <<'EOF'
-import re, sys
-out = open(sys.argv[2]).read()
-def ms(text):
-    value, unit = re.match(r"([\d.]+)([a-z]+)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
-rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-errors = re.search(r"Socket errors: (.*)", out)
-note = ("%s non-2xx " % bad.group(1) if bad else "") + ("socket errors: " + errors.group(1) if errors else "")
-print("\t".join([sys.argv[1], "%.0f" % rate, "%.2f" % p50, "%.2f" % p99, note]))
-EOF
-}
-
-start_nginx() {
-    local port="$1"
-    mkdir -p "$work/nginx/www"
-    cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    types { text/html html; }
-    server {
-        listen 127.0.0.1:$port;
-        root $work/nginx/www;
-        index index.html;
-    }
-}
-EOF
-    nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-    nginx_pid=$!
-    for _ in $(seq 1 100); do
-        curl -fso /dev/null "http://127.0.0.1:$port/" && return
-        sleep 0.1
-    done
-    cat "$work/nginx/error.log" >&2
-    return 1
-}
-
 # bench_with HISTORY: one full table on a fresh database.
 bench_with() {
     local count="$1" data="$work/data-$1" port nginx_port base
@@ -143,14 +86,7 @@ bench_with() {
     nginx_pid=
     stop_server
 
-    python3 - "$work/rows" <<'EOF'
-import sys
-rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
-nginx = float(rows[0][1])
-print("%-32s %10s %9s %9s %8s  %s" % ("surface", "req/s", "p50 ms", "p99 ms", "x nginx", "errors"))
-for name, rate, p50, p99, note in rows:
-    print("%-32s %10s %9s %9s %8.2f  %s" % (name, rate, p50, p99, float(rate) / nginx, note))
-EOF
+    print_table "$work/rows"
 }
 
 python3 -c 'import json,sys; print(json.dumps({"query": json.load(open(sys.argv[1]))["query"]}))' \
