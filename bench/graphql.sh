@@ -71,6 +71,7 @@ print("day %s holds %d incidents" % (day, len(ask(queries["day"])["data"]["day"]
 PY
 
 mkdir -p "$work/nginx/www"
+echo ok >"$work/nginx/www/index.html" # start_nginx waits for /
 for name in incidents incident day history; do
     cp "$work/$name.json" "$work/nginx/www/$name.html"
 done

@@ -25,8 +25,15 @@ need_commands curl python3
 build_release
 cargo build --quiet -p monostat --example live_sockets
 
-# Sockets on both ends, and a few more.
-ulimit -n $((clients * 2 + 1024))
+# A socket per client in the client and in the server (separate processes), and a few
+# more; the hard limit is as far as an unprivileged raise goes.
+wanted=$((clients + 1024))
+hard="$(ulimit -Hn)"
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$wanted" ]; then
+    echo "open files are limited to $hard here; $clients clients need $wanted" >&2
+    exit 1
+fi
+ulimit -n "$wanted"
 export MONOSTAT_SOCKETS_PER_ADDRESS=$((clients + 1))
 export MONOSTAT_MAX_SOCKETS=$((clients + 1))
 

@@ -39,7 +39,10 @@ impl PublicQuery {
             });
         }
         let view = ctx.data::<Services>()?.public.status().await.gql()?;
-        Ok(Status { view, stale: false })
+        Ok(Status {
+            view: view.into(),
+            stale: false,
+        })
     }
 
     /// One incident by its number; absent when unknown. Served from memory for the

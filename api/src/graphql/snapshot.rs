@@ -2,7 +2,7 @@
 //! answer it at `/graphql`: the snapshot serves these bytes as the query's response and
 //! inlines their `status` into the page, so the shape has one source.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Request, Result, Schema};
 
@@ -25,7 +25,7 @@ static SCHEMA: LazyLock<Schema<SnapshotQuery, EmptyMutation, EmptySubscription>>
     LazyLock::new(|| Schema::new(SnapshotQuery, EmptyMutation, EmptySubscription));
 
 /// The GraphQL response to [`STATUS_QUERY`] for `view`, as JSON.
-pub async fn status_response(view: StatusView, stale: bool) -> serde_json::Value {
+pub async fn status_response(view: Arc<StatusView>, stale: bool) -> serde_json::Value {
     let request = Request::new(STATUS_QUERY).data(Status { view, stale });
     let response = SCHEMA.execute(request).await;
     if let Some(error) = response.errors.first() {

@@ -76,7 +76,9 @@ impl SubscriptionRoot {
                     let current = snapshot.get();
                     let news = match (&current, &last) {
                         (Some(current), Some(last)) => {
-                            current.view != last.view || current.stale != last.stale
+                            current.stale != last.stale
+                                || (!Arc::ptr_eq(&current.view, &last.view)
+                                    && current.view != last.view)
                         }
                         (Some(_), None) => true,
                         (None, _) => false,

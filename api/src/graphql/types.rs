@@ -1,6 +1,8 @@
 //! GraphQL types: mirrors of the domain and views of the service layer, documented for
 //! GraphiQL and `schema.graphql`.
 
+use std::sync::Arc;
+
 use async_graphql::{Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -276,7 +278,7 @@ impl From<SiteInfo> for Site {
 }
 
 pub struct Status {
-    pub view: StatusView,
+    pub view: Arc<StatusView>,
     pub stale: bool,
 }
 

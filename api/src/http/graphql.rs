@@ -20,17 +20,13 @@ use serde_json::json;
 use tokio_util::sync::PollSender;
 use tower_http::cors::{Any, CorsLayer};
 
-use std::sync::LazyLock;
-
-use sha2::{Digest, Sha256};
-
 use super::memo::{MemoKey, ResponseMemo};
+use super::ready::{PlainRequest, graphql_json, ready_answer};
 use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::graphql::{
     Caller, ClientAddress, Code, RefreshCookie, SocketToken, ensure_codes, refresh_cookie,
 };
 use crate::public::PublicSnapshot;
-use crate::public::{STATUS_QUERY, STATUS_RESPONSE, normalise_query};
 use crate::ratelimit::OpenLimit;
 use crate::services::AuthService;
 
@@ -96,25 +92,17 @@ async fn authenticate(auth: &AuthService, token: &str) -> Caller {
     }
 }
 
+/// Runs `request`; an anonymous query's answer is kept under `memo` (its key and the
+/// snapshot generation read before anything else of the request).
 async fn execute(
     state: &GraphqlState,
     headers: &HeaderMap,
     client: IpAddr,
     request: async_graphql::Request,
+    memo: Option<(MemoKey, u64)>,
 ) -> Response {
-    // Anonymous reads are the same for everyone until the snapshot changes. The
-    // generation is read before the resolvers run, so a kept answer is never older
-    // than the snapshot of the generation it is served in.
-    let generation = state.snapshot.generation();
-    let memo_key = (!headers.contains_key(header::AUTHORIZATION) && only_queries(&request.query))
-        .then(|| MemoKey::of(&request))
-        .flatten();
-    if let Some(key) = &memo_key
-        && let Some(answer) = state.memo.get(generation, key)
-    {
-        metrics::counter!("monostat_graphql_memo_hits_total").increment(1);
-        return graphql_json(answer);
-    }
+    let memo = memo
+        .filter(|_| !headers.contains_key(header::AUTHORIZATION) && only_queries(&request.query));
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
@@ -126,28 +114,16 @@ async fn execute(
         .data(RefreshCookie(cookie));
     let mut response = state.schema.execute(request).await;
     ensure_codes(&mut response);
-    match memo_key {
+    match memo {
         // Errors (the database away for an old incident, a console field asked
         // anonymously) are answered but not kept.
-        Some(key) if response.is_ok() && response.http_headers.is_empty() => {
+        Some((key, generation)) if response.is_ok() && response.http_headers.is_empty() => {
             let answer = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
             state.memo.keep(generation, key, answer.clone());
             graphql_json(answer)
         }
         _ => GraphQLResponse::from(response).into_response(),
     }
-}
-
-/// A GraphQL answer as async-graphql's own responder sends it.
-fn graphql_json(body: axum::body::Bytes) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/graphql-response+json"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 /// A request the GraphQL layer could not even read, answered in GraphQL's error shape.
@@ -198,9 +174,26 @@ async fn post_graphql(
             &format!("the request is larger than {limit} bytes"),
         );
     };
-    if !multipart && let Some(response) = status_from_snapshot_post(&state, &headers, &body) {
-        return response;
+    // Read before anything else, so a kept answer is never older than its generation.
+    let generation = state.snapshot.generation();
+    let plain = (!multipart)
+        .then(|| PlainRequest::from_body(&body))
+        .flatten();
+    if let Some(plain) = &plain
+        && let Some(answer) = ready_answer(
+            &state.snapshot,
+            &state.memo,
+            generation,
+            &headers,
+            plain,
+            "no-cache",
+        )
+    {
+        return answer;
     }
+    let memo = plain
+        .and_then(|plain| plain.memo_key())
+        .map(|key| (key, generation));
     let request = Request::from_parts(parts, axum::body::Body::from(body));
     match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
         request,
@@ -208,7 +201,7 @@ async fn post_graphql(
     )
     .await
     {
-        Ok(graphql) => execute(&state, &headers, client, graphql.into_inner()).await,
+        Ok(graphql) => execute(&state, &headers, client, graphql.into_inner(), memo).await,
         Err(rejection) => unreadable(
             StatusCode::BAD_REQUEST,
             &format!("unreadable GraphQL request: {}", rejection.0),
@@ -228,8 +221,19 @@ async fn get_graphql(
     if upgrade {
         return websocket(state, client, request).await;
     }
-    if let Some(response) = status_from_snapshot_get(&state, &headers, request.uri().query()) {
-        return response;
+    let generation = state.snapshot.generation();
+    let plain = PlainRequest::from_query_string(request.uri().query());
+    if let Some(plain) = &plain
+        && let Some(answer) = ready_answer(
+            &state.snapshot,
+            &state.memo,
+            generation,
+            &headers,
+            plain,
+            super::public::SNAPSHOT_CACHE,
+        )
+    {
+        return get_cache_headers(answer, &headers);
     }
     let wants_html = headers
         .get(header::ACCEPT)
@@ -251,20 +255,11 @@ async fn get_graphql(
                 return unreadable(StatusCode::METHOD_NOT_ALLOWED, "mutations need POST");
             }
             let graphql = graphql.data(crate::graphql::ReadOnly);
-            let mut response = execute(&state, &headers, client, graphql).await;
-            // Public GET queries are the same for everyone: let a CDN hold them briefly,
-            // but never hand a stored anonymous answer to a console call, nor store one.
-            let cache = if headers.contains_key(header::AUTHORIZATION) {
-                "private, no-store"
-            } else if response.status().is_success() {
-                super::public::SNAPSHOT_CACHE
-            } else {
-                "no-store"
-            };
-            let response_headers = response.headers_mut();
-            response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-            response_headers.append(header::VARY, HeaderValue::from_static("authorization"));
-            response
+            let memo = plain
+                .and_then(|plain| plain.memo_key())
+                .map(|key| (key, generation));
+            let response = execute(&state, &headers, client, graphql, memo).await;
+            get_cache_headers(response, &headers)
         }
         Err(rejection) => unreadable(
             StatusCode::BAD_REQUEST,
@@ -273,118 +268,20 @@ async fn get_graphql(
     }
 }
 
-/// The sha256 (hex) of [`STATUS_QUERY`], its persisted-query hash.
-fn status_query_hash() -> &'static str {
-    static HASH: LazyLock<String> =
-        LazyLock::new(|| hex::encode(Sha256::digest(STATUS_QUERY.as_bytes())));
-    &HASH
-}
-
-/// The page's status query, sent as text (any layout) or as its persisted-query hash,
-/// with no variables or operation name to change its meaning.
-fn asks_for_status(query: Option<&str>, hash: Option<&str>) -> bool {
-    match (query, hash) {
-        (Some(query), _) if !query.is_empty() => normalise_query(query) == STATUS_QUERY,
-        (_, Some(hash)) => hash == status_query_hash(),
-        _ => false,
-    }
-}
-
-/// The pre-rendered answer to the status query, as the resolvers would give it:
-/// during an outage every visitor asks this, and the snapshot already holds the bytes.
-fn status_from_snapshot(
-    state: &GraphqlState,
-    headers: &HeaderMap,
-    cache: &'static str,
-) -> Option<Response> {
-    let snapshot = state.snapshot.get()?;
-    let rendered = snapshot.rendered.get(STATUS_RESPONSE)?;
-    Some(super::public::respond(
-        rendered,
-        headers,
-        StatusCode::OK,
-        cache,
-    ))
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PlainRequest {
-    #[serde(default)]
-    query: Option<String>,
-    #[serde(default)]
-    variables: Option<serde_json::Value>,
-    #[serde(default)]
-    operation_name: Option<String>,
-    #[serde(default)]
-    extensions: Option<serde_json::Value>,
-}
-
-impl PlainRequest {
-    fn is_status(&self) -> bool {
-        let no_variables = self
-            .variables
-            .as_ref()
-            .is_none_or(|v| v.is_null() || v.as_object().is_some_and(serde_json::Map::is_empty));
-        let hash = self
-            .extensions
-            .as_ref()
-            .and_then(|e| e.pointer("/persistedQuery/sha256Hash"))
-            .and_then(|h| h.as_str());
-        no_variables
-            && self.operation_name.is_none()
-            && asks_for_status(self.query.as_deref(), hash)
-    }
-}
-
-fn status_from_snapshot_post(
-    state: &GraphqlState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Option<Response> {
-    // Console calls carry a token and may be anything; only anonymous reads qualify.
-    if headers.contains_key(header::AUTHORIZATION) {
-        return None;
-    }
-    let request: PlainRequest = serde_json::from_slice(body).ok()?;
-    if !request.is_status() {
-        return None;
-    }
-    status_from_snapshot(state, headers, "no-cache")
-}
-
-fn status_from_snapshot_get(
-    state: &GraphqlState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Option<Response> {
-    if headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::UPGRADE) {
-        return None;
-    }
-    let mut request = PlainRequest {
-        query: None,
-        variables: None,
-        operation_name: None,
-        extensions: None,
+/// Public GET queries are the same for everyone: a CDN may hold them briefly, but
+/// never hands a stored anonymous answer to a console call, nor stores one.
+fn get_cache_headers(mut response: Response, headers: &HeaderMap) -> Response {
+    let cache = if headers.contains_key(header::AUTHORIZATION) {
+        "private, no-store"
+    } else if response.status().is_success() {
+        super::public::SNAPSHOT_CACHE
+    } else {
+        "no-store"
     };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
-    for (name, value) in pairs {
-        match name.as_str() {
-            "query" => request.query = Some(value),
-            "variables" => request.variables = serde_json::from_str(&value).ok(),
-            "operationName" => request.operation_name = Some(value),
-            "extensions" => request.extensions = serde_json::from_str(&value).ok(),
-            _ => {}
-        }
-    }
-    if !request.is_status() {
-        return None;
-    }
-    let mut response = status_from_snapshot(state, headers, super::public::SNAPSHOT_CACHE)?;
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response_headers.append(header::VARY, HeaderValue::from_static("authorization"));
     response
-        .headers_mut()
-        .append(header::VARY, HeaderValue::from_static("authorization"));
-    Some(response)
 }
 
 fn only_queries(query: &str) -> bool {

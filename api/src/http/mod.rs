@@ -28,6 +28,7 @@ pub mod graphql;
 pub mod logo;
 mod memo;
 pub mod public;
+mod ready;
 mod server;
 pub mod web;
 

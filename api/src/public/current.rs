@@ -28,7 +28,7 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 /// Answers the page's status query (`page::STATUS_QUERY`) for a view: the GraphQL
 /// layer's resolvers, handed in by the wiring so that the snapshot, which GraphQL reads,
 /// does not import GraphQL back.
-pub type StatusResponder = fn(StatusView, bool) -> Pin<Box<dyn Future<Output = Value> + Send>>;
+pub type StatusResponder = fn(Arc<StatusView>, bool) -> Pin<Box<dyn Future<Output = Value> + Send>>;
 
 impl Snapshot {
     async fn new(
@@ -38,9 +38,10 @@ impl Snapshot {
         web: Arc<WebBuild>,
         respond: StatusResponder,
     ) -> Self {
-        let status = respond(parts.view.clone(), stale).await;
+        let view = Arc::new(parts.view);
+        let status = respond(view.clone(), stale).await;
         let Parts {
-            view,
+            view: _,
             incidents,
             maintenances,
             history,
@@ -65,7 +66,7 @@ impl Snapshot {
     /// The same data, marked stale, with bodies re-rendered to say so.
     async fn to_stale(&self, respond: StatusResponder) -> Self {
         let parts = Parts {
-            view: self.view.clone(),
+            view: StatusView::clone(&self.view),
             incidents: self.incidents.clone(),
             maintenances: self.maintenances.clone(),
             history: self.history.clone(),

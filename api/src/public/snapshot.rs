@@ -20,7 +20,8 @@ pub const LIST_LENGTH: u64 = 50;
 /// The public state at one moment.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub view: StatusView,
+    /// Shared with every live subscription that sends it.
+    pub view: Arc<StatusView>,
     /// The newest incidents the team confirmed, not maintenance; newest first.
     pub incidents: Vec<PublicIncident>,
     /// The newest planned or past maintenance; newest first.
