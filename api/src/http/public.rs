@@ -120,11 +120,11 @@ pub(super) fn respond(
         .unwrap_or("");
     if accepts(accepted, "br") {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
-        return (status, response_headers, rendered.brotli.clone()).into_response();
+        return (status, response_headers, rendered.brotli().clone()).into_response();
     }
     if accepts(accepted, "gzip") {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        return (status, response_headers, rendered.gzip.clone()).into_response();
+        return (status, response_headers, rendered.gzip().clone()).into_response();
     }
     (status, response_headers, rendered.body.clone()).into_response()
 }

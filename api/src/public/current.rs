@@ -132,6 +132,17 @@ fn render_all(snapshot: &Snapshot, status: &Value) -> HashMap<&'static str, Rend
     rendered
 }
 
+/// Compresses the snapshot's bodies off the async workers, after it is in place.
+fn compress_soon(snapshot: Arc<Snapshot>) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn_blocking(move || {
+            for rendered in snapshot.rendered.values() {
+                rendered.compress();
+            }
+        });
+    }
+}
+
 /// Holds the current snapshot; cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct PublicSnapshot {
@@ -211,7 +222,10 @@ impl PublicSnapshot {
 
     /// Reads everything afresh. On failure the previous snapshot stays, marked stale.
     pub async fn rebuild(&self) -> Result<(), PublicError> {
+        let started = std::time::Instant::now();
         let outcome = self.install(self.read().await).await;
+        metrics::histogram!("monostat_snapshot_build_seconds", "kind" => "full")
+            .record(started.elapsed().as_secs_f64());
         self.generation.send_modify(|generation| *generation += 1);
         outcome
     }
@@ -220,11 +234,14 @@ impl PublicSnapshot {
     /// memory; reads everything when that cannot be exact. On failure the previous
     /// snapshot stays, marked stale.
     pub async fn update(&self, changed: &BTreeSet<IncidentId>) -> Result<(), PublicError> {
+        let started = std::time::Instant::now();
         let next = match self.get().filter(|previous| !previous.stale) {
             Some(previous) => self.read_changes(&previous, changed).await,
             None => self.read().await,
         };
         let outcome = self.install(next).await;
+        metrics::histogram!("monostat_snapshot_build_seconds", "kind" => "incremental")
+            .record(started.elapsed().as_secs_f64());
         self.generation.send_modify(|generation| *generation += 1);
         outcome
     }
@@ -232,8 +249,10 @@ impl PublicSnapshot {
     async fn install(&self, next: Result<Snapshot, PublicError>) -> Result<(), PublicError> {
         match next {
             Ok(snapshot) => {
+                let snapshot = Arc::new(snapshot);
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) =
-                    Some(Arc::new(snapshot));
+                    Some(snapshot.clone());
+                compress_soon(snapshot);
                 Ok(())
             }
             Err(error) => {

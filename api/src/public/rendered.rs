@@ -1,20 +1,23 @@
-//! A response body compressed once, when the snapshot is built, so that serving it is
-//! a copy of bytes whatever encoding the client accepts.
+//! A response body compressed once per snapshot, so that serving it is a copy of bytes
+//! whatever encoding the client accepts. Compressing is the costliest part of building
+//! a snapshot, so it happens after the snapshot is in place (the live pages hear of a
+//! change without waiting for it); a request that comes first compresses for itself.
 
 use std::io::Write;
+use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
-/// A response body ready to send, in plain and gzip form.
+/// A response body ready to send, plain or compressed.
 #[derive(Debug)]
 pub struct Rendered {
     pub content_type: &'static str,
     pub body: Bytes,
-    pub gzip: Bytes,
-    pub brotli: Bytes,
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
     /// A strong ETag (quoted), from the body's hash.
     pub etag: String,
 }
@@ -22,28 +25,50 @@ pub struct Rendered {
 impl Rendered {
     pub(super) fn new(content_type: &'static str, body: Vec<u8>) -> Self {
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-        // Writing into a Vec cannot fail.
-        let gzip = encoder
-            .write_all(&body)
-            .and_then(|()| encoder.finish())
-            .unwrap_or_default();
-        let mut brotli = Vec::new();
-        {
-            // Quality 9 of 11: nearly the smallest output at a fraction of the time, which
-            // matters because every snapshot rebuild compresses every body.
-            let mut encoder =
-                brotli::CompressorWriter::new(&mut brotli, 4096, 9, brotli_window(body.len()));
-            // Writing into a Vec cannot fail.
-            let _ = encoder.write_all(&body);
-        }
         Self {
             content_type,
             body: Bytes::from(body),
-            gzip: Bytes::from(gzip),
-            brotli: Bytes::from(brotli),
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
             etag,
         }
+    }
+
+    pub fn gzip(&self) -> &Bytes {
+        self.gzip.get_or_init(|| {
+            let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+            // Writing into a Vec cannot fail.
+            let gzip = encoder
+                .write_all(&self.body)
+                .and_then(|()| encoder.finish())
+                .unwrap_or_default();
+            Bytes::from(gzip)
+        })
+    }
+
+    pub fn brotli(&self) -> &Bytes {
+        self.brotli.get_or_init(|| {
+            let mut brotli = Vec::new();
+            {
+                // Quality 9 of 11: nearly the smallest output at a fraction of the time,
+                // which matters because every snapshot compresses every body.
+                let mut encoder = brotli::CompressorWriter::new(
+                    &mut brotli,
+                    4096,
+                    9,
+                    brotli_window(self.body.len()),
+                );
+                // Writing into a Vec cannot fail.
+                let _ = encoder.write_all(&self.body);
+            }
+            Bytes::from(brotli)
+        })
+    }
+
+    /// Compresses both ways now, so that no request waits for it.
+    pub fn compress(&self) {
+        self.gzip();
+        self.brotli();
     }
 }
 
@@ -83,12 +108,12 @@ mod tests {
         let rendered = Rendered::new("application/json", body.clone());
 
         let mut unpacked = Vec::new();
-        brotli::BrotliDecompress(&mut &rendered.brotli[..], &mut unpacked).unwrap();
+        brotli::BrotliDecompress(&mut &rendered.brotli()[..], &mut unpacked).unwrap();
         assert_eq!(unpacked, body);
         let mut in_a_large_window = Vec::new();
         brotli::CompressorWriter::new(&mut in_a_large_window, 4096, 9, 22)
             .write_all(&body)
             .unwrap();
-        assert!(rendered.brotli.len() <= in_a_large_window.len());
+        assert!(rendered.brotli().len() <= in_a_large_window.len());
     }
 }

@@ -150,14 +150,21 @@ impl WebBuild {
             .into_iter()
             .map(|(name, body)| {
                 let rendered = Rendered::new(content_type(&name), body);
+                // Once, at start: the build does not change while the server runs.
+                rendered.compress();
                 (format!("/assets/{name}"), rendered)
             })
             .collect();
+        let page = |body| {
+            let rendered = Rendered::new("text/html; charset=utf-8", body);
+            rendered.compress();
+            rendered
+        };
         Self {
             index,
             assets,
-            admin: admin.map(|body| Rendered::new("text/html; charset=utf-8", body)),
-            graphiql: graphiql.map(|body| Rendered::new("text/html; charset=utf-8", body)),
+            admin: admin.map(page),
+            graphiql: graphiql.map(page),
         }
     }
 }
