@@ -28,6 +28,7 @@ use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
 use crate::http::graphql::GraphqlState;
 use crate::http::public::PublicState;
+use crate::http::socket::Sockets;
 use crate::http::{self, OpsState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
 use crate::maintenance::{self, Retention, RetentionHandler};
@@ -235,10 +236,13 @@ impl App {
                     ),
                     auth: self.services.auth.clone(),
                     snapshot,
-                    sockets: self
-                        .services
-                        .limits
-                        .open("sockets", self.config.sockets_per_address),
+                    sockets: Sockets::new(
+                        self.services
+                            .limits
+                            .open("sockets", self.config.sockets_per_address),
+                        self.config.max_sockets,
+                        self.config.socket_ping,
+                    ),
                 },
                 subscription_pages: SubscriptionPagesState {
                     subscribers: self.services.subscribers.clone(),

@@ -28,6 +28,7 @@ pub mod graphql;
 pub mod logo;
 pub mod public;
 mod server;
+pub mod socket;
 pub mod web;
 
 /// What the health and metrics endpoints read.
