@@ -250,7 +250,12 @@ impl App {
                 },
                 trusted_proxies: TrustedProxies(Arc::new(self.config.trusted_proxies.clone())),
             });
-            tasks.spawn(http::serve(listener, router, self.stop.clone()));
+            tasks.spawn(http::serve(
+                listener,
+                router,
+                self.config.max_connections,
+                self.stop.clone(),
+            ));
         }
         if role != Role::Worker {
             tasks.spawn(self.intake.clone().replay_until(self.stop.clone()));

@@ -67,6 +67,9 @@ pub struct Config {
     /// `MONOSTAT_SOCKET_PING_SECS`: how often a live socket is pinged; one that
     /// answers nothing for two of these is closed.
     pub socket_ping: Duration,
+    /// `MONOSTAT_MAX_CONNECTIONS`: HTTP connections this replica holds at once;
+    /// past it a new one is answered 503 and closed.
+    pub max_connections: usize,
 }
 
 /// How long transient data is kept; the retention job forgets what is older.
@@ -397,6 +400,7 @@ impl Config {
                 reason: "use at least 1 second".into(),
             });
         }
+        let max_connections = env.parse("MONOSTAT_MAX_CONNECTIONS", 10_000)?;
 
         Ok(Self {
             site_url,
@@ -423,6 +427,7 @@ impl Config {
             sockets_per_address,
             max_sockets,
             socket_ping: Duration::from_secs(socket_ping_secs),
+            max_connections,
         })
     }
 }

@@ -1,5 +1,5 @@
-//! What one replica lets live sockets hold: sockets per replica and per client
-//! address, operations per socket, keep-alive pings. Clients are told apart by
+//! What one replica lets live sockets and connections hold: sockets per replica and
+//! per client address, operations per socket, keep-alive pings, HTTP connections. Clients are told apart by
 //! `X-Forwarded-For`, which the server believes from its loopback peer; the addresses
 //! in it are documentation ranges, never dialled.
 
@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -340,5 +341,51 @@ async fn a_socket_runs_at_most_sixteen_operations_and_no_two_under_one_id() {
         .expect("a close frame");
     assert_eq!(u16::from(frame.code), 4409);
     assert_eq!(frame.reason.as_str(), "Subscriber for 3 already exists");
+    app.stop().await;
+}
+
+/// Sends a request on a fresh connection and reads the whole answer.
+async fn raw_get(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: status\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("no answer within 5 s")
+        .ok();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_are_answered_503_until_one_closes() {
+    let db = TestDb::sqlite().await;
+    let app = TestApp::start(db.app_config(&[("MONOSTAT_MAX_CONNECTIONS", "2")])).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut held = vec![
+        TcpStream::connect(&address).await.unwrap(),
+        TcpStream::connect(&address).await.unwrap(),
+    ];
+    // The listener hands connections over in order: both are counted by now.
+    let answer = raw_get(&address, "/healthz").await;
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("retry-after: 5\r\n"), "{answer}");
+    assert!(answer.contains("try again in a few seconds"), "{answer}");
+
+    held.remove(0);
+    let served = once_freed(|| async {
+        let answer = raw_get(&address, "/healthz").await;
+        answer.starts_with("HTTP/1.1 200").then_some(answer)
+    })
+    .await;
+    assert!(served.contains("200 OK"), "{served}");
+    drop(held);
     app.stop().await;
 }
