@@ -28,6 +28,7 @@ use crate::domain::Origin;
 use crate::events::{DomainEvent, EventBus};
 use crate::http::graphql::GraphqlState;
 use crate::http::public::PublicState;
+use crate::http::socket::Sockets;
 use crate::http::{self, OpsState};
 use crate::jobs::{JobWaker, Queue, RetryPolicy, WorkerPool};
 use crate::maintenance::{self, Retention, RetentionHandler};
@@ -234,10 +235,13 @@ impl App {
                     ),
                     auth: self.services.auth.clone(),
                     snapshot,
-                    sockets: self
-                        .services
-                        .limits
-                        .open("sockets", self.config.sockets_per_address),
+                    sockets: Sockets::new(
+                        self.services
+                            .limits
+                            .open("sockets", self.config.sockets_per_address),
+                        self.config.max_sockets,
+                        self.config.socket_ping,
+                    ),
                     memo: Arc::default(),
                 },
                 subscription_pages: SubscriptionPagesState {
@@ -246,7 +250,12 @@ impl App {
                 },
                 trusted_proxies: TrustedProxies(Arc::new(self.config.trusted_proxies.clone())),
             });
-            tasks.spawn(http::serve(listener, router, self.stop.clone()));
+            tasks.spawn(http::serve(
+                listener,
+                router,
+                self.config.max_connections,
+                self.stop.clone(),
+            ));
         }
         if role != Role::Worker {
             tasks.spawn(self.intake.clone().replay_until(self.stop.clone()));

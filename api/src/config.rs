@@ -61,6 +61,15 @@ pub struct Config {
     /// `MONOSTAT_SOCKETS_PER_ADDRESS`: live WebSockets one client address may hold
     /// open, all replicas together when Redis is configured.
     pub sockets_per_address: usize,
+    /// `MONOSTAT_MAX_SOCKETS`: live WebSockets this replica serves at once, whoever
+    /// holds them; past it an upgrade is answered 503 and the page polls instead.
+    pub max_sockets: usize,
+    /// `MONOSTAT_SOCKET_PING_SECS`: how often a live socket is pinged; one that
+    /// answers nothing for two of these is closed.
+    pub socket_ping: Duration,
+    /// `MONOSTAT_MAX_CONNECTIONS`: HTTP connections this replica holds at once;
+    /// past it a new one is answered 503 and closed.
+    pub max_connections: usize,
 }
 
 /// How long transient data is kept; the retention job forgets what is older.
@@ -380,6 +389,18 @@ impl Config {
         // An office behind one NAT address opens many pages in an incident; one
         // client holding thousands of sockets is an attack.
         let sockets_per_address = env.parse("MONOSTAT_SOCKETS_PER_ADDRESS", 64)?;
+        // An open page's socket costs some 35 KiB (see http/socket.rs): 20,000 of them
+        // are some 700 MB, within a small machine, and below the usual open-file limit.
+        let max_sockets = env.parse("MONOSTAT_MAX_SOCKETS", 20_000)?;
+        let socket_ping_secs: u64 = env.parse("MONOSTAT_SOCKET_PING_SECS", 30)?;
+        if socket_ping_secs == 0 {
+            return Err(ConfigError::Invalid {
+                var: "MONOSTAT_SOCKET_PING_SECS",
+                value: socket_ping_secs.to_string(),
+                reason: "use at least 1 second".into(),
+            });
+        }
+        let max_connections = env.parse("MONOSTAT_MAX_CONNECTIONS", 10_000)?;
 
         Ok(Self {
             site_url,
@@ -404,6 +425,9 @@ impl Config {
                 .map(Secret::new),
             optin_mails_per_hour,
             sockets_per_address,
+            max_sockets,
+            socket_ping: Duration::from_secs(socket_ping_secs),
+            max_connections,
         })
     }
 }

@@ -36,6 +36,20 @@ export async function graphql<T, V>(query: Document<T, V>, variables?: V): Promi
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ query, variables: variables ?? {} }),
   });
+  return read(response);
+}
+
+/**
+ * A query without variables over GET: the server answers the page's status query from
+ * its snapshot, ETagged, and a CDN in front may answer it for everyone for a few
+ * seconds. `no-cache` because the answer allows stale-while-revalidate for 30 s: the
+ * browser would otherwise show each poll the answer of the one before.
+ */
+export async function graphqlGet<T>(query: Document<T, Record<string, never>>): Promise<T> {
+  return read(await fetch(`/graphql?query=${encodeURIComponent(query)}`, { cache: "no-cache" }));
+}
+
+async function read<T>(response: Response): Promise<T> {
   let body: { data?: T; errors?: ErrorShape[] };
   try {
     body = await response.json();

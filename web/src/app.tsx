@@ -1,6 +1,6 @@
 import { Fragment } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { graphql, Live, STATUS_QUERY, STATUS_SUBSCRIPTION, type LiveState } from "./api";
+import { graphql, graphqlGet, Live, STATUS_QUERY, STATUS_SUBSCRIPTION, type LiveState } from "./api";
 import { LANGUAGES, language, pickLanguage, setLanguage, t } from "./i18n";
 import { route, interceptLinks, type Route } from "./router";
 import { applyTheme } from "./theme";
@@ -18,6 +18,10 @@ import type { PageProps } from "./props";
 
 // A page opened at the moment of an outage must not cry "stale" for every blip.
 const OFFLINE_GRACE_MS = 4000;
+// Without a live socket (refused by a full server, or cut by a proxy), the page asks
+// for the status this often instead: a status page must not freeze during the very
+// outage it reports. Jittered so the pages of one incident do not ask in step.
+const POLL_MS = 30_000;
 
 export function App({ initial }: { initial: Status | null }) {
   const [status, setStatus] = useState<Status | null>(initial);
@@ -33,6 +37,17 @@ export function App({ initial }: { initial: Status | null }) {
   const navigated = useRef(false);
   const shownHeadline = useRef(initial?.headline);
   const offlineTimer = useRef<number | undefined>(undefined);
+
+  const show = (next: Status) => {
+    // Announced to screen readers only when it changes, not on every reconnect or poll.
+    if (shownHeadline.current && shownHeadline.current !== next.headline) {
+      setAnnouncement(
+        t("announceChange", { headline: t(`headline.${next.headline}`, { name: next.site.systemName }) }),
+      );
+    }
+    shownHeadline.current = next.headline;
+    setStatus(next);
+  };
 
   const live = useMemo(
     () =>
@@ -59,18 +74,19 @@ export function App({ initial }: { initial: Status | null }) {
       setCurrent(route(location.pathname));
     });
     if (!initial) graphql(STATUS_QUERY).then((d) => setStatus(d.status), () => {});
-    return live.subscribe(STATUS_SUBSCRIPTION, {}, (data) => {
-      const next = data.statusChanged;
-      // Announced to screen readers only when it changes, not on every reconnect.
-      if (shownHeadline.current && shownHeadline.current !== next.headline) {
-        setAnnouncement(
-          t("announceChange", { headline: t(`headline.${next.headline}`, { name: next.site.systemName }) }),
-        );
-      }
-      shownHeadline.current = next.headline;
-      setStatus(next);
-    });
+    return live.subscribe(STATUS_SUBSCRIPTION, {}, (data) => show(data.statusChanged));
   }, []);
+
+  useEffect(() => {
+    if (!offline) return;
+    let timer: number | undefined;
+    const poll = () => {
+      graphqlGet(STATUS_QUERY).then((d) => show(d.status), () => {});
+      timer = setTimeout(poll, POLL_MS * (0.75 + Math.random() / 2)) as unknown as number;
+    };
+    poll();
+    return () => clearTimeout(timer);
+  }, [offline]);
 
   useEffect(() => {
     if (status && !status.stale) setLastGood(status.generatedAt);

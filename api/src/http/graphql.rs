@@ -4,38 +4,27 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use async_graphql::Data;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio_util::sync::PollSender;
 use tower_http::cors::{Any, CorsLayer};
 
 use super::memo::{MemoKey, ResponseMemo};
 use super::ready::{PlainRequest, graphql_json, ready_answer};
+use super::socket::Sockets;
 use crate::client_ip::{ClientIp, TrustedProxies};
-use crate::graphql::{
-    Caller, ClientAddress, Code, RefreshCookie, SocketToken, ensure_codes, refresh_cookie,
-};
+use crate::graphql::{Caller, ClientAddress, Code, RefreshCookie, ensure_codes, refresh_cookie};
 use crate::public::PublicSnapshot;
-use crate::ratelimit::OpenLimit;
 use crate::services::AuthService;
 
 /// Real queries are a few KiB; this leaves room for large variables.
 const MAX_BODY_BYTES: usize = 64 * 1024;
-/// A subscription message is a query and its variables, like a POST body.
-const MAX_SOCKET_MESSAGE_BYTES: usize = MAX_BODY_BYTES;
-/// Clients send `connection_init` right after the socket opens.
-const SOCKET_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A multipart request carries the logo and the query around it.
 const MAX_UPLOAD_BYTES: usize = crate::services::LOGO_MAX_BYTES + MAX_BODY_BYTES;
 
@@ -64,8 +53,8 @@ pub struct GraphqlState {
     pub auth: AuthService,
     /// Answers the page's own status query without running it.
     pub snapshot: PublicSnapshot,
-    /// Live sockets per client address.
-    pub sockets: OpenLimit,
+    /// Who may open a live socket.
+    pub sockets: Sockets,
     /// Anonymous answers of the current snapshot.
     pub memo: Arc<ResponseMemo>,
 }
@@ -297,103 +286,23 @@ fn only_queries(query: &str) -> bool {
 
 async fn websocket(state: GraphqlState, client: IpAddr, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
-    let Ok(protocol) = GraphQLProtocol::from_request_parts(&mut parts, &()).await else {
-        return unreadable(
-            StatusCode::BAD_REQUEST,
-            "use the graphql-transport-ws or graphql-ws subprotocol",
-        );
-    };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let Some(held) = state.sockets.acquire(&client.to_string()).await else {
-        metrics::counter!("monostat_sockets_refused_total").increment(1);
-        let max = state.sockets.max();
-        let mut refused = unreadable(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "your address already holds {max} live connections, the most one address may; close some pages and try again"
-            ),
-        );
-        // Pages close all the time; the page polls meanwhile and asks again later.
-        refused
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-        return refused;
-    };
-    let schema = state.schema.clone();
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .max_message_size(MAX_SOCKET_MESSAGE_BYTES)
-        .max_frame_size(MAX_SOCKET_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
-            serve_socket(socket, schema, protocol).await;
-            drop(held);
-        })
-}
-
-/// Runs the GraphQL protocol on the socket and closes it (4408, as
-/// `graphql-transport-ws` says) when no `connection_init` came in time: a socket that
-/// never says hello is a held file descriptor and nothing else.
-async fn serve_socket(
-    socket: WebSocket,
-    schema: crate::graphql::MonostatSchema,
-    protocol: GraphQLProtocol,
-) {
-    let (mut to_client, from_client) = socket.split();
-    let (outgoing, mut outgoing_rx) = tokio::sync::mpsc::channel(16);
-    let initialised = Arc::new(AtomicBool::new(false));
-    let said_hello = initialised.clone();
-    let graphql =
-        GraphQLWebSocket::new_with_pair(PollSender::new(outgoing), from_client, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                said_hello.store(true, Ordering::Relaxed);
-                // Console subscriptions authenticate with {"token": "…"} in the
-                // connection_init payload; public ones send nothing.
-                let token = payload
-                    .get("token")
-                    .or_else(|| payload.get("Authorization"))
-                    .and_then(|v| v.as_str())
-                    .map(|t| t.trim_start_matches("Bearer ").to_owned());
-                // Queries and mutations over the socket are anonymous: a token is checked per
-                // request over HTTP, and here only by the console subscription, which ends
-                // when the token does.
-                let mut data = Data::default();
-                data.insert(Caller::Anonymous);
-                if let Some(token) = token {
-                    data.insert(SocketToken(token));
-                }
-                Ok(data)
-            })
-            .serve();
-    tokio::pin!(graphql);
-    let deadline = tokio::time::sleep(SOCKET_INIT_TIMEOUT);
-    tokio::pin!(deadline);
-    let (mut graphql_done, mut waiting_for_init) = (false, true);
-    loop {
-        tokio::select! {
-            () = &mut graphql, if !graphql_done => graphql_done = true,
-            message = outgoing_rx.recv() => match message {
-                Some(message) => {
-                    if to_client.send(message).await.is_err() {
-                        break;
-                    }
-                }
-                // The protocol has ended and everything it said is sent.
-                None => break,
-            },
-            () = &mut deadline, if waiting_for_init => {
-                waiting_for_init = false;
-                if !initialised.load(Ordering::Relaxed) {
-                    let close = CloseFrame {
-                        code: 4408,
-                        reason: "Connection initialisation timeout".into(),
-                    };
-                    to_client.send(Message::Close(Some(close))).await.ok();
-                    break;
-                }
-            }
+    let admission = match state.sockets.admit(client).await {
+        Ok(admission) => admission,
+        Err(refusal) => {
+            let mut response = unreadable(refusal.status(), &refusal.to_string());
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(refusal.retry_after_secs()),
+            );
+            return response;
         }
+    };
+    match super::socket::accept(upgrade, admission, state.schema.clone()) {
+        Ok(response) => response,
+        Err(error) => unreadable(StatusCode::BAD_REQUEST, &error.to_string()),
     }
 }

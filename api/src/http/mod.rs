@@ -30,6 +30,7 @@ mod memo;
 pub mod public;
 mod ready;
 mod server;
+pub mod socket;
 pub mod web;
 
 /// What the health and metrics endpoints read.

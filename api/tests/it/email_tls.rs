@@ -99,11 +99,11 @@ async fn parks_the_job(db: &TestDb, sink: &SmtpSink, changes: &[(&str, &str)], r
 
 both_databases! {
     async fn mail_goes_out_over_starttls_with_auth_and_the_ca_file(db: TestDb) {
-        delivers_over(db, TlsMode::StartTls).await;
+        Box::pin(delivers_over(db, TlsMode::StartTls)).await;
     }
 
     async fn mail_goes_out_over_implicit_tls_with_auth_and_the_ca_file(db: TestDb) {
-        delivers_over(db, TlsMode::Implicit).await;
+        Box::pin(delivers_over(db, TlsMode::Implicit)).await;
     }
 
     async fn a_wrong_password_parks_the_job_with_the_reason(db: TestDb) {

@@ -36,6 +36,7 @@ mod secrets_at_rest;
 mod server;
 mod slack;
 mod slack_trust;
+mod sockets;
 mod step_up;
 mod upgrade;
 mod web;
