@@ -22,7 +22,21 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-const SUBSCRIPTION: &str = "subscription { statusChanged { headline } }";
+/// The page's generated documents: each socket subscribes exactly as an open page does.
+const GENERATED: &str = include_str!("../../web/src/graphql/generated.ts");
+
+/// The page's `StatusChanged` subscription, as the frontend sends it.
+fn page_subscription() -> anyhow::Result<&'static str> {
+    let start = "StatusChangedSubscriptionDocument = \"";
+    let from = GENERATED
+        .find(start)
+        .ok_or_else(|| anyhow::anyhow!("no StatusChangedSubscriptionDocument in generated.ts"))?
+        + start.len();
+    let length = GENERATED[from..]
+        .find('"')
+        .ok_or_else(|| anyhow::anyhow!("an unterminated document in generated.ts"))?;
+    Ok(&GENERATED[from..from + length])
+}
 /// Handshakes in flight at once: a browser crowd arrives over seconds, not in one
 /// instant, and the kernel's accept queue is finite.
 const CONNECTING_AT_ONCE: usize = 256;
@@ -173,8 +187,12 @@ async fn open(base: &str) -> anyhow::Result<Socket> {
         .await?;
     socket
         .send(Message::text(
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION } })
-                .to_string(),
+            json!({
+                "id": "1",
+                "type": "subscribe",
+                "payload": { "query": page_subscription()? },
+            })
+            .to_string(),
         ))
         .await?;
     Ok(socket)

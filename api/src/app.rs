@@ -234,13 +234,14 @@ impl App {
                         Arc::new(slack_outbound.clone()),
                     ),
                     auth: self.services.auth.clone(),
-                    snapshot,
+                    snapshot: snapshot.clone(),
                     sockets: Sockets::new(
                         self.services
                             .limits
                             .open("sockets", self.config.sockets_per_address),
                         self.config.max_sockets,
                         self.config.socket_ping,
+                        snapshot,
                     ),
                     memo: Arc::default(),
                 },

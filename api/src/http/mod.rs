@@ -25,6 +25,7 @@ use crate::secret::Secret;
 
 mod error;
 pub mod graphql;
+mod live_status;
 pub mod logo;
 mod memo;
 pub mod public;

@@ -23,7 +23,9 @@ use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::live_status::LiveStatus;
 use crate::graphql::{Caller, Code, MonostatSchema, SocketToken};
+use crate::public::PublicSnapshot;
 use crate::ratelimit::{Held, OpenLimit};
 
 /// A subscription message is a query and its variables, like a POST body.
@@ -62,6 +64,7 @@ pub struct Sockets {
     open: Arc<Semaphore>,
     max: usize,
     ping: Duration,
+    snapshot: PublicSnapshot,
 }
 
 /// Why an upgrade is refused.
@@ -103,16 +106,24 @@ pub struct Admission {
     _address: Held,
     _replica: OwnedSemaphorePermit,
     ping: Duration,
+    snapshot: PublicSnapshot,
 }
 
 impl Sockets {
     /// `max` sockets on this replica; `per_address` counts each client's.
-    pub fn new(per_address: OpenLimit, max: usize, ping: Duration) -> Self {
+    /// `snapshot` serves the page's own subscription.
+    pub fn new(
+        per_address: OpenLimit,
+        max: usize,
+        ping: Duration,
+        snapshot: PublicSnapshot,
+    ) -> Self {
         Self {
             per_address,
             open: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))),
             max,
             ping,
+            snapshot,
         }
     }
 
@@ -131,6 +142,7 @@ impl Sockets {
             _address: address,
             _replica: replica,
             ping: self.ping,
+            snapshot: self.snapshot.clone(),
         })
     }
 }
@@ -160,7 +172,8 @@ pub fn accept(
         .on_upgrade(move |socket| async move {
             let gauge = metrics::gauge!("monostat_sockets_open");
             gauge.increment(1.0);
-            serve(socket, schema, protocol, admission.ping).await;
+            let live = LiveStatus::new(admission.snapshot.clone());
+            serve(socket, schema, protocol, admission.ping, live).await;
             gauge.decrement(1.0);
             drop(admission);
         }))
@@ -178,6 +191,9 @@ struct Envelope {
 /// What to do with a client message.
 enum Verdict {
     Forward,
+    /// Answered here (the page's own subscription); async-graphql never sees it.
+    Answer(String),
+    Drop,
     /// Refuse this operation alone, with this message; the others go on.
     Refuse(String),
     Close(u16, String),
@@ -234,6 +250,14 @@ impl Operations {
             }
             _ => Verdict::Forward,
         }
+    }
+
+    fn is_active(&self, id: &str) -> bool {
+        self.active.contains(id)
+    }
+
+    fn count(&self) -> usize {
+        self.active.len()
     }
 
     fn server_said(&mut self, text: &str) {
@@ -295,7 +319,13 @@ async fn close(to_client: &mut ToClient, code: u16, reason: String, within: Dura
 /// when a `graphql-transport-ws` client answers nothing, not even the pings, for two
 /// ping intervals. Legacy `graphql-ws` clients are sent `ka` but never asked for an
 /// answer; a dead one is noticed when a send to it times out.
-async fn serve(socket: WebSocket, schema: MonostatSchema, protocol: Protocols, ping: Duration) {
+async fn serve(
+    socket: WebSocket,
+    schema: MonostatSchema,
+    protocol: Protocols,
+    ping: Duration,
+    mut live: LiveStatus,
+) {
     let (mut to_client, mut from_client) = socket.split();
     // Messages read here are inspected, then handed to async-graphql through this
     // channel; while it is full, nothing more is read, so a flood waits in TCP.
@@ -334,12 +364,16 @@ async fn serve(socket: WebSocket, schema: MonostatSchema, protocol: Protocols, p
     tokio::pin!(deadline);
     let mut operations = Operations::new(protocol);
     let mut initialised = false;
+    // The page's subscription is answered here only after async-graphql acknowledged
+    // the connection, so no answer can overtake the acknowledgement.
+    let mut acknowledged = false;
     let mut waiting_for_init = true;
     let mut pending: Option<Bytes> = None;
     loop {
         tokio::select! {
             said = graphql.next() => match said {
                 Some(WsMessage::Text(text)) => {
+                    acknowledged |= text.starts_with(r#"{"type":"connection_ack""#);
                     operations.server_said(&text);
                     if !send(&mut to_client, Message::Text(text.into()), send_within).await {
                         break;
@@ -363,14 +397,38 @@ async fn serve(socket: WebSocket, schema: MonostatSchema, protocol: Protocols, p
                 let verdict = match serde_json::from_slice::<Envelope>(&data) {
                     Ok(message) => {
                         initialised |= message.kind == "connection_init";
-                        operations.client_said(&message)
+                        let ours = acknowledged && protocol == Protocols::GraphQLWS;
+                        match (message.kind.as_str(), message.id.as_deref()) {
+                            ("subscribe", Some(id)) if live.is_running(id) => {
+                                Verdict::Close(4409, format!("Subscriber for {id} already exists"))
+                            }
+                            ("subscribe", Some(id)) if live.running() && operations.count() + 1 >= MAX_OPERATIONS => {
+                                Verdict::Refuse(operations.refusal(id))
+                            }
+                            ("subscribe", Some(id)) if ours && !live.running() && !operations.is_active(id)
+                                && operations.count() < MAX_OPERATIONS
+                                && LiveStatus::is_page_subscription(&data) =>
+                            {
+                                match live.start(id.to_owned()) {
+                                    Some(first) => Verdict::Answer(first),
+                                    // No snapshot yet: the resolvers answer.
+                                    None => operations.client_said(&message),
+                                }
+                            }
+                            ("complete", Some(id)) if live.is_running(id) => {
+                                live.stop();
+                                Verdict::Drop
+                            }
+                            _ => operations.client_said(&message),
+                        }
                     }
                     // async-graphql closes on what it cannot read, with its own words.
                     Err(_) => Verdict::Forward,
                 };
                 match verdict {
                     Verdict::Forward => pending = Some(data),
-                    Verdict::Refuse(text) => {
+                    Verdict::Drop => {}
+                    Verdict::Answer(text) | Verdict::Refuse(text) => {
                         if !send(&mut to_client, Message::Text(text.into()), send_within).await {
                             break;
                         }
@@ -385,6 +443,11 @@ async fn serve(socket: WebSocket, schema: MonostatSchema, protocol: Protocols, p
                 (Ok(room), Some(data)) => room.send(data),
                 _ => break,
             },
+            message = live.next(), if live.running() => {
+                if !send(&mut to_client, Message::Text(message.into()), send_within).await {
+                    break;
+                }
+            }
             _ = pings.tick(), if initialised => {
                 if !send(&mut to_client, Message::Text(ping_message.into()), send_within).await {
                     break;

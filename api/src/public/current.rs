@@ -57,6 +57,10 @@ impl Snapshot {
             site_url,
             stale,
             rendered: HashMap::new(),
+            live_status:
+                serde_json::json!({ "data": { "statusChanged": status["data"]["status"] } })
+                    .to_string()
+                    .into(),
             web,
         };
         snapshot.rendered = render_all(&snapshot, &status);

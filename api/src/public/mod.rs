@@ -21,7 +21,7 @@ mod statuspage;
 pub mod web;
 
 pub use current::{PublicSnapshot, StatusResponder};
-pub use page::{STATUS_QUERY, normalise_query};
+pub use page::{STATUS_QUERY, STATUS_SUBSCRIPTION, normalise_query};
 pub use rendered::Rendered;
 pub use snapshot::{LIST_LENGTH, STATUS_RESPONSE, Snapshot};
 pub use web::WebBuild;

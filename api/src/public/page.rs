@@ -26,6 +26,18 @@ updates { id created messageHtml newStatus } } \
 planned { id status severity title summaryHtml start end path \
 updates { id created messageHtml newStatus } } } }";
 
+/// The page's live subscription, exactly as the frontend sends it
+/// (`StatusChangedSubscriptionDocument` in `web/src/graphql/generated.ts`). Its answer
+/// is the status query's, under `statusChanged`: an open page is served from the
+/// snapshot's bytes, not by the resolvers once per socket.
+pub const STATUS_SUBSCRIPTION: &str = "subscription StatusChanged { statusChanged { ...StatusFields } } fragment \
+StatusFields on Status { headline generatedAt stale site { systemName supportEmail \
+supportPhone legalNoticeUrl privacyUrl logoUrl timeZone defaultLanguage \
+subscriptionsOpen theme { primary link success warning danger info textPrimary \
+textSecondary } } current { ...IncidentFields } recent { ...IncidentFields } planned \
+{ ...IncidentFields } } fragment IncidentFields on Incident { id status severity \
+title summaryHtml start end path updates { id created messageHtml newStatus } }";
+
 /// `query` with every run of whitespace made one space, so layout does not matter
 /// when recognising [`STATUS_QUERY`].
 pub fn normalise_query(query: &str) -> String {

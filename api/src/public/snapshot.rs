@@ -35,6 +35,9 @@ pub struct Snapshot {
     pub stale: bool,
     /// When the data was read from the database.
     pub built_at: DateTime<Utc>,
+    /// The answer to the page's live subscription (`STATUS_SUBSCRIPTION`): the status
+    /// query's, under `statusChanged`.
+    pub live_status: Arc<str>,
     /// Pre-rendered bodies by path, e.g. `/api/v2/summary.json`, `/badge.svg`, and
     /// `/` for the HTML page every public page URL serves.
     pub rendered: HashMap<&'static str, Rendered>,

@@ -389,3 +389,109 @@ async fn connections_past_the_cap_are_answered_503_until_one_closes() {
     drop(held);
     app.stop().await;
 }
+
+/// The page's own subscription, as the frontend sends it.
+fn page_subscription() -> String {
+    let generated = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../web/src/graphql/generated.ts"
+    ))
+    .unwrap();
+    let start = "StatusChangedSubscriptionDocument = ";
+    let from = generated.find(start).unwrap() + start.len();
+    let literal = &generated[from..from + generated[from..].find(" as Document").unwrap()];
+    serde_json::from_str(literal).unwrap()
+}
+
+#[test]
+fn the_live_status_subscription_is_the_one_the_page_sends() {
+    assert_eq!(page_subscription(), monostat::public::STATUS_SUBSCRIPTION);
+}
+
+#[tokio::test]
+async fn the_page_subscription_is_answered_from_the_snapshot_as_the_resolvers_would() {
+    let db = TestDb::sqlite().await;
+    let app = TestApp::start(db.app_config(&[])).await;
+    let query = page_subscription();
+    // Served from the snapshot: exactly the page's text, no operation name.
+    let mut page = ready(&app, "198.51.100.30").await;
+    send(
+        &mut page,
+        json!({ "id": "p", "type": "subscribe", "payload": { "query": query, "variables": {} } }),
+    )
+    .await;
+    // The same operation named: async-graphql's resolvers answer it.
+    let mut resolved = ready(&app, "198.51.100.31").await;
+    send(&mut resolved, json!({ "id": "r", "type": "subscribe", "payload": { "query": query, "operationName": "StatusChanged" } })).await;
+    let first = next_message(&mut page).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("monostat_page_subscriptions_from_snapshot_total"),
+        "the page's subscription went to the resolvers"
+    );
+    assert_eq!(first["id"], "p");
+    assert_eq!(first["type"], "next");
+    assert_eq!(
+        first["payload"],
+        next_message(&mut resolved).await["payload"]
+    );
+    assert_eq!(
+        first["payload"]["data"]["statusChanged"]["headline"],
+        "OPERATIONAL"
+    );
+
+    app.services
+        .incidents
+        .alert_opened(crate::alerts::report("a1", "Checkout is failing"))
+        .await
+        .unwrap();
+    let changed = next_message(&mut page).await;
+    assert_eq!(
+        changed["payload"],
+        next_message(&mut resolved).await["payload"]
+    );
+    assert_ne!(
+        changed["payload"]["data"]["statusChanged"]["headline"], "OPERATIONAL",
+        "{changed}"
+    );
+
+    // Its id is taken while it runs, and free once the client completes it.
+    send(
+        &mut page,
+        json!({ "id": "p", "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+    assert_eq!(
+        closing(&mut page, Duration::from_secs(5))
+            .await
+            .map(|f| u16::from(f.code)),
+        Some(4409)
+    );
+    let mut again = ready(&app, "198.51.100.30").await;
+    send(
+        &mut again,
+        json!({ "id": "a", "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+    assert_eq!(next_message(&mut again).await["id"], "a");
+    send(&mut again, json!({ "id": "a", "type": "complete" })).await;
+    send(
+        &mut again,
+        json!({ "id": "a", "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+    assert_eq!(
+        next_message(&mut again).await["id"],
+        "a",
+        "the completed id starts again"
+    );
+    app.stop().await;
+}
