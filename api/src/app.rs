@@ -314,7 +314,6 @@ impl App {
 /// The web server's state: one small state per area. Every handler extracts only its
 /// own (through [`FromRef`]), so no handler can reach what its area has no business
 /// with, and `http/` and the adapters never see this type.
-#[derive(Clone)]
 struct AppState {
     ops: OpsState,
     hooks: HookState,
@@ -327,8 +326,8 @@ struct AppState {
 
 macro_rules! sub_state {
     ($($field:ident: $state:ty),+ $(,)?) => {$(
-        impl FromRef<AppState> for $state {
-            fn from_ref(app: &AppState) -> Self {
+        impl FromRef<Arc<AppState>> for $state {
+            fn from_ref(app: &Arc<AppState>) -> Self {
                 app.$field.clone()
             }
         }
@@ -359,7 +358,9 @@ fn router(state: AppState) -> Router {
         .merge(email::web::routes())
         .merge(http::web::routes())
         .fallback(http::web::not_found)
-        .with_state(state)
+        // axum clones the state for every request: one reference count, not every
+        // service's handles.
+        .with_state(Arc::new(state))
         .layer(middleware::from_fn(http::track_requests))
 }
 

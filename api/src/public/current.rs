@@ -78,7 +78,7 @@ impl Snapshot {
         };
         Self::new(
             parts,
-            self.site_url.clone(),
+            self.site_url.to_string(),
             true,
             self.web.clone(),
             respond,
@@ -154,8 +154,9 @@ pub struct PublicSnapshot {
     /// Bumped whenever `current` is replaced, so live subscribers follow the snapshot
     /// instead of each querying the database after every event.
     generation: Arc<watch::Sender<u64>>,
-    services: Services,
-    site_url: String,
+    // Shared: every public request clones this handle.
+    services: Arc<Services>,
+    site_url: Arc<str>,
     web: Arc<WebBuild>,
     /// The page without state, for requests before the first snapshot.
     bare_page: Arc<Rendered>,
@@ -179,8 +180,8 @@ impl PublicSnapshot {
         Self {
             current: Arc::default(),
             generation: Arc::new(watch::Sender::new(0)),
-            services,
-            site_url,
+            services: Arc::new(services),
+            site_url: site_url.into(),
             web: Arc::new(web),
             bare_page: Arc::new(bare_page),
             respond,
@@ -291,7 +292,7 @@ impl PublicSnapshot {
         };
         Ok(Snapshot::new(
             parts,
-            self.site_url.clone(),
+            self.site_url.to_string(),
             false,
             self.web.clone(),
             self.respond,
@@ -309,7 +310,7 @@ impl PublicSnapshot {
         let parts = Parts::new(site, window, incidents, maintenances, now);
         Ok(Snapshot::new(
             parts,
-            self.site_url.clone(),
+            self.site_url.to_string(),
             false,
             self.web.clone(),
             self.respond,
