@@ -78,7 +78,7 @@ impl Snapshot {
         };
         Self::new(
             parts,
-            self.site_url.to_string(),
+            self.site_url.clone(),
             true,
             self.web.clone(),
             respond,
