@@ -389,8 +389,8 @@ impl Config {
         // An office behind one NAT address opens many pages in an incident; one
         // client holding thousands of sockets is an attack.
         let sockets_per_address = env.parse("MONOSTAT_SOCKETS_PER_ADDRESS", 64)?;
-        // An open page's socket costs some 35 KiB (see http/socket.rs): 20,000 of them
-        // are some 700 MB, within a small machine, and below the usual open-file limit.
+        // An open page's socket costs some 11 KiB (bench/live.sh): 20,000 of them are
+        // some 220 MB, within a small machine, and below the usual open-file limit.
         let max_sockets = env.parse("MONOSTAT_MAX_SOCKETS", 20_000)?;
         let socket_ping_secs: u64 = env.parse("MONOSTAT_SOCKET_PING_SECS", 30)?;
         if socket_ping_secs == 0 {

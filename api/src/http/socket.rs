@@ -41,8 +41,9 @@ pub const MAX_OPERATIONS: usize = 16;
 /// messages are at most [`MAX_MESSAGE_BYTES`] and usually a few hundred bytes: the
 /// read buffer grows for the rare large one, and 4 KiB is one page of memory.
 /// Measured with 3,000 sockets that said hello: 9 KiB each, 133 KiB with the defaults.
-/// The page's `statusChanged` subscription adds some 25 KiB more (async-graphql keeps
-/// each operation's parsed query), which these buffers cannot help.
+/// A page's own `statusChanged` is served from the snapshot (`live_status.rs`) and
+/// keeps no parsed query: 10.6 KiB per open page in all (`bench/live.sh`). Other
+/// subscriptions cost more, as async-graphql keeps each one's parsed query.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Every send is flushed at once, so a threshold for batching writes would only hold
 /// bytes back; frames go to the kernel as they come.
