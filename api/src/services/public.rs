@@ -287,7 +287,7 @@ impl PublicService {
         self.with_updates(rows).await
     }
 
-    pub(super) async fn time_zone(&self) -> Result<Tz, PublicError> {
+    async fn time_zone(&self) -> Result<Tz, PublicError> {
         let site = settings::site(&self.deps.db)
             .await?
             .ok_or_else(missing_settings)?;

@@ -65,18 +65,6 @@ impl PublicService {
             })
             .collect())
     }
-
-    /// One public incident, with or without the window's answer.
-    pub async fn incident_in(
-        &self,
-        window: Option<&PublicWindow>,
-        id: IncidentId,
-    ) -> Result<Option<PublicIncident>, PublicError> {
-        match window.and_then(|window| window.incident(id)) {
-            Some(found) => Ok(found.cloned()),
-            None => self.incident(id).await,
-        }
-    }
 }
 
 impl PublicWindow {
