@@ -82,7 +82,8 @@ async fn authenticate(auth: &AuthService, token: &str) -> Caller {
 }
 
 /// Runs `request`; an anonymous query's answer is kept under `memo` (its key and the
-/// snapshot generation read before anything else of the request).
+/// snapshot generation read before anything else of the request), which the caller
+/// passes only for a request that [`only_queries`].
 async fn execute(
     state: &GraphqlState,
     headers: &HeaderMap,
@@ -90,8 +91,7 @@ async fn execute(
     request: async_graphql::Request,
     memo: Option<(MemoKey, u64)>,
 ) -> Response {
-    let memo = memo
-        .filter(|_| !headers.contains_key(header::AUTHORIZATION) && only_queries(&request.query));
+    let memo = memo.filter(|_| !headers.contains_key(header::AUTHORIZATION));
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
@@ -190,7 +190,11 @@ async fn post_graphql(
     )
     .await
     {
-        Ok(graphql) => execute(&state, &headers, client, graphql.into_inner(), memo).await,
+        Ok(graphql) => {
+            let graphql = graphql.into_inner();
+            let memo = memo.filter(|_| only_queries(&graphql.query));
+            execute(&state, &headers, client, graphql, memo).await
+        }
         Err(rejection) => unreadable(
             StatusCode::BAD_REQUEST,
             &format!("unreadable GraphQL request: {}", rejection.0),
@@ -276,12 +280,12 @@ fn get_cache_headers(mut response: Response, headers: &HeaderMap) -> Response {
 fn only_queries(query: &str) -> bool {
     use async_graphql::parser::types::OperationType;
     // An unparsable query fails later with a proper error; it cannot mutate either.
-    async_graphql::parser::parse_query(query).is_ok_and(|document| {
+    async_graphql::parser::parse_query(query).map_or(true, |document| {
         document
             .operations
             .iter()
             .all(|(_, operation)| operation.node.ty == OperationType::Query)
-    }) || async_graphql::parser::parse_query(query).is_err()
+    })
 }
 
 async fn websocket(state: GraphqlState, client: IpAddr, request: Request) -> Response {
