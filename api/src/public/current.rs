@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::broadcast::Receiver;
@@ -227,31 +227,40 @@ impl PublicSnapshot {
 
     /// Reads everything afresh. On failure the previous snapshot stays, marked stale.
     pub async fn rebuild(&self) -> Result<(), PublicError> {
-        let started = std::time::Instant::now();
-        let outcome = self.install(self.read().await).await;
-        metrics::histogram!("monostat_snapshot_build_seconds", "kind" => "full")
-            .record(started.elapsed().as_secs_f64());
-        self.generation.send_modify(|generation| *generation += 1);
-        outcome
+        let started = Instant::now();
+        let next = self.read().await;
+        self.install(next, "full", started).await
     }
 
     /// Reads only the incidents `changed` and computes the rest from the snapshot in
     /// memory; reads everything when that cannot be exact. On failure the previous
     /// snapshot stays, marked stale.
     pub async fn update(&self, changed: &BTreeSet<IncidentId>) -> Result<(), PublicError> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let next = match self.get().filter(|previous| !previous.stale) {
             Some(previous) => self.read_changes(&previous, changed).await,
             None => self.read().await,
         };
-        let outcome = self.install(next).await;
-        metrics::histogram!("monostat_snapshot_build_seconds", "kind" => "incremental")
+        self.install(next, "incremental", started).await
+    }
+
+    /// Swaps in `next`, or marks the current snapshot stale when it could not be
+    /// built; either way a new generation, and the build (of `kind`, begun at
+    /// `started`) is measured.
+    async fn install(
+        &self,
+        next: Result<Snapshot, PublicError>,
+        kind: &'static str,
+        started: Instant,
+    ) -> Result<(), PublicError> {
+        let outcome = self.swap(next).await;
+        metrics::histogram!("monostat_snapshot_build_seconds", "kind" => kind)
             .record(started.elapsed().as_secs_f64());
         self.generation.send_modify(|generation| *generation += 1);
         outcome
     }
 
-    async fn install(&self, next: Result<Snapshot, PublicError>) -> Result<(), PublicError> {
+    async fn swap(&self, next: Result<Snapshot, PublicError>) -> Result<(), PublicError> {
         match next {
             Ok(snapshot) => {
                 let snapshot = Arc::new(snapshot);
@@ -290,14 +299,7 @@ impl PublicSnapshot {
         let Some(parts) = Parts::with_changes(previous, fresh, now) else {
             return self.read().await;
         };
-        Ok(Snapshot::new(
-            parts,
-            self.site_url.to_string(),
-            false,
-            self.web.clone(),
-            self.respond,
-        )
-        .await)
+        Ok(self.render(parts).await)
     }
 
     async fn read(&self) -> Result<Snapshot, PublicError> {
@@ -308,14 +310,19 @@ impl PublicSnapshot {
         let incidents = public.latest(LIST_LENGTH, false).await?;
         let maintenances = public.latest(LIST_LENGTH, true).await?;
         let parts = Parts::new(site, window, incidents, maintenances, now);
-        Ok(Snapshot::new(
+        Ok(self.render(parts).await)
+    }
+
+    /// A fresh (not stale) snapshot of `parts`, every body rendered.
+    async fn render(&self, parts: Parts) -> Snapshot {
+        Snapshot::new(
             parts,
             self.site_url.to_string(),
             false,
             self.web.clone(),
             self.respond,
         )
-        .await)
+        .await
     }
 
     /// Keeps the snapshot current until `stop`: after events, every `resync` (in case
